@@ -1,0 +1,169 @@
+"""``maild init``: the set-up wizard that writes config.toml.
+
+Interactive by default; every answer can also be given as a flag, and ``--no-input``
+turns any missing answer into an error instead of a question, for scripts.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+import tomli_w
+
+from maild import paths
+from maild.adapters import credentials
+from maild.cli.app import App, pass_app
+from maild.config import parse
+from maild.errors import ConfigError, UsageError
+from maild.providers import PROVIDERS, guess
+
+
+def _ask(value: Any, prompt: str, no_input: bool, flag: str, **kwargs: Any) -> Any:
+    if value is not None:
+        return value
+    if no_input:
+        if "default" in kwargs and kwargs["default"] is not None:
+            return kwargs["default"]
+        raise UsageError(f"{flag} is required with --no-input")
+    return click.prompt(prompt, **kwargs)
+
+
+@click.command("init")
+@click.option("--name", help="Your full name, as it appears in your emails.")
+@click.option("--email", help="Your email address.")
+@click.option("--role", help='Who you are, e.g. "third-year medical student".')
+@click.option("--institution", help="Your school or program.")
+@click.option("--timezone", "tz", help="Your time zone, e.g. America/New_York.")
+@click.option("--provider", type=click.Choice(sorted(PROVIDERS)),
+              help="Mail provider preset (guessed from the address when not given).")
+@click.option("--account-name", help='A short name for this account (default "main").')
+@click.option("--username", help="Login name (default: the email address).")
+@click.option("--imap-host", help="IMAP server (provider preset otherwise).")
+@click.option("--imap-port", type=int, help="IMAP port.")
+@click.option("--imap-security", type=click.Choice(["tls", "starttls", "none"]),
+              help="IMAP connection security.")
+@click.option("--smtp-host", help="SMTP server (provider preset otherwise).")
+@click.option("--smtp-port", type=int, help="SMTP port.")
+@click.option("--smtp-security", type=click.Choice(["tls", "starttls", "none"]),
+              help="SMTP connection security.")
+@click.option("--password-command", help="A command that prints the password (like "
+              "`pass show mail`); nothing is stored.")
+@click.option("--password-env", help="Name of an environment variable holding the password.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input and store it in the keyring.")
+@click.option("--no-input", is_flag=True, help="Never ask; fail on anything missing.")
+@click.option("--force", is_flag=True, help="Overwrite an existing config.toml.")
+@pass_app
+def init_command(app: App, name: str | None, email: str | None, role: str | None,
+                 institution: str | None, tz: str | None, provider: str | None,
+                 account_name: str | None, username: str | None, imap_host: str | None,
+                 imap_port: int | None, imap_security: str | None, smtp_host: str | None,
+                 smtp_port: int | None, smtp_security: str | None,
+                 password_command: str | None, password_env: str | None,
+                 password_stdin: bool, no_input: bool, force: bool) -> None:
+    """Create config.toml: who you are and how to reach your mailbox.
+
+    Presets cover Gmail, Outlook/Microsoft 365, iCloud and Fastmail. The password is
+    never written to the file: it goes to the system keyring, or the config records a
+    command or environment variable that provides it.
+
+    Example for scripts:
+
+        maild init --no-input --name "Alex Kim" --email alex@school.edu
+        --timezone America/New_York --provider other --imap-host imap.school.edu
+        --smtp-host smtp.school.edu --password-command "pass show school"
+    """
+    target = paths.config_path(app.home)
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists (use --force to overwrite it)")
+
+    name = _ask(name, "Your full name", no_input, "--name")
+    email = _ask(email, "Your email address", no_input, "--email")
+    role = _ask(role, "Your role (e.g. third-year medical student)", no_input, "--role",
+                default="")
+    institution = _ask(institution, "Your school or program", no_input, "--institution",
+                       default="")
+    tz = _ask(tz, "Your time zone", no_input, "--timezone", default=_local_timezone())
+    provider = _ask(provider, "Mail provider", no_input, "--provider",
+                    default=guess(email), type=click.Choice(sorted(PROVIDERS)))
+    preset = PROVIDERS[provider]
+    if not no_input and preset.key != "other":
+        click.echo(f"Using {preset.label} settings. Password: {preset.password_hint}.")
+
+    imap_host = _ask(imap_host or preset.imap_host or None, "IMAP server", no_input,
+                     "--imap-host")
+    smtp_host = _ask(smtp_host or preset.smtp_host or None, "SMTP server", no_input,
+                     "--smtp-host")
+    account: dict[str, Any] = {
+        "name": account_name or "main",
+        "email": email,
+        "username": username or email,
+        "imap": {"host": imap_host, "port": imap_port or preset.imap_port,
+                 "security": imap_security or preset.imap_security},
+        "smtp": {"host": smtp_host, "port": smtp_port or preset.smtp_port,
+                 "security": smtp_security or preset.smtp_security},
+        "save_sent_copy": "never" if preset.saves_sent_copy else "auto",
+    }
+    account["password"] = _password_source(app, account, password_command, password_env,
+                                           password_stdin, no_input)
+    document: dict[str, Any] = {
+        "identity": {"name": name, "email": email, "role": role,
+                     "institution": institution, "timezone": tz},
+        "accounts": [account],
+        "sending": {"days": ["mon", "tue", "wed", "thu", "fri"], "window": "08:00-17:00",
+                    "approval": "always"},
+    }
+    # Validate before writing, so a bad answer never leaves a broken file behind.
+    try:
+        parse(document, target)
+    except ConfigError as exc:
+        raise UsageError(f"not written: {exc.key or 'value'}: {exc.problem}") from None
+    paths.ensure_home(app.home)
+    tmp = target.with_suffix(".toml.tmp")
+    tmp.write_text(_HEADER + tomli_w.dumps(document), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(target)
+    click.echo(f"Wrote {target}")
+    click.echo("Next: `maild doctor` checks the connection; `maild mentor add` starts your "
+               "hit list.")
+
+
+_HEADER = ("# maild configuration, written by `maild init`.\n"
+           "# Every key is explained in config/maild.example.toml of the maild sources.\n\n")
+
+
+def _password_source(app: App, account: dict[str, Any], command: str | None,
+                     env: str | None, from_stdin: bool, no_input: bool) -> dict[str, str]:
+    if sum(bool(x) for x in (command, env, from_stdin)) > 1:
+        raise UsageError("give only one of --password-command, --password-env, "
+                         "--password-stdin")
+    if command:
+        return {"command": command}
+    if env:
+        return {"env": env}
+    if from_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+        if not secret:
+            raise UsageError("--password-stdin: nothing was read from standard input")
+    elif no_input:
+        raise UsageError("give --password-command, --password-env or --password-stdin "
+                         "with --no-input")
+    else:
+        secret = click.prompt("Password (stored in the system keyring)", hide_input=True)
+    credentials.store_in_keyring(credentials.KEYRING_SERVICE, account["username"], secret)
+    return {"keyring": credentials.KEYRING_SERVICE}
+
+
+def _local_timezone() -> str:
+    try:
+        from pathlib import Path
+
+        link = Path("/etc/localtime").resolve()
+        parts = link.parts
+        if "zoneinfo" in parts:
+            return "/".join(parts[parts.index("zoneinfo") + 1:])
+    except OSError:
+        pass
+    return "UTC"

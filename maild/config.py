@@ -1,0 +1,358 @@
+"""config.toml: reading it into frozen, validated objects.
+
+Every problem is reported as a ``ConfigError`` naming the file, the key (as a dotted
+path such as ``accounts[0].imap.port``) and what is wrong, so the CLI can print one line.
+Secrets are never part of the file: an account names *where* its password comes from.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from maild.errors import ConfigError
+
+Security = Literal["tls", "starttls", "none"]
+SaveSentCopy = Literal["auto", "always", "never"]
+AuthMethod = Literal["password", "xoauth2"]
+SECURITY_CHOICES: tuple[Security, ...] = ("tls", "starttls", "none")
+SAVE_SENT_CHOICES: tuple[SaveSentCopy, ...] = ("auto", "always", "never")
+AUTH_CHOICES: tuple[AuthMethod, ...] = ("password", "xoauth2")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PLAYBOOK_NAMES = ("cold", "warm", "letter", "meeting", "update", "thanks", "replies", "ghost")
+_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+_WINDOW = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+    role: str
+    timezone: str
+    institution: str = ""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    security: Security
+    # A CA bundle to trust in addition to the system's, for a local bridge or a sandbox.
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True)
+class PasswordSource:
+    """Where a secret comes from; exactly one of the three is set."""
+
+    keyring: str | None = None
+    command: str | None = None
+    env: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "keyring" if self.keyring else "command" if self.command else "env"
+
+    def describe(self) -> str:
+        """A redacted description, safe to print: it names the source, never a secret."""
+        return f"{self.kind}: {self.keyring or self.command or self.env}"
+
+
+@dataclass(frozen=True)
+class Folders:
+    """Folder names, when SPECIAL-USE discovery is not enough (empty = discover)."""
+
+    inbox: str = "INBOX"
+    sent: str = ""
+    drafts: str = ""
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    email: str
+    username: str
+    imap: Endpoint
+    smtp: Endpoint
+    password: PasswordSource
+    auth: AuthMethod = "password"
+    save_sent_copy: SaveSentCopy = "auto"
+    folders: Folders = field(default_factory=Folders)
+
+
+@dataclass(frozen=True)
+class Sending:
+    days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    window_start: time = time(8, 0)
+    window_end: time = time(17, 0)
+    # "always": every draft waits for the user. Step names listed in auto_approve
+    # ("cold.nudge", or "*" for all) are sent without asking; invariant 1 allows this
+    # only because the user wrote it down here.
+    approval: Literal["always", "auto"] = "always"
+    auto_approve: tuple[str, ...] = ()
+    rate_per_hour: int = 20
+    daily_cap: int = 60
+    parallel_cold: int = 3
+    digest: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    identity: Identity
+    accounts: tuple[Account, ...]
+    sending: Sending = field(default_factory=Sending)
+    # Raw per-playbook overrides; the core validates them against the playbook schema.
+    playbooks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    attachments: Mapping[str, str] = field(default_factory=dict)
+
+    def account(self, name: str | None) -> Account:
+        if name is None:
+            return self.accounts[0]
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        known = ", ".join(a.name for a in self.accounts)
+        raise ConfigError(str(self.path), f"no account named {name!r} (known: {known})")
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        return frozenset(
+            {self.identity.email.lower()} | {a.email.lower() for a in self.accounts}
+        )
+
+
+class _Table:
+    """A TOML table being read, remembering its dotted path for error messages."""
+
+    def __init__(self, data: Mapping[str, Any], where: str, file: str) -> None:
+        self.data = data
+        self.where = where
+        self.file = file
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
+
+    def error(self, name: str | None, problem: str) -> ConfigError:
+        return ConfigError(self.file, problem, self.key(name) if name else self.where or None)
+
+    def get(self, name: str, kind: type, default: Any = ..., required: bool = True) -> Any:
+        self.used.add(name)
+        if name not in self.data:
+            if default is not ...:
+                return default
+            raise self.error(name, "is required")
+        value = self.data[name]
+        if kind is int and isinstance(value, bool):
+            raise self.error(name, "must be an integer")
+        if not isinstance(value, kind):
+            raise self.error(name, f"must be {_kind_name(kind)}, not {_kind_name(type(value))}")
+        if kind is str and required and not cast(str, value).strip():
+            raise self.error(name, "must not be empty")
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.get(name, str, default)
+        if value not in choices:
+            raise self.error(name, f"must be one of {', '.join(choices)}, not {value!r}")
+        return cast(str, value)
+
+    def table(self, name: str, default: Mapping[str, Any] | None = None) -> _Table:
+        value = self.get(name, dict, default if default is not None else ...)
+        return _Table(value, self.key(name), self.file)
+
+    def email(self, name: str, default: Any = ...) -> str:
+        value = cast(str, self.get(name, str, default))
+        if value and not _EMAIL.match(value):
+            raise self.error(name, f"{value!r} is not an email address")
+        return value
+
+    def finish(self) -> None:
+        """Reject unknown keys: a typo must not silently fall back to a default."""
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.error(unknown[0], "unknown key (check the spelling)")
+
+
+def _kind_name(kind: type) -> str:
+    return {str: "a string", int: "an integer", dict: "a table", list: "a list",
+            bool: "true or false"}.get(kind, kind.__name__)
+
+
+def load(path: Path) -> Config:
+    """Read and validate ``path``; raise ConfigError with one clear line otherwise."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(str(path), "not found; run `maild init` to create it") from None
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot be read ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"is not valid TOML: {exc}") from None
+    return parse(data, path)
+
+
+def parse(data: Mapping[str, Any], path: Path) -> Config:
+    top = _Table(data, "", str(path))
+    identity = _identity(top.table("identity"))
+    raw_accounts = top.get("accounts", list)
+    if not raw_accounts:
+        raise top.error("accounts", "must list at least one [[accounts]] table")
+    accounts = []
+    for index, item in enumerate(raw_accounts):
+        if not isinstance(item, dict):
+            raise top.error(f"accounts[{index}]", "must be a table ([[accounts]])")
+        accounts.append(_account(_Table(item, f"accounts[{index}]", str(path))))
+    names = [a.name for a in accounts]
+    for name in names:
+        if names.count(name) > 1:
+            raise top.error("accounts", f"account name {name!r} is used twice")
+    sending = _sending(top.table("sending", {}))
+    playbooks_table = top.table("playbooks", {})
+    playbooks: dict[str, Mapping[str, Any]] = {}
+    for name in list(playbooks_table.data):
+        if name not in PLAYBOOK_NAMES:
+            raise playbooks_table.error(
+                name, f"unknown playbook (known: {', '.join(PLAYBOOK_NAMES)})"
+            )
+        playbooks[name] = playbooks_table.table(name).data
+    attachments_table = top.table("attachments", {})
+    attachments = {k: attachments_table.get(k, str) for k in list(attachments_table.data)}
+    top.finish()
+    return Config(
+        path=path,
+        identity=identity,
+        accounts=tuple(accounts),
+        sending=sending,
+        playbooks=playbooks,
+        attachments=attachments,
+    )
+
+
+def _identity(t: _Table) -> Identity:
+    tz = t.get("timezone", str)
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise t.error("timezone", f"{tz!r} is not a known time zone (e.g. America/New_York)")\
+            from None
+    identity = Identity(
+        name=t.get("name", str),
+        email=t.email("email"),
+        role=t.get("role", str, "", required=False),
+        timezone=tz,
+        institution=t.get("institution", str, "", required=False),
+    )
+    t.finish()
+    return identity
+
+
+def _endpoint(t: _Table, default_port: dict[str, int]) -> Endpoint:
+    security = cast(Security, t.choice("security", SECURITY_CHOICES, "tls"))
+    port = t.get("port", int, default_port[security])
+    if not 0 < port < 65536:
+        raise t.error("port", f"must be between 1 and 65535, not {port}")
+    ca_file = t.get("ca_file", str, None)
+    endpoint = Endpoint(host=t.get("host", str), port=port, security=security, ca_file=ca_file)
+    t.finish()
+    return endpoint
+
+
+def _password(t: _Table) -> PasswordSource:
+    if "password" not in t.data:
+        raise t.error("password", "is required: {keyring = \"...\"}, {command = \"...\"} or "
+                      "{env = \"...\"}")
+    if not isinstance(t.data["password"], dict):
+        raise t.error("password", "passwords are never stored in config.toml; use "
+                      "{keyring = \"...\"}, {command = \"...\"} or {env = \"...\"} "
+                      "(`maild auth set` stores one in the keyring)")
+    p = t.table("password")
+    sources = {k: p.get(k, str) for k in ("keyring", "command", "env") if k in p.data}
+    p.finish()
+    if len(sources) != 1:
+        raise p.error(None, "must have exactly one of keyring, command, env")
+    return PasswordSource(**sources)
+
+
+def _account(t: _Table) -> Account:
+    email = t.email("email")
+    folders_t = t.table("folders", {})
+    folders = Folders(
+        inbox=folders_t.get("inbox", str, "INBOX"),
+        sent=folders_t.get("sent", str, "", required=False),
+        drafts=folders_t.get("drafts", str, "", required=False),
+    )
+    folders_t.finish()
+    account = Account(
+        name=t.get("name", str),
+        email=email,
+        username=t.get("username", str, email),
+        imap=_endpoint(t.table("imap"), {"tls": 993, "starttls": 143, "none": 143}),
+        smtp=_endpoint(t.table("smtp"), {"tls": 465, "starttls": 587, "none": 25}),
+        password=_password(t),
+        auth=cast(AuthMethod, t.choice("auth", AUTH_CHOICES, "password")),
+        save_sent_copy=cast(SaveSentCopy, t.choice("save_sent_copy", SAVE_SENT_CHOICES, "auto")),
+        folders=folders,
+    )
+    t.finish()
+    return account
+
+
+def _parse_window(t: _Table, text: str) -> tuple[time, time]:
+    match = _WINDOW.match(text.strip())
+    if not match:
+        raise t.error("window", f"{text!r} must look like 08:00-17:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    try:
+        start, end = time(h1, m1), time(h2, m2)
+    except ValueError:
+        raise t.error("window", f"{text!r} is not a valid time range") from None
+    if start >= end:
+        raise t.error("window", f"{text!r}: the start must be before the end")
+    return start, end
+
+
+def _positive(t: _Table, name: str, default: int) -> int:
+    value = cast(int, t.get(name, int, default))
+    if value < 1:
+        raise t.error(name, f"must be at least 1, not {value}")
+    return value
+
+
+def _sending(t: _Table) -> Sending:
+    days = t.get("days", list, ["mon", "tue", "wed", "thu", "fri"])
+    for day in days:
+        if day not in WEEKDAYS:
+            raise t.error("days", f"{day!r} is not one of {', '.join(WEEKDAYS)}")
+    if not days:
+        raise t.error("days", "must name at least one day")
+    start, end = _parse_window(t, t.get("window", str, "08:00-17:00"))
+    auto = t.get("auto_approve", list, [])
+    if not all(isinstance(item, str) for item in auto):
+        raise t.error("auto_approve", "must be a list of step names such as \"cold.nudge\"")
+    sending = Sending(
+        days=tuple(days),
+        window_start=start,
+        window_end=end,
+        approval=cast(Literal["always", "auto"], t.choice("approval", ("always", "auto"),
+                                                           "always")),
+        auto_approve=tuple(auto),
+        rate_per_hour=_positive(t, "rate_per_hour", 20),
+        daily_cap=_positive(t, "daily_cap", 60),
+        parallel_cold=_positive(t, "parallel_cold", 3),
+        digest=t.get("digest", bool, False),
+    )
+    t.finish()
+    return sending

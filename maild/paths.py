@@ -1,0 +1,53 @@
+"""Where maild keeps its files: the home directory and the names inside it.
+
+One directory (``MAILD_HOME``, ``--home`` or the platform's user config directory) holds
+config.toml, the database, user template overrides and logs, so that a sandbox, a test or
+a second identity is just another directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "maild"
+HOME_ENV = "MAILD_HOME"
+
+
+def resolve_home(explicit: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path:
+    """The home directory: ``--home`` wins over ``MAILD_HOME``, which wins over the default."""
+    if explicit:
+        return Path(explicit).expanduser().absolute()
+    from_env = env.get(HOME_ENV)
+    if from_env:
+        return Path(from_env).expanduser().absolute()
+    return Path(platformdirs.user_config_dir(APP_NAME)).absolute()
+
+
+def config_path(home: Path) -> Path:
+    return home / "config.toml"
+
+
+def database_path(home: Path) -> Path:
+    return home / "maild.db"
+
+
+def templates_dir(home: Path) -> Path:
+    return home / "templates"
+
+
+def log_dir(home: Path) -> Path:
+    return home / "logs"
+
+
+def lock_path(home: Path) -> Path:
+    return home / "maild.lock"
+
+
+def ensure_home(home: Path) -> Path:
+    """Create the home directory, private to the user (it will hold the database)."""
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return home

@@ -1,0 +1,174 @@
+"""The database schema, as numbered migration functions.
+
+Each ``mNNNN_*`` function moves the schema from version N-1 to N. They are applied in
+order inside one transaction each, and the version reached is recorded in
+``PRAGMA user_version``. Never edit a migration that has shipped: add the next one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+
+def _script(db: sqlite3.Connection, sql: str) -> None:
+    """Run several statements inside the caller's transaction.
+
+    ``executescript`` would COMMIT first, so a failed migration could leave a half-made
+    schema; statements are split with ``sqlite3.complete_statement`` instead.
+    """
+    pending = ""
+    for line in sql.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            db.execute(pending)
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {pending[:60]!r}")
+
+
+def m0001_initial(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE mentors (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            institution TEXT NOT NULL DEFAULT '',
+            department TEXT NOT NULL DEFAULT '',
+            specialty TEXT NOT NULL DEFAULT '',
+            last_publication TEXT NOT NULL DEFAULT '',
+            grant_status TEXT NOT NULL DEFAULT '',
+            connection_point TEXT NOT NULL DEFAULT '',
+            outreach_status TEXT NOT NULL DEFAULT 'not contacted',
+            rank INTEGER,
+            timezone TEXT,
+            notes TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE mentor_addresses (
+            id INTEGER PRIMARY KEY,
+            mentor_id INTEGER NOT NULL REFERENCES mentors(id) ON DELETE CASCADE,
+            address TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            kind TEXT NOT NULL DEFAULT 'primary'
+                CHECK (kind IN ('primary', 'assistant', 'other'))
+        );
+        CREATE INDEX mentor_addresses_mentor ON mentor_addresses(mentor_id);
+        CREATE TABLE applications (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            system TEXT NOT NULL DEFAULT '',
+            deadline TEXT,
+            letters_required INTEGER NOT NULL DEFAULT 0,
+            programs TEXT NOT NULL DEFAULT '',
+            instructions TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE asks (
+            id INTEGER PRIMARY KEY,
+            mentor_id INTEGER NOT NULL REFERENCES mentors(id),
+            application_id INTEGER REFERENCES applications(id),
+            playbook TEXT NOT NULL,
+            state TEXT NOT NULL,
+            account TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            closed_at TEXT,
+            needs_review INTEGER NOT NULL DEFAULT 0,
+            data TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX asks_mentor ON asks(mentor_id);
+        CREATE INDEX asks_state ON asks(state);
+        CREATE TABLE steps (
+            id INTEGER PRIMARY KEY,
+            ask_id INTEGER NOT NULL REFERENCES asks(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('email', 'task', 'stop', 'check')),
+            template TEXT,
+            due_at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            in_thread INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX steps_ask ON steps(ask_id);
+        CREATE INDEX steps_due ON steps(status, due_at);
+        CREATE TABLE drafts (
+            id INTEGER PRIMARY KEY,
+            ask_id INTEGER NOT NULL REFERENCES asks(id) ON DELETE CASCADE,
+            step_id INTEGER REFERENCES steps(id) ON DELETE SET NULL,
+            account TEXT NOT NULL,
+            from_addr TEXT NOT NULL,
+            to_addrs TEXT NOT NULL,
+            cc_addrs TEXT NOT NULL DEFAULT '[]',
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            in_reply_to TEXT,
+            references_ TEXT,
+            attachments TEXT NOT NULL DEFAULT '[]',
+            missing_fields TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'sending',
+                'sent', 'uncertain', 'failed', 'superseded')),
+            send_after TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX drafts_status ON drafts(status);
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            folder TEXT NOT NULL,
+            uid INTEGER,
+            uidvalidity INTEGER,
+            message_id TEXT,
+            in_reply_to TEXT,
+            references_ TEXT,
+            from_addr TEXT,
+            to_addrs TEXT,
+            subject TEXT,
+            date TEXT,
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            kind TEXT,
+            intent TEXT,
+            ask_id INTEGER REFERENCES asks(id) ON DELETE SET NULL,
+            match_reason TEXT,
+            reply_text TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (account, folder, uidvalidity, uid)
+        );
+        CREATE INDEX messages_message_id ON messages(message_id);
+        CREATE INDEX messages_ask ON messages(ask_id);
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            ask_id INTEGER REFERENCES asks(id) ON DELETE SET NULL,
+            mentor_id INTEGER REFERENCES mentors(id) ON DELETE SET NULL,
+            type TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX events_ask ON events(ask_id);
+        CREATE INDEX events_mentor ON events(mentor_id);
+        -- The timeline is append-only: history is never rewritten. (ON DELETE SET NULL of
+        -- the references above is an UPDATE too, so removing a mentor keeps its events.)
+        CREATE TRIGGER events_no_update BEFORE UPDATE OF at, type, detail ON events
+            BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+            BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        CREATE TABLE folder_state (
+            account TEXT NOT NULL,
+            folder TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            highest_uid INTEGER NOT NULL DEFAULT 0,
+            highestmodseq INTEGER,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (account, folder)
+        );
+        """
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m0001_initial,)

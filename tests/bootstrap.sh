@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Set up a fresh machine for maild development, then run the demo or the tests.
+#
+#   bash tests/bootstrap.sh demo    # install what is missing, run `maild demo`
+#   bash tests/bootstrap.sh test    # install what is missing, run the test suite
+#
+# Installs Dovecot (Debian/Ubuntu: apt-get; macOS: Homebrew) when missing, creates
+# .venv, installs maild with its test extra. Extra arguments go to pytest / maild demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-test}"
+shift || true
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+find_dovecot() {
+    command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || [ -x /opt/homebrew/sbin/dovecot ] \
+        || [ -x /usr/local/sbin/dovecot ]
+}
+
+if ! find_dovecot; then
+    if command -v apt-get >/dev/null 2>&1; then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        say "installing dovecot-imapd with apt-get"
+        $sudo apt-get update -qq
+        # The package's own service is not needed (maild starts a private Dovecot).
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq dovecot-imapd >/dev/null
+    elif command -v brew >/dev/null 2>&1; then
+        say "installing dovecot with Homebrew"
+        brew install dovecot
+    else
+        say "Dovecot is not installed and neither apt-get nor brew is available;"
+        say "install Dovecot's IMAP server yourself (tests that need it will be skipped)"
+    fi
+fi
+
+python="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    say "creating .venv"
+    "$python" -m venv .venv
+fi
+say "installing maild and its test extra into .venv"
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[test]'
+
+case "$mode" in
+    demo)
+        if .venv/bin/maild demo --help >/dev/null 2>&1; then
+            exec .venv/bin/maild demo "$@"
+        fi
+        exec .venv/bin/maild --help
+        ;;
+    test)
+        exec .venv/bin/python -m pytest "$@"
+        ;;
+    *)
+        say "usage: bash tests/bootstrap.sh demo|test [args...]"
+        exit 2
+        ;;
+esac

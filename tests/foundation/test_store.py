@@ -1,0 +1,85 @@
+"""The store: migrations from blank, refusal of newer schemas, privacy and integrity."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from maild.errors import SchemaTooNewError
+from maild.store import SCHEMA_VERSION, Store
+from maild.store.migrations import MIGRATIONS
+
+EXPECTED_TABLES = {
+    "mentors", "mentor_addresses", "applications", "asks", "steps", "drafts", "messages",
+    "events", "folder_state",
+}
+NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
+
+
+def test_blank_database_migrates_to_final_schema(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "m.db") as store:
+        assert store.version == SCHEMA_VERSION == len(MIGRATIONS)
+        tables = {r[0] for r in store.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert EXPECTED_TABLES <= tables
+        columns = {r[1] for r in store.db.execute("PRAGMA table_info(steps)")}
+        assert {"ask_id", "name", "kind", "due_at", "status", "template"} <= columns
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
+    Store.open(tmp_path / "m.db").close()
+    with Store.open(tmp_path / "m.db") as store:
+        assert store.migrate() == SCHEMA_VERSION
+
+
+def test_database_file_is_private(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "m.db"):
+        pass
+    mode = stat.S_IMODE((tmp_path / "m.db").stat().st_mode)
+    assert mode == 0o600
+
+
+def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    raw = sqlite3.connect(path)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 3}")
+    raw.close()
+    with pytest.raises(SchemaTooNewError) as info:
+        Store.open(path)
+    assert f"schema version {SCHEMA_VERSION + 3}" in str(info.value)
+    assert "upgrade maild" in str(info.value)
+
+
+def test_events_are_append_only(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "m.db") as store:
+        with store.transaction():
+            event_id = store.add_event(NOW, "note", text="hello")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            store.db.execute("UPDATE events SET type = 'x' WHERE id = ?", (event_id,))
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            store.db.execute("DELETE FROM events WHERE id = ?", (event_id,))
+
+
+def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "m.db") as store:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.add_event(NOW, "note")
+            raise RuntimeError("crash in the middle")
+        assert store.db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+
+
+def test_foreign_keys_enforced(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "m.db") as store, pytest.raises(sqlite3.IntegrityError):
+        store.db.execute(
+            "INSERT INTO mentor_addresses (mentor_id, address) VALUES (999, 'a@b.example')")
+
+
+def test_naive_time_never_reaches_the_store(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "m.db") as store, pytest.raises(ValueError):
+        store.add_event(datetime(2026, 1, 1), "note")  # noqa: DTZ001 - the point of the test
