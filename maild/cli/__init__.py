@@ -69,6 +69,8 @@ def cli(ctx: click.Context, home: str | None, verbose: int, debug: bool) -> None
 COMMANDS: tuple[str, ...] = (
     "maild.cli.init_cmd:init_command",
     "maild.cli.config_cmd:config_group",
+    "maild.cli.mentor_cmd:mentor_group",
+    "maild.cli.mentor_cmd:application_group",
 )
 
 

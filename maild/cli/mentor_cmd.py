@@ -1,0 +1,258 @@
+"""``maild mentor`` and ``maild application``: the hit list and the applications."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from maild.cli.app import App, pass_app
+from maild.errors import UsageError
+from maild.hitlist import (
+    MentorInput,
+    normalise_date,
+    parse_csv,
+    split_addresses,
+    to_csv,
+    validate,
+)
+from maild.store import mentors as repo
+
+
+def _entry_json(record: repo.MentorRecord) -> dict[str, Any]:
+    data = dataclasses.asdict(record.entry)
+    data.pop("line", None)
+    data["emails"] = list(record.entry.emails)
+    data["assistant_emails"] = list(record.entry.assistant_emails)
+    return {"id": record.id, **data}
+
+
+_FIELD_OPTIONS = (
+    click.option("--title", help='How to address them, e.g. "Dr." or "Prof.".'),
+    click.option("--institution", help="University or hospital."),
+    click.option("--department", help="Department or division."),
+    click.option("--specialty", help="Specialty or research area."),
+    click.option("--last-publication", help="Date of their latest paper (YYYY-MM-DD)."),
+    click.option("--grant-status", help='Funding, e.g. "R01 active".'),
+    click.option("--connection-point", help="What of theirs you read: the hook for your email."),
+    click.option("--outreach-status", help='Free text, e.g. "not contacted".'),
+    click.option("--rank", type=int, help="Position on your hit list (1 = first)."),
+    click.option("--timezone", help="Their time zone, if not yours (e.g. America/Denver)."),
+    click.option("--notes", help="Anything else."),
+)
+
+
+def _field_options(func: Any) -> Any:
+    for option in reversed(_FIELD_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _checked(entry: MentorInput) -> MentorInput:
+    problems = validate(entry)
+    if problems:
+        raise UsageError("; ".join(problems))
+    return entry
+
+
+@click.group("mentor")
+def mentor_group() -> None:
+    """Your hit list: the mentors you may ask, ranked."""
+
+
+@mentor_group.command("add")
+@click.argument("name")
+@click.option("--email", "emails", multiple=True, required=True,
+              help="Their address (repeat for several).")
+@click.option("--assistant", "assistants", multiple=True,
+              help="An assistant's address; replies from it count as the mentor's.")
+@_field_options
+@pass_app
+def mentor_add(app: App, /, name: str, emails: tuple[str, ...], assistants: tuple[str, ...],
+               **fields: Any) -> None:
+    """Add a mentor to the hit list."""
+    values = {k: v for k, v in fields.items() if v is not None}
+    if "last_publication" in values:
+        values["last_publication"] = normalise_date(values["last_publication"])
+    entry = _checked(MentorInput(
+        name=name, emails=tuple(a.lower() for a in emails),
+        assistant_emails=tuple(a.lower() for a in assistants), **values))
+    [mentor_id] = repo.add_mentors(app.store(), [entry], app.now())
+    click.echo(f"Added mentor {mentor_id}: {name}")
+
+
+@mentor_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def mentor_list(app: App, as_json: bool) -> None:
+    """List the hit list, best-ranked first."""
+    records = repo.list_mentors(app.store())
+    if as_json:
+        click.echo(json.dumps([_entry_json(r) for r in records], indent=2))
+        return
+    if not records:
+        click.echo("The hit list is empty: `maild mentor add` or `maild mentor import`.")
+        return
+    table = Table("id", "rank", "name", "institution", "specialty", "email", "status")
+    for r in records:
+        e = r.entry
+        table.add_row(str(r.id), "" if e.rank is None else str(e.rank), e.name, e.institution,
+                      e.specialty, ", ".join(e.emails), e.outreach_status)
+    app.console.print(table)
+
+
+@mentor_group.command("show")
+@click.argument("mentor")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def mentor_show(app: App, mentor: str, as_json: bool) -> None:
+    """Show one mentor (by id, address or name)."""
+    record = repo.find_mentor(app.store(), mentor)
+    data = _entry_json(record)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    for key, value in data.items():
+        if value not in ("", None, []):
+            shown = ", ".join(value) if isinstance(value, list) else value
+            click.echo(f"{key.replace('_', ' '):>18}: {shown}")
+
+
+@mentor_group.command("edit")
+@click.argument("mentor")
+@click.option("--name", help="A new name.")
+@click.option("--email", "emails", multiple=True,
+              help="Replace their addresses (repeat for several).")
+@click.option("--assistant", "assistants", multiple=True,
+              help="Replace the assistants' addresses.")
+@_field_options
+@pass_app
+def mentor_edit(app: App, /, mentor: str, name: str | None, emails: tuple[str, ...],
+                assistants: tuple[str, ...], **fields: Any) -> None:
+    """Change a mentor's details; only the options given change."""
+    store = app.store()
+    record = repo.find_mentor(store, mentor)
+    changes: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
+    if "last_publication" in changes:
+        changes["last_publication"] = normalise_date(changes["last_publication"])
+    if name:
+        changes["name"] = name
+    if emails:
+        changes["emails"] = tuple(a.lower() for a in emails)
+    if assistants:
+        changes["assistant_emails"] = tuple(a.lower() for a in assistants)
+    if not changes:
+        raise UsageError("nothing to change: give at least one option (see --help)")
+    entry = _checked(dataclasses.replace(record.entry, **changes))
+    repo.update_mentor(store, record.id, entry, app.now())
+    click.echo(f"Updated mentor {record.id}: {entry.name}")
+
+
+@mentor_group.command("remove")
+@click.argument("mentor")
+@pass_app
+def mentor_remove(app: App, mentor: str) -> None:
+    """Remove a mentor who was never asked anything.
+
+    Mentors with asks are kept, so that maild never emails them twice.
+    """
+    store = app.store()
+    record = repo.find_mentor(store, mentor)
+    repo.remove_mentor(store, record.id, app.now())
+    click.echo(f"Removed mentor {record.id}: {record.name}")
+
+
+@mentor_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
+@pass_app
+def mentor_import(app: App, file: Path) -> None:
+    """Import a hit list from a CSV file (e.g. exported from a spreadsheet).
+
+    Columns (headers matched loosely): rank, name, title, institution, department,
+    specialty, last publication, grant status, email (several separated by ";"),
+    assistant email, connection point, outreach status, timezone, notes. Name and email
+    are required. The whole file is checked first: a bad row imports nothing and is
+    reported with its line number.
+    """
+    if str(file) == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            text = file.read_text(encoding="cp1252")
+        except OSError as exc:
+            raise UsageError(f"{file}: cannot be read ({exc.strerror})") from None
+    entries = parse_csv(text, str(file))
+    ids = repo.add_mentors(app.store(), entries, app.now())
+    click.echo(f"Imported {len(ids)} mentor(s) from {file}")
+
+
+@mentor_group.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@pass_app
+def mentor_export(app: App, output: Path | None) -> None:
+    """Export the hit list as CSV with the guide's columns (re-importable)."""
+    text = to_csv(r.entry for r in repo.list_mentors(app.store()))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {output}", err=True)
+
+
+def parse_date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{what}: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+@click.group("application")
+def application_group() -> None:
+    """Applications that need letters (e.g. "ERAS 2027 Internal Medicine")."""
+
+
+@application_group.command("add")
+@click.argument("name")
+@click.option("--deadline", help="Letter deadline, YYYY-MM-DD.")
+@click.option("--letters", "letters_required", type=int, default=3, show_default=True,
+              help="How many letters the application needs.")
+@click.option("--system", default="", help='Where letters go, e.g. "ERAS", "AMCAS".')
+@click.option("--programs", default="", help="Programs applied to (for the materials packet).")
+@click.option("--instructions", default="", help="How letter writers submit their letter.")
+@pass_app
+def application_add(app: App, name: str, deadline: str | None, letters_required: int,
+                    system: str, programs: str, instructions: str) -> None:
+    """Add an application."""
+    when = parse_date(deadline, "--deadline") if deadline else None
+    app_id = repo.add_application(app.store(), name, when, letters_required, system,
+                                  programs, instructions, app.now())
+    click.echo(f"Added application {app_id}: {name}")
+
+
+@application_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def application_list(app: App, as_json: bool) -> None:
+    """List applications by deadline."""
+    records = repo.list_applications(app.store())
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(r) for r in records], indent=2,
+                              default=str))
+        return
+    table = Table("id", "name", "system", "deadline", "letters")
+    for r in records:
+        table.add_row(str(r.id), r.name, r.system, str(r.deadline or ""),
+                      str(r.letters_required))
+    app.console.print(table)
+
+
+__all__ = ["application_group", "mentor_group", "split_addresses"]

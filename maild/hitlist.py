@@ -1,0 +1,229 @@
+"""The hit list as a spreadsheet: reading and writing the guide's CSV columns.
+
+Spreadsheets name their columns in many ways ("E-mail", "Email address(es)", "Dept."),
+so headers are matched loosely. A file is validated completely before anything is
+imported; every bad row is reported with its line number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from maild.errors import UsageError
+
+COLUMNS: tuple[str, ...] = (
+    "rank", "name", "title", "institution", "department", "specialty", "last_publication",
+    "grant_status", "email", "assistant_email", "connection_point", "outreach_status",
+    "timezone", "notes",
+)
+
+# Normalised header (lowercase letters and digits only) -> column.
+_ALIASES: dict[str, str] = {
+    **{c.replace("_", ""): c for c in COLUMNS},
+    "fullname": "name", "mentor": "name", "mentorname": "name", "faculty": "name",
+    "facultyname": "name", "person": "name",
+    "university": "institution", "hospital": "institution", "school": "institution",
+    "affiliation": "institution", "organization": "institution", "org": "institution",
+    "dept": "department", "division": "department",
+    "specialtyfield": "specialty", "field": "specialty", "speciality": "specialty",
+    "researcharea": "specialty", "area": "specialty", "interests": "specialty",
+    "lastpub": "last_publication", "lastpubdate": "last_publication",
+    "lastpublicationdate": "last_publication", "recentpublication": "last_publication",
+    "latestpublication": "last_publication", "lastpaper": "last_publication",
+    "grants": "grant_status", "grant": "grant_status", "funding": "grant_status",
+    "fundingstatus": "grant_status", "nih": "grant_status",
+    "emails": "email", "emailaddress": "email", "emailaddresses": "email",
+    "emailaddresss": "email", "mail": "email", "address": "email",
+    "assistant": "assistant_email", "assistantemail": "assistant_email",
+    "adminemail": "assistant_email", "coordinator": "assistant_email",
+    "connection": "connection_point", "hook": "connection_point",
+    "connectionpoints": "connection_point", "whatiread": "connection_point",
+    "paper": "connection_point",
+    "status": "outreach_status", "outreach": "outreach_status",
+    "priority": "rank", "": "rank", "no": "rank", "number": "rank",
+    "tz": "timezone", "timezone": "timezone",
+    "note": "notes", "comments": "notes",
+}
+_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z0-9-]{2,}$")
+_SPLIT = re.compile(r"[;,\s]+")
+
+
+@dataclass(frozen=True)
+class MentorInput:
+    """A mentor as entered by the user, before it has an id."""
+
+    name: str
+    emails: tuple[str, ...] = ()
+    assistant_emails: tuple[str, ...] = ()
+    title: str = ""
+    institution: str = ""
+    department: str = ""
+    specialty: str = ""
+    last_publication: str = ""
+    grant_status: str = ""
+    connection_point: str = ""
+    outreach_status: str = "not contacted"
+    rank: int | None = None
+    timezone: str | None = None
+    notes: str = ""
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    line: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.problem}"
+
+
+class HitListError(UsageError):
+    """A CSV file that cannot be imported; lists every bad row, imports nothing."""
+
+    def __init__(self, source: str, problems: Sequence[RowProblem]) -> None:
+        shown = "; ".join(str(p) for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"{source}: nothing imported: {shown}{more}")
+        self.problems = tuple(problems)
+
+
+def normalise_header(text: str) -> str:
+    key = re.sub(r"[^a-z0-9]", "", text.lower())
+    return _ALIASES.get(key, "")
+
+
+def split_addresses(text: str) -> tuple[str, ...]:
+    return tuple(a.strip("<>").lower() for a in _SPLIT.split(text.strip()) if a.strip("<>"))
+
+
+def check_email(address: str) -> str | None:
+    return None if _EMAIL.match(address) else f"{address!r} is not an email address"
+
+
+def normalise_date(text: str) -> str:
+    """A publication date as ISO text where it can be read, else as written."""
+    text = text.strip()
+    for fmt, out in (("%Y-%m-%d", "%Y-%m-%d"), ("%m/%d/%Y", "%Y-%m-%d"),
+                     ("%d.%m.%Y", "%Y-%m-%d"), ("%Y-%m", "%Y-%m"), ("%B %Y", "%Y-%m"),
+                     ("%b %Y", "%Y-%m"), ("%Y", "%Y")):
+        try:
+            return datetime.strptime(text, fmt).strftime(out)
+        except ValueError:
+            continue
+    return text
+
+
+def check_timezone(name: str) -> str | None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{name!r} is not a time zone (e.g. America/New_York)"
+    return None
+
+
+def validate(entry: MentorInput) -> list[str]:
+    """Everything wrong with one mentor, as phrases."""
+    problems = []
+    if not entry.name.strip():
+        problems.append("the name is empty")
+    if not entry.emails:
+        problems.append("no email address")
+    for address in entry.emails + entry.assistant_emails:
+        if (problem := check_email(address)) is not None:
+            problems.append(problem)
+    if entry.timezone and (problem := check_timezone(entry.timezone)) is not None:
+        problems.append(problem)
+    return problems
+
+
+def parse_csv(text: str, source: str = "CSV") -> list[MentorInput]:
+    """Every row of a hit-list CSV, or HitListError listing all bad rows."""
+    if text.startswith("\ufeff"):  # Excel writes a byte-order mark
+        text = text[1:]
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise HitListError(source, [RowProblem(1, "the file is empty")]) from None
+    columns = [normalise_header(h) for h in header]
+    if "name" not in columns or "email" not in columns:
+        raise HitListError(source, [RowProblem(1, "the header needs a name and an email "
+                                               f"column (found: {', '.join(header)})")])
+    entries: list[MentorInput] = []
+    problems: list[RowProblem] = []
+    seen: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        values: dict[str, str] = {}
+        for column, cell in zip(columns, row, strict=False):
+            if column and cell.strip() and column not in values:
+                values[column] = cell.strip()
+        rank_text = values.get("rank", "")
+        rank = None
+        if rank_text:
+            try:
+                rank = int(float(rank_text))
+            except ValueError:
+                problems.append(RowProblem(line, f"rank {rank_text!r} is not a number"))
+                continue
+        entry = MentorInput(
+            name=values.get("name", ""),
+            emails=split_addresses(values.get("email", "")),
+            assistant_emails=split_addresses(values.get("assistant_email", "")),
+            title=values.get("title", ""),
+            institution=values.get("institution", ""),
+            department=values.get("department", ""),
+            specialty=values.get("specialty", ""),
+            last_publication=normalise_date(values.get("last_publication", "")),
+            grant_status=values.get("grant_status", ""),
+            connection_point=values.get("connection_point", ""),
+            outreach_status=values.get("outreach_status", "") or "not contacted",
+            rank=rank,
+            timezone=values.get("timezone") or None,
+            notes=values.get("notes", ""),
+            line=line,
+        )
+        for problem in validate(entry):
+            problems.append(RowProblem(line, problem))
+        for address in entry.emails + entry.assistant_emails:
+            if address in seen:
+                problems.append(RowProblem(line, f"{address} is also on line {seen[address]}"))
+            seen.setdefault(address, line)
+        entries.append(entry)
+    if problems:
+        raise HitListError(source, problems)
+    return entries
+
+
+def to_csv(rows: Iterable[MentorInput]) -> str:
+    """The hit list as CSV with the guide's columns (what parse_csv reads back)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    names = {f.name for f in fields(MentorInput)}
+    for entry in rows:
+        record = []
+        for column in COLUMNS:
+            if column == "email":
+                record.append("; ".join(entry.emails))
+            elif column == "assistant_email":
+                record.append("; ".join(entry.assistant_emails))
+            elif column in names:
+                value = getattr(entry, column)
+                record.append("" if value is None else str(value))
+        writer.writerow(record)
+    return out.getvalue()
+
