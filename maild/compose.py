@@ -1,0 +1,120 @@
+"""Composing outgoing mail: headers that thread everywhere and cannot be injected.
+
+Every value that reaches a header (names, subjects, addresses, message ids) is checked
+for CR, LF and other control characters and rejected, never silently cleaned: a name
+with a line break in it is an attack or a bug, and the user should hear about it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+from maild.errors import UsageError
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ADDRESS = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$"
+)
+_MSGID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
+
+
+class HeaderInjectionError(UsageError):
+    """A value meant for a header carries a line break or another control character."""
+
+    def __init__(self, field: str, value: str) -> None:
+        shown = value.encode("unicode_escape").decode("ascii")[:80]
+        super().__init__(f"{field}: control characters are not allowed in a header "
+                         f"({shown!r})")
+        self.field = field
+
+
+def check_header_value(field: str, value: str) -> str:
+    if _CONTROL.search(value):
+        raise HeaderInjectionError(field, value)
+    return value
+
+
+def check_address(field: str, address: str) -> str:
+    check_header_value(field, address)
+    if not _ADDRESS.match(address) or ".." in address:
+        raise UsageError(f"{field}: {address!r} is not a valid email address")
+    return address
+
+
+def check_message_id(field: str, value: str) -> str:
+    check_header_value(field, value)
+    if not _MSGID.match(value):
+        raise UsageError(f"{field}: {value!r} is not a Message-ID like <id@host>")
+    return value
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    address: str
+    name: str = ""
+
+    def header(self, field: str) -> Address:
+        check_header_value(f"{field} name", self.name)
+        check_address(field, self.address)
+        username, _, domain = self.address.partition("@")
+        return Address(display_name=self.name, username=username, domain=domain)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    maintype: str = "application"
+    subtype: str = "octet-stream"
+
+
+def new_message_id(sender: str) -> str:
+    """Our own Message-ID, on the sender's domain so it threads and looks local."""
+    domain = sender.rpartition("@")[2] or "maild.invalid"
+    return f"<{uuid.uuid4().hex}.maild@{domain}>"
+
+
+def reply_subject(subject: str) -> str:
+    """``Re: subject``, without stacking ``Re: Re:``."""
+    stripped = re.sub(r"^\s*((re|aw|sv|fw|fwd)\s*:\s*)+", "", subject, flags=re.I)
+    return f"Re: {stripped}"
+
+
+def compose(*, sender: Mailbox, to: Sequence[Mailbox], subject: str, body: str,
+            message_id: str, date: datetime, cc: Sequence[Mailbox] = (),
+            in_reply_to: str | None = None, references: Sequence[str] = (),
+            attachments: Sequence[Attachment] = ()) -> EmailMessage:
+    """The complete message, ready for SMTP and for an APPEND to Sent or Drafts."""
+    if not to:
+        raise UsageError("a message needs at least one recipient")
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = sender.header("From")
+    msg["To"] = [m.header("To") for m in to]
+    if cc:
+        msg["Cc"] = [m.header("Cc") for m in cc]
+    msg["Subject"] = check_header_value("Subject", subject)
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = check_message_id("Message-ID", message_id)
+    if in_reply_to:
+        msg["In-Reply-To"] = check_message_id("In-Reply-To", in_reply_to)
+    refs = [check_message_id("References", r) for r in references]
+    if in_reply_to and in_reply_to not in refs:
+        refs.append(in_reply_to)
+    if refs:
+        msg["References"] = " ".join(refs)
+    # A follow-up from a person, not a bulk sender: no Auto-Submitted, no Precedence.
+    msg["X-Mailer"] = "maild"
+    msg.set_content(body if body.endswith("\n") else body + "\n")
+    for item in attachments:
+        check_header_value("attachment filename", item.filename)
+        msg.add_attachment(item.content, maintype=item.maintype, subtype=item.subtype,
+                           filename=item.filename)
+    return msg
