@@ -1,0 +1,735 @@
+"""The follow-up engine: ``decide(ask, event, now, rules) -> Decision``, pure.
+
+Every behaviour that differs between playbooks comes from the playbook data in
+``maild.core.playbooks`` (triggers, offsets, flags); the code here only knows events.
+The engine never reads the clock and performs no I/O; ``now`` is passed in.
+
+Invariant kept for the store: an ask has at most one not-final step of a given name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from maild.core.actions import (
+    Action,
+    CancelSteps,
+    ChangeState,
+    CreateDraft,
+    CreateTask,
+    Decision,
+    Level,
+    Notify,
+    ScheduleStep,
+    SendStep,
+    StartAsk,
+    SuggestCandidates,
+)
+from maild.core.events import (
+    AskCreated,
+    AutoReply,
+    Bounce,
+    DeadlineChanged,
+    DraftApproved,
+    DraftEdited,
+    DraftRejected,
+    Event,
+    HumanReply,
+    LetterServiceNotification,
+    Mark,
+    MeetingHeld,
+    MessageSent,
+    OutcomeRecorded,
+    SendFailed,
+    StepDue,
+    UserMarked,
+)
+from maild.core.ghost import ghost_due, is_ghosting
+from maild.core.letters import Runway, days_left, is_letter_writer
+from maild.core.model import (
+    ENDED_STATES,
+    HOLDING_STATES,
+    PENDING_DRAFT_STATUSES,
+    Ask,
+    AskState,
+    Intent,
+    Step,
+    StepKind,
+    StepStatus,
+)
+from maild.core.playbooks import Anchor, Playbook, StepRule, Trigger, Unit
+from maild.core.refusals import RunwayTooShort
+from maild.core.rules import DEFAULT_RULES, Rules, zone
+from maild.core.timing import add_days, at_local, local_date, require_aware, to_utc
+from maild.errors import UsageError
+
+GHOST_CHECK = "ghost_check"
+# Replies that do not change a commitment already made (agreed, hesitant, submitted).
+_SOFT_INTENTS = frozenset({Intent.QUESTION, Intent.MEETING, Intent.UNCLEAR})
+_COMMITTED = frozenset(
+    {AskState.AGREED, AskState.HESITANT, AskState.SUBMITTED, AskState.MISSED_DEADLINE}
+)
+# States in which the mentor has not engaged yet; a message from us moves them on.
+_CONVERSATION = frozenset(
+    {AskState.ACTIVE, AskState.QUESTION, AskState.MEETING, AskState.REPLIED}
+)
+
+
+def decide(ask: Ask, event: Event, now: datetime, rules: Rules = DEFAULT_RULES) -> Decision:
+    """The ask after ``event`` at ``now``, and the actions that follow from it.
+
+    Raises RunwayTooShort when a letter ask is created too close to its deadline
+    without ``force``, and ValueError for a naive ``now`` or an unknown timezone.
+    """
+    work = _Work(ask, to_utc(require_aware(now, "now")), rules)
+    work.handle(event)
+    work.settle()
+    return Decision(ask=work.ask, actions=tuple(work.actions))
+
+
+class _Work:
+    """The decision being built for one event; lives only inside one ``decide`` call."""
+
+    def __init__(self, ask: Ask, now: datetime, rules: Rules) -> None:
+        self.ask = ask
+        self.now = now
+        self.rules = rules
+        self.pb: Playbook = rules.playbook(ask.playbook)
+        self.tz: ZoneInfo = zone(ask.timezone)
+        self.actions: list[Action] = []
+
+    # ----------------------------------------------------------------- dispatch
+
+    def handle(self, event: Event) -> None:
+        match event:
+            case AskCreated():
+                self.on_created(event)
+            case StepDue():
+                step = self.ask.open_step(event.step)
+                if step is not None and step.due_at <= self.now:
+                    self.fire(step)
+            case DraftApproved():
+                self.on_approved(event.step)
+            case DraftRejected():
+                self.on_rejected(event.step)
+            case DraftEdited():
+                self.on_edited(event.step)
+            case SendFailed():
+                self.on_send_failed(event)
+            case MessageSent():
+                self.on_sent(event)
+            case HumanReply():
+                self.on_reply(event.intent, event.at or self.now, event.message_id)
+                if event.meeting_at is not None:
+                    self.ask = replace(self.ask, meeting_at=event.meeting_at)
+            case AutoReply():
+                self.on_auto_reply(event)
+            case Bounce():
+                self.on_bounce(event)
+            case LetterServiceNotification():
+                if event.submitted:
+                    self.on_submitted(self.now, "the letter service reports it submitted")
+                else:
+                    service = event.service or "the letter service"
+                    self.notify(Level.INFO, f"A notification from {service} arrived.")
+            case MeetingHeld():
+                self.ask = replace(self.ask, meeting_at=event.at)
+                self.plan_trigger(Trigger.MEETING_HELD, to_utc(event.at), move=True)
+            case OutcomeRecorded():
+                self.on_outcome(event.outcome)
+            case UserMarked():
+                self.on_mark(event.mark)
+            case DeadlineChanged():
+                self.on_deadline_changed(event)
+
+    # ----------------------------------------------------------------- helpers
+
+    def emit(self, action: Action) -> None:
+        self.actions.append(action)
+
+    def notify(self, level: Level, text: str) -> None:
+        self.emit(Notify(level, text))
+
+    def set_state(self, new: AskState, reason: str) -> None:
+        old = self.ask.state
+        if new is not old:
+            self.ask = replace(self.ask, state=new)
+            self.emit(ChangeState(old, new, reason))
+
+    def update(self, old: Step, **changes: Any) -> Step:
+        new = replace(old, **changes)
+        self.ask = self.ask.with_step(old, new)
+        return new
+
+    def cancel(self, reason: str, keep: frozenset[str] = frozenset(), **flags: bool) -> None:
+        """Call off the cancellable steps matching every flag given (all when none)."""
+        names: list[str] = []
+        for step in self.ask.steps:
+            if not step.is_cancellable or step.name in keep:
+                continue
+            if all(getattr(step, flag) == value for flag, value in flags.items()):
+                self.update(step, status=StepStatus.CANCELLED, reason=reason)
+                names.append(step.name)
+        if names:
+            self.emit(CancelSteps(tuple(names), reason))
+
+    def cancel_named(self, names: list[str], reason: str) -> None:
+        called_off: list[str] = []
+        for name in names:
+            step = self.ask.open_step(name)
+            if step is not None and step.is_cancellable:
+                self.update(step, status=StepStatus.CANCELLED, reason=reason)
+                called_off.append(name)
+        if called_off:
+            self.emit(CancelSteps(tuple(called_off), reason))
+
+    def shift(self, moment: datetime, kind: StepKind) -> datetime:
+        """A due time moved into the sending window; checks are internal and never wait."""
+        if kind is StepKind.CHECK:
+            return to_utc(moment)
+        return self.rules.window.next_allowed(moment, self.tz)
+
+    def due_for(self, rule: StepRule, anchor: datetime) -> datetime | None:
+        if rule.anchor is Anchor.DEADLINE:
+            if self.ask.deadline is None:
+                return None
+            day = self.ask.deadline - timedelta(days=rule.offset)
+            if rule.kind is StepKind.CHECK:
+                # A deadline check runs when the deadline day is over.
+                return at_local(day + timedelta(days=1), time(0, 0), self.tz)
+            return self.shift(at_local(day, self.rules.window.start, self.tz), rule.kind)
+        if rule.unit is Unit.HOURS:
+            raw = to_utc(anchor) + timedelta(hours=rule.offset)
+        else:
+            raw = add_days(anchor, rule.offset, self.tz)
+        return self.shift(raw, rule.kind)
+
+    def add_step(self, step: Step) -> None:
+        self.ask = replace(self.ask, steps=(*self.ask.steps, step))
+        self.emit(ScheduleStep(step))
+        if step.due_at <= self.now:
+            self.fire(step)
+
+    def step_from(self, rule: StepRule, due: datetime, anchor: datetime) -> Step:
+        send_by = None
+        if rule.send_by_hours is not None:
+            send_by = to_utc(anchor) + timedelta(hours=rule.send_by_hours)
+        return Step(
+            name=rule.name,
+            kind=rule.kind,
+            due_at=due,
+            template=rule.template,
+            in_thread=rule.in_thread,
+            nudge=rule.nudge,
+            followup=rule.followup,
+            send_by=send_by,
+            note=rule.note,
+        )
+
+    def plan_rule(self, rule: StepRule, anchor: datetime, move: bool = False) -> None:
+        """Plan ``rule`` unless a live (or finished, not cancelled) step already has its name."""
+        due = self.due_for(rule, anchor)
+        if due is None:
+            return
+        existing = self.ask.open_step(rule.name)
+        if existing is not None:
+            if move and existing.status is StepStatus.PLANNED and existing.due_at != due:
+                moved = self.update(existing, due_at=due)
+                self.emit(ScheduleStep(moved))
+                if due <= self.now:
+                    self.fire(moved)
+            return
+        latest = self.ask.latest_step(rule.name)
+        if latest is not None and latest.status is not StepStatus.CANCELLED:
+            return
+        self.add_step(self.step_from(rule, due, anchor))
+
+    def plan_trigger(self, trigger: Trigger, anchor: datetime, move: bool = False) -> None:
+        for rule in self.pb.rules(trigger):
+            self.plan_rule(rule, anchor, move)
+
+    def plan_reaction(self, playbook: str, trigger: Trigger) -> None:
+        for rule in self.rules.playbook(playbook).rules(trigger):
+            self.plan_rule(rule, self.now)
+
+    def suggest_next(self, reason: str) -> None:
+        count = self.pb.param("suggest_next")
+        if count > 0:
+            auto = self.pb.param("parallel") > 0
+            self.emit(SuggestCandidates(count, reason, auto_start=auto))
+
+    # ----------------------------------------------------------------- firing steps
+
+    def fire(self, step: Step) -> None:
+        """Carry out a planned step whose time has come."""
+        if step.status is not StepStatus.PLANNED:
+            return
+        held = self.ask.state in HOLDING_STATES
+        if step.kind is StepKind.EMAIL:
+            if held:
+                return
+            self.update(step, status=StepStatus.DRAFTED)
+            self.emit(CreateDraft(step.name, step.template or step.name, step.in_thread,
+                                  step.send_by))
+        elif step.kind is StepKind.TASK:
+            text = (step.note or step.name).format(deadline=self.ask.deadline)
+            self.update(step, status=StepStatus.DONE)
+            self.emit(CreateTask(step.name, text, step.due_at))
+        elif step.kind is StepKind.STOP:
+            if held:
+                return
+            self.update(step, status=StepStatus.DONE)
+            self.on_stop(step)
+        else:
+            self.update(step, status=StepStatus.DONE)
+            if step.name == GHOST_CHECK:
+                self.on_ghost_check()
+            else:
+                self.on_deadline_check()
+
+    def on_stop(self, step: Step) -> None:
+        rule = self.pb.rule(step.name)
+        state = rule.stop_state if rule and rule.stop_state else AskState.CLOSED
+        self.cancel("the ladder stopped")
+        self.set_state(state, "no answer by the end of the ladder")
+        self.notify(Level.INFO, "No answer after the last follow-up; the ask is closed.")
+        self.suggest_next("no response")
+
+    def on_deadline_check(self) -> None:
+        if self.ask.submitted_at is not None or self.ask.state in ENDED_STATES:
+            return
+        self.set_state(AskState.MISSED_DEADLINE, "the letter deadline passed")
+        deadline = self.ask.deadline.isoformat() if self.ask.deadline else "the deadline"
+        self.notify(
+            Level.URGENT,
+            f"The letter due {deadline} is not reported submitted: contact the programs "
+            "affected now and ask the mentor's office.",
+        )
+
+    def on_ghost_check(self) -> None:
+        if self.ask.state in ENDED_STATES or self.ask.ghost_warned_at is not None:
+            return
+        if is_ghosting(self.ask, self.now, self.rules):
+            weeks = self.rules.playbook("ghost").param("weeks")
+            self.ask = replace(self.ask, ghost_warned_at=self.now)
+            self.notify(
+                Level.INFO,
+                f"No feedback for over {weeks} weeks despite follow-ups: consider a second "
+                "mentor, quietly, and keep low-friction contact with this one.",
+            )
+            self.emit(SuggestCandidates(1, "diversify", auto_start=False))
+            return
+        due = ghost_due(self.ask, self.rules)
+        if due is not None:
+            self.add_step(Step(GHOST_CHECK, StepKind.CHECK, max(due, self.now)))
+
+    def plan_ghost_check(self) -> None:
+        due = ghost_due(self.ask, self.rules)
+        if due is None or self.ask.ghost_warned_at is not None:
+            return
+        if self.ask.open_step(GHOST_CHECK) is None:
+            self.add_step(Step(GHOST_CHECK, StepKind.CHECK, max(due, self.now)))
+
+    # ----------------------------------------------------------------- event handlers
+
+    def on_created(self, event: AskCreated) -> None:
+        if self.ask.steps:
+            return
+        if any(r.anchor is Anchor.DEADLINE for r in self.pb.steps if r.enabled):
+            self.check_runway(event.force)
+        if self.ask.meeting_at is not None:
+            self.plan_trigger(Trigger.MEETING_HELD, to_utc(self.ask.meeting_at))
+        for rule in self.pb.rules(Trigger.CREATED):
+            due = self.due_for(rule, self.now)
+            # A reminder whose moment already passed is pointless next to a new request.
+            late = due is not None and due < self.now
+            if late and rule.anchor is Anchor.DEADLINE and rule.kind is StepKind.EMAIL:
+                continue
+            self.plan_rule(rule, self.now)
+
+    def check_runway(self, force: bool) -> None:
+        deadline = self.ask.deadline
+        if deadline is None:
+            raise UsageError(f"a {self.pb.name} ask needs a deadline")
+        left = days_left(deadline, self.now, self.tz)
+        refuse = self.pb.param("refuse_weeks") * 7
+        warn = self.pb.param("warn_weeks") * 7
+        verdict = Runway.REFUSE if left < refuse else Runway.WARN if left < warn else Runway.OK
+        if verdict is Runway.REFUSE and not force:
+            raise RunwayTooShort(deadline, left, refuse)
+        if verdict is not Runway.OK:
+            self.ask = replace(self.ask, forced=force and verdict is Runway.REFUSE)
+            self.notify(
+                Level.WARNING,
+                f"Only {left} days until the deadline {deadline.isoformat()}; the guides "
+                f"ask for at least {warn // 7} weeks. Ask today and offer an easy path.",
+            )
+
+    def on_approved(self, name: str) -> None:
+        step = self.ask.open_step(name)
+        if step is not None and step.status is StepStatus.DRAFTED:
+            self.update(step, status=StepStatus.APPROVED)
+            self.emit(SendStep(name))
+
+    def on_rejected(self, name: str) -> None:
+        step = self.ask.open_step(name)
+        if step is not None and step.status in PENDING_DRAFT_STATUSES:
+            self.cancel_named([name], "rejected by the user")
+
+    def on_edited(self, name: str) -> None:
+        step = self.ask.open_step(name)
+        if step is not None and step.status in PENDING_DRAFT_STATUSES:
+            # An edited draft is a new text: it needs the user's approval again.
+            self.update(step, status=StepStatus.DRAFTED, edited=True)
+
+    def on_send_failed(self, event: SendFailed) -> None:
+        step = self.ask.open_step(event.step)
+        if step is None or step.status not in {StepStatus.APPROVED, StepStatus.SENDING}:
+            return
+        status = StepStatus.UNCERTAIN if event.uncertain else StepStatus.FAILED
+        self.update(step, status=status, reason=event.detail)
+        what = "may or may not have gone out; check your Sent folder" if event.uncertain \
+            else "was not sent"
+        self.notify(Level.WARNING, f"The {event.step} mail {what}.")
+
+    def pending_for_user_message(self, at: datetime) -> Step | None:
+        emails = [s for s in self.ask.steps if s.kind is StepKind.EMAIL and not s.is_final]
+        for step in emails:
+            if step.status in PENDING_DRAFT_STATUSES:
+                return step
+        due = [s for s in emails if s.status is StepStatus.PLANNED and s.due_at <= to_utc(at)]
+        return due[0] if due else None
+
+    def on_sent(self, event: MessageSent) -> None:
+        at = to_utc(event.at or self.now)
+        step = self.ask.open_step(event.step) if event.step else None
+        if step is None and event.by_user:
+            step = self.pending_for_user_message(at)
+        was = self.ask.state
+        ids = self.ask.thread_message_ids
+        if event.message_id and event.message_id not in ids:
+            ids = (*ids, event.message_id)
+        self.ask = replace(
+            self.ask,
+            last_contact_at=at,
+            first_contact_at=self.ask.first_contact_at or at,
+            thread_message_ids=ids,
+        )
+        if step is not None:
+            if event.by_user:
+                self.update(step, status=StepStatus.SUPERSEDED, sent_at=at,
+                            reason="the user wrote it themselves")
+                self.emit(CancelSteps((step.name,), "superseded by the user's own message"))
+            else:
+                self.update(step, status=StepStatus.SENT, sent_at=at)
+            if step.followup:
+                self.ask = replace(self.ask, unanswered_followups=self.ask.unanswered_followups + 1)
+        if was in _CONVERSATION:
+            self.set_state(self.pb.sent_state, "message sent")
+        if step is not None:
+            self.after_step_sent(step, at)
+        if was is AskState.QUESTION and event.by_user:
+            self.replan_ladder(at)
+        self.plan_ghost_check()
+
+    def after_step_sent(self, step: Step, at: datetime) -> None:
+        rule = self.pb.rule(step.name)
+        if rule is None:
+            return
+        if rule.closes and self.ask.state not in ENDED_STATES:
+            self.set_state(AskState.CLOSED, f"{step.name} sent")
+        if self.pb.recurring == step.name and self.ask.state not in ENDED_STATES:
+            weeks = self.pb.param("interval_weeks")
+            if weeks > 0:
+                due = self.shift(add_days(at, weeks * 7, self.tz), rule.kind)
+                self.add_step(self.step_from(rule, due, at))
+        first = self.pb.rules(Trigger.CREATED)
+        if first and first[0].name == step.name:
+            self.reanchor(at)
+
+    def ladder(self) -> tuple[StepRule, ...]:
+        return tuple(
+            r for r in self.pb.rules(Trigger.CREATED)[1:] if r.anchor is Anchor.EVENT
+        )
+
+    def reanchor(self, at: datetime) -> None:
+        """Count the ladder from when the first mail actually went out."""
+        for rule in self.ladder():
+            step = self.ask.open_step(rule.name)
+            due = self.due_for(rule, at)
+            if step is None or step.status is not StepStatus.PLANNED:
+                continue
+            if due is not None and due != step.due_at:
+                self.emit(ScheduleStep(self.update(step, due_at=due)))
+
+    def replan_ladder(self, at: datetime) -> None:
+        """After the user answered the mentor's question, the nudges run again from there."""
+        for rule in self.ladder():
+            if rule.nudge:
+                self.plan_rule(rule, at)
+
+    def on_reply(self, intent: Intent, at: datetime, message_id: str | None) -> None:
+        ids = self.ask.thread_message_ids
+        if message_id and message_id not in ids:
+            ids = (*ids, message_id)
+        self.ask = replace(
+            self.ask,
+            last_reply_at=to_utc(at),
+            last_intent=intent,
+            unanswered_followups=0,
+            thread_message_ids=ids,
+        )
+        self.cancel("the mentor replied", nudge=True)
+        self.cancel_named([GHOST_CHECK], "the mentor replied")
+        if intent is Intent.SUBMITTED and not self.pb.rules(Trigger.SUBMITTED):
+            intent = Intent.UNCLEAR
+        new = self.pb.intent_states.get(intent)
+        if intent in _SOFT_INTENTS and self.ask.state in _COMMITTED:
+            new = None
+        if self.ask.submitted_at is not None and intent is not Intent.SUBMITTED:
+            new = None  # a letter once in stays in, whatever the chatter afterwards
+        if self.ask.state in HOLDING_STATES:
+            restored = self.ask.held_from or AskState.WAITING_REPLY
+            self.ask = replace(self.ask, held_from=None)
+            self.set_state(new or restored, f"reply ({intent.value})")
+        elif new is not None and intent is not Intent.SUBMITTED:
+            self.set_state(new, f"reply ({intent.value})")
+        self.react(intent, at, new)
+
+    def react(self, intent: Intent, at: datetime, new: AskState | None) -> None:
+        if intent is Intent.AGREE and new is AskState.AGREED:
+            self.ask = replace(self.ask, agreed_at=self.ask.agreed_at or to_utc(at))
+            if self.pb.close_on_agree:
+                self.cancel("the mentor agreed")
+            self.plan_trigger(Trigger.AGREED, self.now)
+        elif intent is Intent.HESITANT and self.pb.reactions:
+            self.plan_reaction("hesitant", Trigger.HESITANT)
+            backups = self.rules.playbook("hesitant").param("backups")
+            if backups > 0:
+                self.emit(SuggestCandidates(backups, "backup", auto_start=False))
+        elif intent is Intent.DECLINE and new is AskState.DECLINED:
+            self.cancel("the mentor declined")
+            if self.pb.reactions:
+                self.plan_reaction("decline", Trigger.DECLINED)
+            self.suggest_next("declined")
+        elif intent is Intent.SUBMITTED:
+            self.on_submitted(at, "the mentor says the letter is submitted")
+        elif intent is Intent.QUESTION:
+            self.notify(Level.WARNING, "The mentor asked a question: answer it yourself; "
+                        "follow-ups are paused until you do.")
+        elif intent is Intent.MEETING:
+            self.notify(Level.INFO, "The mentor proposes a meeting: agree on a time; "
+                        "record it with a meeting ask.")
+        elif intent is Intent.UNCLEAR:
+            self.ask = replace(self.ask, needs_review=True)
+            self.notify(Level.INFO, "A reply needs your reading: its meaning is unclear.")
+
+    def on_submitted(self, at: datetime, reason: str) -> None:
+        if self.ask.submitted_at is not None:
+            return
+        self.ask = replace(self.ask, submitted_at=to_utc(at))
+        self.cancel("the letter is submitted")
+        self.set_state(AskState.SUBMITTED, reason)
+        self.plan_trigger(Trigger.SUBMITTED, self.now)
+
+    def on_auto_reply(self, event: AutoReply) -> None:
+        at = to_utc(event.at or self.now)
+        self.ask = replace(self.ask, last_auto_reply_at=at, return_date=event.return_date)
+        if event.return_date is not None:
+            target = self.rules.window.first_working_moment_after(event.return_date, self.tz)
+        else:
+            target = self.rules.window.next_allowed(add_days(at, 7, self.tz), self.tz)
+        pending = sorted(
+            (s for s in self.ask.steps
+             if s.status is StepStatus.PLANNED and (s.nudge or s.followup)),
+            key=lambda s: s.due_at,
+        )
+        by_deadline = [s for s in pending if self.anchor_of(s) is Anchor.DEADLINE]
+        ladder = [s for s in pending if self.anchor_of(s) is not Anchor.DEADLINE]
+        self.postpone_ladder(ladder, target)
+        self.postpone_reminders(by_deadline, target)
+
+    def anchor_of(self, step: Step) -> Anchor:
+        rule = self.pb.rule(step.name)
+        return rule.anchor if rule else Anchor.EVENT
+
+    def postpone_ladder(self, steps: list[Step], target: datetime) -> None:
+        """Move the next follow-up to ``target``; later ones keep their spacing."""
+        if not steps or steps[0].due_at >= target:
+            return
+        delta = (local_date(target, self.tz) - local_date(steps[0].due_at, self.tz)).days
+        self.emit(ScheduleStep(self.update(steps[0], due_at=target)))
+        for step in steps[1:]:
+            moved = self.shift(add_days(step.due_at, delta, self.tz), step.kind)
+            self.emit(ScheduleStep(self.update(step, due_at=moved)))
+        self.notify(Level.INFO, f"Out-of-office reply: the next follow-up waits until "
+                    f"{target.astimezone(self.tz):%a %Y-%m-%d %H:%M}.")
+
+    def postpone_reminders(self, steps: list[Step], target: datetime) -> None:
+        """Reminders stay before the deadline: the last one due before ``target`` moves."""
+        early = [s for s in steps if s.due_at < target]
+        if not early:
+            return
+        deadline = self.ask.deadline
+        if deadline is not None and target >= at_local(deadline, time(0), self.tz):
+            self.notify(
+                Level.URGENT,
+                f"The mentor is away until after the letter deadline {deadline.isoformat()}: "
+                "call their office and consider a backup writer.",
+            )
+            return
+        *skipped, last = early
+        self.emit(ScheduleStep(self.update(last, due_at=target)))
+        self.cancel_named([s.name for s in skipped], "the mentor is away")
+
+    def on_bounce(self, event: Bounce) -> None:
+        to = ", ".join(event.recipients) or "the mentor"
+        if not event.address_invalid:
+            self.notify(Level.INFO, f"Mail to {to} was delayed or bounced temporarily.")
+            return
+        sent = [s for s in self.ask.steps if s.kind is StepKind.EMAIL
+                and s.status is StepStatus.SENT]
+        held = self.ask.held_from if self.ask.state in HOLDING_STATES else self.ask.state
+        self.ask = replace(
+            self.ask,
+            held_from=held,
+            bounced_step=sent[-1].name if sent else self.ask.bounced_step,
+        )
+        self.set_state(AskState.NEEDS_ADDRESS, "hard bounce")
+        urgent = self.ask.deadline is not None and self.ask.submitted_at is None
+        self.notify(
+            Level.URGENT if urgent else Level.WARNING,
+            f"The address {to} does not exist: add a new address to the mentor, "
+            "then resume the ask.",
+        )
+
+    def on_outcome(self, outcome: str) -> None:
+        if self.ask.outcome == outcome:
+            return
+        self.ask = replace(self.ask, outcome=outcome)
+        if is_letter_writer(self.ask):
+            self.emit(StartAsk("thanks", self.ask.mentor_id, self.ask.application_id, outcome))
+        if self.ask.state not in ENDED_STATES:
+            self.cancel("the application has an outcome")
+            self.set_state(AskState.CLOSED, "outcome recorded")
+
+    def on_mark(self, mark: Mark) -> None:
+        if mark is Mark.AGREED:
+            self.on_reply(Intent.AGREE, self.now, None)
+        elif mark is Mark.SUBMITTED:
+            self.on_submitted(self.now, "marked submitted by the user")
+        elif mark is Mark.DECLINED:
+            self.cancel("marked declined")
+            self.set_state(AskState.DECLINED, "marked declined by the user")
+            self.suggest_next("declined")
+        elif mark is Mark.CANCEL:
+            self.cancel("cancelled by the user")
+            self.set_state(AskState.CANCELLED, "cancelled by the user")
+        elif mark is Mark.PAUSE:
+            if self.ask.state not in HOLDING_STATES and self.ask.state not in ENDED_STATES:
+                self.ask = replace(self.ask, held_from=self.ask.state)
+                self.set_state(AskState.PAUSED, "paused by the user")
+        else:
+            self.on_resume()
+
+    def on_resume(self) -> None:
+        if self.ask.state not in HOLDING_STATES:
+            return
+        back = self.ask.held_from or (
+            AskState.WAITING_REPLY if self.ask.first_contact_at else AskState.ACTIVE
+        )
+        bounced = self.ask.bounced_step if self.ask.state is AskState.NEEDS_ADDRESS else None
+        self.ask = replace(self.ask, held_from=None, bounced_step=None)
+        self.set_state(back, "resumed by the user")
+        for step in self.ask.steps:
+            if step.status is StepStatus.PLANNED and step.due_at <= self.now:
+                due = self.shift(self.now, step.kind)
+                moved = self.update(step, due_at=due)
+                self.emit(ScheduleStep(moved))
+                if due <= self.now:
+                    self.fire(moved)
+        if bounced is not None:
+            old = self.ask.latest_step(bounced)
+            if old is not None and self.ask.open_step(bounced) is None:
+                # The bounced mail never arrived: send it afresh, to the new address.
+                fresh = Step(
+                    name=bounced, kind=old.kind, due_at=self.shift(self.now, old.kind),
+                    template=old.template, in_thread=False, nudge=old.nudge,
+                    followup=old.followup, note="resent after a bounce",
+                )
+                self.add_step(fresh)
+
+    def on_deadline_changed(self, event: DeadlineChanged) -> None:
+        old = self.ask.deadline
+        self.ask = replace(self.ask, deadline=event.deadline)
+        if self.ask.submitted_at is not None or self.ask.state in ENDED_STATES:
+            return
+        if self.ask.state is AskState.MISSED_DEADLINE:
+            back = AskState.AGREED if self.ask.agreed_at else AskState.WAITING_REPLY
+            self.set_state(back, "the deadline moved")
+        past_emails: list[Step] = []
+        for rule in self.pb.rules(Trigger.CREATED):
+            if rule.anchor is not Anchor.DEADLINE:
+                continue
+            due = self.due_for(rule, self.now)
+            step = self.ask.open_step(rule.name)
+            if due is None:
+                continue
+            if step is None:
+                latest = self.ask.latest_step(rule.name)
+                # A mail already sent is not repeated; a task or check is, for the new date.
+                repeat = rule.kind is not StepKind.EMAIL and (
+                    latest is None or latest.due_at < due
+                )
+                if latest is not None and latest.status is not StepStatus.CANCELLED \
+                        and not repeat:
+                    continue
+                if due < self.now and rule.kind is StepKind.EMAIL:
+                    continue
+                self.add_step(self.step_from(rule, max(due, self.shift(self.now, rule.kind)),
+                                             self.now))
+                continue
+            if step.status is not StepStatus.PLANNED:
+                continue
+            if due < self.now and rule.kind is StepKind.EMAIL:
+                past_emails.append(step)
+                continue
+            if due < self.now:
+                due = self.shift(self.now, rule.kind)
+            if due != step.due_at:
+                moved = self.update(step, due_at=due)
+                self.emit(ScheduleStep(moved))
+                if due <= self.now:
+                    self.fire(moved)
+        if past_emails:
+            *skipped, last = past_emails
+            self.cancel_named([s.name for s in skipped], "the deadline moved earlier")
+            if self.ask.first_contact_at is None:
+                # The request itself has not gone out: it says everything a reminder would.
+                self.cancel_named([last.name], "the deadline moved earlier")
+            else:
+                due = self.shift(self.now, last.kind)
+                moved = self.update(self.ask.open_step(last.name) or last, due_at=due)
+                self.emit(ScheduleStep(moved))
+                if due <= self.now:
+                    self.fire(moved)
+        direction = "earlier" if old is not None and event.deadline < old else "later"
+        self.notify(Level.INFO, f"The deadline moved {direction} to "
+                    f"{event.deadline.isoformat()}; reminders re-planned.")
+        left = days_left(event.deadline, self.now, self.tz)
+        if left < self.pb.param("warn_weeks") * 7:
+            self.notify(Level.WARNING, f"Only {left} days remain until the new deadline.")
+
+    # ----------------------------------------------------------------- closing
+
+    def settle(self) -> None:
+        ended = self.ask.state in ENDED_STATES or (
+            self.ask.state is AskState.AGREED and self.pb.close_on_agree
+        )
+        if ended and self.ask.closed_at is None and all(s.is_final for s in self.ask.steps):
+            self.ask = replace(self.ask, closed_at=self.now)
+        if self.actions or self.ask.updated_at is None:
+            self.ask = replace(self.ask, updated_at=self.now)

@@ -1,0 +1,376 @@
+"""The domain values: mentors, applications, asks and their steps, and their vocabularies.
+
+All values are frozen. An Ask and a Step map onto the store's columns plus a JSON
+``data`` dict; ``to_data``/``from_row`` are the pure converters for those extras.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class StepKind(StrEnum):
+    """What a step does when it comes due."""
+
+    EMAIL = "email"
+    TASK = "task"
+    STOP = "stop"
+    CHECK = "check"
+
+
+class StepStatus(StrEnum):
+    """Where a step is in its life."""
+
+    PLANNED = "planned"
+    DRAFTED = "drafted"
+    APPROVED = "approved"
+    SENDING = "sending"
+    SENT = "sent"
+    UNCERTAIN = "uncertain"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+    DONE = "done"
+
+
+# Statuses from which a step can still be called off without risking a sent mail.
+CANCELLABLE_STATUSES: frozenset[StepStatus] = frozenset(
+    {StepStatus.PLANNED, StepStatus.DRAFTED, StepStatus.APPROVED}
+)
+# Statuses after which a step never changes again.
+FINAL_STATUSES: frozenset[StepStatus] = frozenset(
+    {StepStatus.SENT, StepStatus.CANCELLED, StepStatus.SUPERSEDED, StepStatus.DONE}
+)
+# A draft exists and waits for the user (or for the sender).
+PENDING_DRAFT_STATUSES: frozenset[StepStatus] = frozenset(
+    {StepStatus.DRAFTED, StepStatus.APPROVED}
+)
+
+
+class AskState(StrEnum):
+    """Where an ask stands."""
+
+    ACTIVE = "active"
+    WAITING_REPLY = "waiting_reply"
+    REPLIED = "replied"
+    QUESTION = "question"
+    MEETING = "meeting"
+    AGREED = "agreed"
+    HESITANT = "hesitant"
+    DECLINED = "declined"
+    NO_RESPONSE = "no_response"
+    SUBMITTED = "submitted"
+    MISSED_DEADLINE = "missed_deadline"
+    PAUSED = "paused"
+    NEEDS_ADDRESS = "needs_address"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+# The ask is over: nothing more will be planned (it closes once its last step is done).
+ENDED_STATES: frozenset[AskState] = frozenset(
+    {AskState.DECLINED, AskState.NO_RESPONSE, AskState.CLOSED, AskState.CANCELLED}
+)
+# Email steps are held (not drafted) while the ask is in one of these.
+HOLDING_STATES: frozenset[AskState] = frozenset({AskState.PAUSED, AskState.NEEDS_ADDRESS})
+
+
+class Intent(StrEnum):
+    """What a human reply means (the names of ``maild inspect``'s ``intent``)."""
+
+    AGREE = "agree"
+    HESITANT = "hesitant"
+    DECLINE = "decline"
+    QUESTION = "question"
+    MEETING = "meeting"
+    SUBMITTED = "submitted"
+    UNCLEAR = "unclear"
+
+
+@dataclass(frozen=True)
+class Mentor:
+    """A person on the hit list, with every address known for them."""
+
+    id: int
+    name: str
+    addresses: tuple[str, ...]
+    timezone: str = "UTC"
+    rank: int | None = None
+    institution: str | None = None
+    department: str | None = None
+    specialty: str | None = None
+    last_publication: date | None = None
+    grant_status: str | None = None
+    connection_point: str | None = None
+    outreach_status: str | None = None
+    excluded: bool = False
+
+
+@dataclass(frozen=True)
+class Application:
+    """An application needing letters, e.g. "ERAS 2027 Internal Medicine"."""
+
+    id: int
+    name: str
+    deadline: date | None = None
+    letters_required: int = 0
+    system: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One planned action of an ask.
+
+    ``nudge`` steps are called off by any human reply; ``followup`` steps count as an
+    unanswered follow-up once sent. Steps the engine creates have no ``id`` yet; within
+    an ask at most one not-final step carries a given ``name``.
+    """
+
+    name: str
+    kind: StepKind
+    due_at: datetime
+    template: str | None = None
+    status: StepStatus = StepStatus.PLANNED
+    in_thread: bool = False
+    id: int | None = None
+    nudge: bool = False
+    followup: bool = False
+    send_by: datetime | None = None
+    sent_at: datetime | None = None
+    note: str | None = None
+    reason: str | None = None
+    edited: bool = False
+
+    @property
+    def is_final(self) -> bool:
+        """Whether the step will never change again."""
+        return self.status in FINAL_STATUSES
+
+    @property
+    def is_cancellable(self) -> bool:
+        """Whether the step can still be called off safely."""
+        return self.status in CANCELLABLE_STATUSES
+
+    def to_data(self) -> dict[str, Any]:
+        """The extras that live in the store's ``steps.data`` JSON column."""
+        data: dict[str, Any] = {"nudge": self.nudge, "followup": self.followup}
+        _put_time(data, "send_by", self.send_by)
+        _put_time(data, "sent_at", self.sent_at)
+        if self.note is not None:
+            data["note"] = self.note
+        if self.reason is not None:
+            data["reason"] = self.reason
+        if self.edited:
+            data["edited"] = True
+        return data
+
+    @classmethod
+    def from_row(
+        cls,
+        *,
+        name: str,
+        kind: str,
+        due_at: datetime,
+        status: str,
+        template: str | None = None,
+        in_thread: bool = False,
+        id: int | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Step:
+        """Rebuild a step from the store's columns and its ``data`` dict."""
+        extra = data or {}
+        return cls(
+            name=name,
+            kind=StepKind(kind),
+            due_at=due_at,
+            template=template,
+            status=StepStatus(status),
+            in_thread=bool(in_thread),
+            id=id,
+            nudge=bool(extra.get("nudge", False)),
+            followup=bool(extra.get("followup", False)),
+            send_by=_get_time(extra, "send_by"),
+            sent_at=_get_time(extra, "sent_at"),
+            note=extra.get("note"),
+            reason=extra.get("reason"),
+            edited=bool(extra.get("edited", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One request to one mentor following one playbook, with its steps.
+
+    ``timezone`` is the mentor's (copied at creation so the engine needs no lookup);
+    ``deadline`` is the letter deadline for letter asks; ``held_from`` remembers the
+    state to return to after a pause or a bounce.
+    """
+
+    mentor_id: int
+    playbook: str
+    state: AskState
+    created_at: datetime
+    id: int | None = None
+    application_id: int | None = None
+    account: str | None = None
+    updated_at: datetime | None = None
+    closed_at: datetime | None = None
+    needs_review: bool = False
+    steps: tuple[Step, ...] = ()
+    timezone: str = "UTC"
+    deadline: date | None = None
+    meeting_at: datetime | None = None
+    forced: bool = False
+    thread_message_ids: tuple[str, ...] = ()
+    unanswered_followups: int = 0
+    first_contact_at: datetime | None = None
+    last_contact_at: datetime | None = None
+    last_reply_at: datetime | None = None
+    last_intent: Intent | None = None
+    last_auto_reply_at: datetime | None = None
+    return_date: date | None = None
+    held_from: AskState | None = None
+    bounced_step: str | None = None
+    agreed_at: datetime | None = None
+    submitted_at: datetime | None = None
+    outcome: str | None = None
+    ghost_warned_at: datetime | None = None
+    note: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def open_step(self, name: str) -> Step | None:
+        """The not-final step called ``name``, if any."""
+        for step in self.steps:
+            if step.name == name and not step.is_final:
+                return step
+        return None
+
+    def latest_step(self, name: str) -> Step | None:
+        """The last step called ``name`` in any status, if any."""
+        found: Step | None = None
+        for step in self.steps:
+            if step.name == name:
+                found = step
+        return found
+
+    def with_step(self, old: Step, new: Step) -> Ask:
+        """This ask with ``old`` (matched by identity) replaced by ``new``."""
+        return replace(self, steps=tuple(new if s is old else s for s in self.steps))
+
+    def to_data(self) -> dict[str, Any]:
+        """The extras that live in the store's ``asks.data`` JSON column."""
+        data: dict[str, Any] = dict(self.extra)
+        data["timezone"] = self.timezone
+        data["unanswered_followups"] = self.unanswered_followups
+        if self.deadline is not None:
+            data["deadline"] = self.deadline.isoformat()
+        if self.return_date is not None:
+            data["return_date"] = self.return_date.isoformat()
+        if self.forced:
+            data["forced"] = True
+        if self.thread_message_ids:
+            data["thread_message_ids"] = list(self.thread_message_ids)
+        for key in _TIME_FIELDS:
+            _put_time(data, key, getattr(self, key))
+        for key in ("last_intent", "held_from", "bounced_step", "outcome", "note"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = str(value)
+        return data
+
+    @classmethod
+    def from_row(
+        cls,
+        *,
+        mentor_id: int,
+        playbook: str,
+        state: str,
+        created_at: datetime,
+        id: int | None = None,
+        application_id: int | None = None,
+        account: str | None = None,
+        updated_at: datetime | None = None,
+        closed_at: datetime | None = None,
+        needs_review: bool = False,
+        steps: tuple[Step, ...] = (),
+        data: Mapping[str, Any] | None = None,
+    ) -> Ask:
+        """Rebuild an ask from the store's columns, its steps and its ``data`` dict.
+
+        Keys this version does not know are kept in ``extra`` and written back as-is.
+        """
+        extra = dict(data or {})
+        known = {k: extra.pop(k) for k in list(extra) if k in _DATA_KEYS}
+        return cls(
+            mentor_id=mentor_id,
+            playbook=playbook,
+            state=AskState(state),
+            created_at=created_at,
+            id=id,
+            application_id=application_id,
+            account=account,
+            updated_at=updated_at,
+            closed_at=closed_at,
+            needs_review=bool(needs_review),
+            steps=steps,
+            timezone=str(known.get("timezone", "UTC")),
+            deadline=_get_date(known, "deadline"),
+            return_date=_get_date(known, "return_date"),
+            forced=bool(known.get("forced", False)),
+            thread_message_ids=tuple(known.get("thread_message_ids", ())),
+            unanswered_followups=int(known.get("unanswered_followups", 0)),
+            last_intent=Intent(known["last_intent"]) if "last_intent" in known else None,
+            held_from=AskState(known["held_from"]) if "held_from" in known else None,
+            bounced_step=known.get("bounced_step"),
+            outcome=known.get("outcome"),
+            note=known.get("note"),
+            extra=extra,
+            **{key: _get_time(known, key) for key in _TIME_FIELDS},
+        )
+
+
+_TIME_FIELDS: tuple[str, ...] = (
+    "meeting_at",
+    "first_contact_at",
+    "last_contact_at",
+    "last_reply_at",
+    "last_auto_reply_at",
+    "agreed_at",
+    "submitted_at",
+    "ghost_warned_at",
+)
+_DATA_KEYS: frozenset[str] = frozenset(
+    {
+        "timezone",
+        "unanswered_followups",
+        "deadline",
+        "return_date",
+        "forced",
+        "thread_message_ids",
+        "last_intent",
+        "held_from",
+        "bounced_step",
+        "outcome",
+        "note",
+        *_TIME_FIELDS,
+    }
+)
+
+
+def _put_time(data: dict[str, Any], key: str, value: datetime | None) -> None:
+    if value is not None:
+        data[key] = value.isoformat()
+
+
+def _get_time(data: Mapping[str, Any], key: str) -> datetime | None:
+    raw = data.get(key)
+    return datetime.fromisoformat(raw) if raw else None
+
+
+def _get_date(data: Mapping[str, Any], key: str) -> date | None:
+    raw = data.get(key)
+    return date.fromisoformat(raw) if raw else None
