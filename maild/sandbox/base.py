@@ -1,0 +1,76 @@
+"""What the sandbox servers share: the error they raise and loopback port helpers.
+
+The sandbox (a throwaway Dovecot and an aiosmtpd server) only ever listens on
+127.0.0.1; nothing here opens a port on any other interface.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+from maild.errors import MaildError
+
+LOOPBACK = "127.0.0.1"
+
+
+class SandboxError(MaildError):
+    """A sandbox server could not be started, stopped or changed."""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now.
+
+    The port is released before it is returned, so another process could take it in
+    between; callers that bind later retry with a fresh port when that happens.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def read_greeting(host: str, port: int, timeout: float = 1.0) -> bytes | None:
+    """Connect once and return the server's first line, or None if nobody answers."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(1024)
+                if not chunk:
+                    break
+                data += chunk
+            return data
+    except OSError:
+        return None
+
+
+def wait_for_greeting(
+    host: str,
+    port: int,
+    prefix: bytes,
+    timeout: float,
+    alive: Callable[[], bool] | None = None,
+    contains: bytes = b"",
+) -> bool:
+    """Poll until a connection to host:port greets with ``prefix``; False on timeout.
+
+    ``contains`` must also occur in the greeting when given (a token identifying the
+    very server instance we started).
+
+    ``alive`` is an optional zero-argument callable; polling stops early (returning
+    False) as soon as it returns false, so a server that crashed during start-up is
+    reported at once instead of after the whole timeout.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            return False
+        greeting = read_greeting(host, port, timeout=max(0.1, deadline - time.monotonic()))
+        if greeting is not None and greeting.startswith(prefix) and contains in greeting:
+            return True
+        # Short sleeps: Dovecot is usually listening within ~20 ms, so a coarse
+        # interval would dominate the fixture's start-up time.
+        time.sleep(0.005)
+    return False
