@@ -43,11 +43,13 @@ class Clock:
     _mono0: float = 0.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Clock:
+    def from_env(cls, env: Mapping[str, str], speed: float = 0.0) -> Clock:
+        """The real clock, or ``MAILD_NOW``: fixed for one-shot commands (speed 0), the
+        starting instant of a clock that runs on for the daemon (speed 1)."""
         text = env.get(NOW_ENV)
         if not text:
             return cls()
-        return cls(start=parse_instant(text), _mono0=time.monotonic())
+        return cls(start=parse_instant(text), speed=speed, _mono0=time.monotonic())
 
     @classmethod
     def starting_at(cls, start: datetime, speed: float = 1.0) -> Clock:
@@ -56,6 +58,8 @@ class Clock:
     def now(self) -> datetime:
         if self.start is None:
             return datetime.now(UTC)
+        if not self.speed:
+            return self.start
         elapsed = (time.monotonic() - self._mono0) * self.speed
         return self.start + timedelta(seconds=elapsed)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from maild.core.playbooks import merge_overrides
 from maild.errors import ConfigError
 
 Security = Literal["tls", "starttls", "none"]
@@ -25,7 +26,6 @@ SECURITY_CHOICES: tuple[Security, ...] = ("tls", "starttls", "none")
 SAVE_SENT_CHOICES: tuple[SaveSentCopy, ...] = ("auto", "always", "never")
 AUTH_CHOICES: tuple[AuthMethod, ...] = ("password", "xoauth2")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PLAYBOOK_NAMES = ("cold", "warm", "letter", "meeting", "update", "thanks", "replies", "ghost")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
@@ -99,7 +99,6 @@ class Sending:
     auto_approve: tuple[str, ...] = ()
     rate_per_hour: int = 20
     daily_cap: int = 60
-    parallel_cold: int = 3
     digest: bool = False
 
 
@@ -221,13 +220,9 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
             raise top.error("accounts", f"account name {name!r} is used twice")
     sending = _sending(top.table("sending", {}))
     playbooks_table = top.table("playbooks", {})
-    playbooks: dict[str, Mapping[str, Any]] = {}
-    for name in list(playbooks_table.data):
-        if name not in PLAYBOOK_NAMES:
-            raise playbooks_table.error(
-                name, f"unknown playbook (known: {', '.join(PLAYBOOK_NAMES)})"
-            )
-        playbooks[name] = playbooks_table.table(name).data
+    playbooks = {name: playbooks_table.table(name).data for name in list(playbooks_table.data)}
+    # The core owns the playbook schema; validating here makes a typo fail at load time.
+    merge_overrides(playbooks, source=str(path))
     attachments_table = top.table("attachments", {})
     attachments = {k: attachments_table.get(k, str) for k in list(attachments_table.data)}
     top.finish()
@@ -351,7 +346,6 @@ def _sending(t: _Table) -> Sending:
         auto_approve=tuple(auto),
         rate_per_hour=_positive(t, "rate_per_hour", 20),
         daily_cap=_positive(t, "daily_cap", 60),
-        parallel_cold=_positive(t, "parallel_cold", 3),
         digest=t.get("digest", bool, False),
     )
     t.finish()

@@ -71,6 +71,17 @@ COMMANDS: tuple[str, ...] = (
     "maild.cli.config_cmd:config_group",
     "maild.cli.mentor_cmd:mentor_group",
     "maild.cli.mentor_cmd:application_group",
+    "maild.cli.service_cmd:service_group",
+    "maild.cli.auth_cmd:auth_group",
+    "maild.cli.ask_cmd:ask_group",
+    "maild.cli.ask_cmd:status_command",
+    "maild.cli.ask_cmd:timeline_command",
+    "maild.cli.draft_cmd:drafts_command",
+    "maild.cli.draft_cmd:draft_group",
+    "maild.cli.draft_cmd:approve_command",
+    "maild.cli.draft_cmd:reject_command",
+    "maild.cli.draft_cmd:snooze_command",
+    "maild.cli.template_cmd:template_group",
 )
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
@@ -18,7 +20,11 @@ from rich.console import Console
 from maild import paths
 from maild.clock import Clock
 from maild.config import Config, load
+from maild.errors import MaildError
 from maild.store import Store
+
+if TYPE_CHECKING:
+    from maild.tracker import Tracker
 
 
 @dataclass
@@ -57,6 +63,26 @@ class App:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def local(self, when: datetime) -> str:
+        """A time as the user reads it: in their configured time zone when there is one."""
+        try:
+            tz: tzinfo | None = ZoneInfo(self.config().identity.timezone)
+        except MaildError:
+            tz = None
+        return f"{when.astimezone(tz):%a %Y-%m-%d %H:%M}"
+
+    def tracker(self) -> Tracker:
+        """The tracker over this home's store and config (drafts rendered from templates)."""
+        from maild.drafting import TemplateDrafts
+        from maild.tracker import Tracker
+
+        config = self.config()
+
+        def tell(level: object, text: str) -> None:
+            click.echo(f"{level}: {text}", err=True)
+
+        return Tracker(self.store(), config, TemplateDrafts(self.home, config), notify=tell)
 
     def close(self) -> None:
         if self._store is not None:

@@ -87,7 +87,7 @@ def test_cli_import_list_show_edit_remove(tmp_path: Path) -> None:
                     "America/Denver")
     assert code == 0, out
     code, out = run(tmp_path, "mentor", "list", "--json")
-    assert [m["name"] for m in json.loads(out)][0] == "Sam Okafor"
+    assert next(m["name"] for m in json.loads(out)) == "Sam Okafor"
 
     # Importing the same people again is refused as a whole.
     code, out = run(tmp_path, "mentor", "import", str(csv_file))

@@ -1,0 +1,265 @@
+"""``maild ask``, ``maild status`` and ``maild timeline``: asks and how they stand."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+import click
+from rich.table import Table
+
+from maild.cli.app import App, pass_app
+from maild.cli.mentor_cmd import parse_date
+from maild.clock import parse_instant
+from maild.core import events as ev
+from maild.core.events import Mark
+from maild.core.model import Ask
+from maild.errors import UsageError
+from maild.status import build_status, timeline
+from maild.store import asks as asks_repo
+from maild.store import mentors as mentors_repo
+
+
+def ask_json(app: App, ask: Ask) -> dict[str, Any]:
+    mentor = mentors_repo.get_mentor(app.store(), ask.mentor_id)
+    return {
+        "id": ask.id, "mentor": {"id": mentor.id, "name": mentor.name},
+        "playbook": ask.playbook, "state": str(ask.state), "account": ask.account,
+        "application_id": ask.application_id,
+        "deadline": ask.deadline.isoformat() if ask.deadline else None,
+        "created_at": ask.created_at.isoformat(),
+        "closed_at": ask.closed_at.isoformat() if ask.closed_at else None,
+        "needs_review": ask.needs_review,
+        "steps": [{"id": s.id, "name": s.name, "kind": str(s.kind), "template": s.template,
+                   "due": s.due_at.isoformat(), "status": str(s.status),
+                   "in_thread": s.in_thread} for s in ask.steps],
+    }
+
+
+def _print_created(app: App, ask: Ask) -> None:
+    mentor = mentors_repo.get_mentor(app.store(), ask.mentor_id)
+    click.echo(f"Created {ask.playbook} ask {ask.id} to {mentor.name}.")
+    for step in ask.steps:
+        click.echo(f"  {app.local(step.due_at)}  {step.name:<15} "
+                   f"{step.status}")
+
+
+def _start(app: App, playbook: str, mentor: str, account: str | None, again: bool,
+           force: bool = False, application: str | None = None, deadline: str | None = None,
+           meeting_at: str | None = None, note: str | None = None) -> None:
+    store = app.store()
+    record = mentors_repo.find_mentor(store, mentor)
+    app_id = None
+    when: date | None = parse_date(deadline, "--deadline") if deadline else None
+    if application:
+        found = mentors_repo.find_application(store, application)
+        app_id = found.id
+        when = when or found.deadline
+    meeting = parse_instant(meeting_at, "--at") if meeting_at else None
+    tracker = app.tracker()
+    now = app.now()
+    created = tracker.create_ask(record.id, playbook, now, account=account,
+                                 application_id=app_id, deadline=when, meeting_at=meeting,
+                                 force=force, again=again, note=note)
+    # Steps due right away (the first email) get their draft now, not at the next wake-up.
+    tracker.run_due(now)
+    _print_created(app, asks_repo.load_ask(store, created.ask.id or 0))
+
+
+_ACCOUNT = click.option("--account", help="Which configured account to send from "
+                        "(default: the first).")
+_AGAIN = click.option("--again", is_flag=True,
+                      help="Ask even if this person was contacted in the last 6 months.")
+
+
+@click.group("ask")
+def ask_group() -> None:
+    """Start asks (cold, warm, letter, meeting, update, thanks) and look at them."""
+
+
+@ask_group.command("cold")
+@click.argument("mentor")
+@_ACCOUNT
+@_AGAIN
+@pass_app
+def ask_cold(app: App, mentor: str, account: str | None, again: bool) -> None:
+    """Cold outreach: first email now, nudges on day 5 and 12, stop on day 20."""
+    _start(app, "cold", mentor, account, again)
+
+
+@ask_group.command("warm")
+@click.argument("mentor")
+@_ACCOUNT
+@_AGAIN
+@pass_app
+def ask_warm(app: App, mentor: str, account: str | None, again: bool) -> None:
+    """After a colleague's introduction: first email now, one nudge on day 7."""
+    _start(app, "warm", mentor, account, again)
+
+
+@ask_group.command("letter")
+@click.argument("mentor")
+@click.option("--application", help="The application the letter is for (see "
+              "`maild application list`).")
+@click.option("--deadline", help="Letter deadline, YYYY-MM-DD (default: the application's).")
+@click.option("--force", is_flag=True, help="Ask even with under 2 weeks to the deadline.")
+@_ACCOUNT
+@_AGAIN
+@pass_app
+def ask_letter(app: App, mentor: str, application: str | None, deadline: str | None,
+               force: bool, account: str | None, again: bool) -> None:
+    """Ask for a strong letter of recommendation.
+
+    Reminders go out 14 and 5 days before the deadline while the letter is not in;
+    2 days before, you are asked to call their office. Warns under 6 weeks of runway
+    and refuses under 2 weeks unless --force.
+    """
+    if not application and not deadline:
+        raise UsageError("a letter ask needs --application or --deadline")
+    _start(app, "letter", mentor, account, again, force=force, application=application,
+           deadline=deadline)
+
+
+@ask_group.command("meeting")
+@click.argument("mentor")
+@click.option("--at", "meeting_at", required=True,
+              help="When the meeting is, ISO 8601 with offset (2026-12-01T15:00-05:00).")
+@_ACCOUNT
+@pass_app
+def ask_meeting(app: App, mentor: str, meeting_at: str, account: str | None) -> None:
+    """After a meeting: a summary draft within 24 hours, one follow-up a week later."""
+    _start(app, "meeting", mentor, account, True, meeting_at=meeting_at)
+
+
+@ask_group.command("update")
+@click.argument("mentor")
+@_ACCOUNT
+@pass_app
+def ask_update(app: App, mentor: str, account: str | None) -> None:
+    """Keep a mentor informed: a short "no action needed" update every few weeks."""
+    _start(app, "update", mentor, account, True)
+
+
+@ask_group.command("thanks")
+@click.argument("mentor")
+@click.option("--application", help="The application whose result you share.")
+@click.option("--note", help="The result in a few words (e.g. \"matched at ...\").")
+@_ACCOUNT
+@pass_app
+def ask_thanks(app: App, mentor: str, application: str | None, note: str | None,
+               account: str | None) -> None:
+    """Close the loop: thank a letter writer and share the result."""
+    _start(app, "thanks", mentor, account, True, application=application, note=note)
+
+
+@ask_group.command("show")
+@click.argument("ask_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (steps with ISO 8601 times).")
+@pass_app
+def ask_show(app: App, ask_id: int, as_json: bool) -> None:
+    """Show one ask and its steps."""
+    ask = asks_repo.load_ask(app.store(), ask_id)
+    data = ask_json(app, ask)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"Ask {ask.id}: {ask.playbook} to {data['mentor']['name']} — {ask.state}"
+               + (f", deadline {ask.deadline}" if ask.deadline else ""))
+    table = Table("step", "kind", "due", "status")
+    for s in ask.steps:
+        table.add_row(s.name, str(s.kind), app.local(s.due_at),
+                      str(s.status))
+    app.console.print(table)
+
+
+@ask_group.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include closed asks.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def ask_list(app: App, show_all: bool, as_json: bool) -> None:
+    """List open asks (with --all, every ask)."""
+    store = app.store()
+    found = asks_repo.load_asks(store) if show_all else asks_repo.open_asks(store)
+    if as_json:
+        click.echo(json.dumps([ask_json(app, a) for a in found], indent=2))
+        return
+    table = Table("id", "mentor", "playbook", "state", "next step")
+    for ask in found:
+        mentor = mentors_repo.get_mentor(store, ask.mentor_id)
+        upcoming = [s for s in ask.steps if not s.is_final]
+        nxt = (f"{upcoming[0].name} {upcoming[0].due_at.astimezone():%Y-%m-%d}"
+               if upcoming else "")
+        table.add_row(str(ask.id), mentor.name, ask.playbook, str(ask.state), nxt)
+    app.console.print(table)
+
+
+@ask_group.command("mark")
+@click.argument("ask_id", type=int)
+@click.argument("mark", type=click.Choice([m.value for m in Mark]))
+@pass_app
+def ask_mark(app: App, ask_id: int, mark: str) -> None:
+    """Mark an ask by hand: agreed, submitted, declined, cancel, pause or resume."""
+    decision = app.tracker().handle(ask_id, ev.UserMarked(Mark(mark)), app.now(), by="user")
+    click.echo(f"Ask {ask_id} is now {decision.ask.state}.")
+
+
+@ask_group.command("deadline")
+@click.argument("ask_id", type=int)
+@click.argument("deadline")
+@pass_app
+def ask_deadline(app: App, ask_id: int, deadline: str) -> None:
+    """Move a letter ask's deadline (reminders are re-planned)."""
+    when = parse_date(deadline, "DEADLINE")
+    decision = app.tracker().handle(ask_id, ev.DeadlineChanged(when), app.now())
+    click.echo(f"Ask {ask_id}: deadline {when}; {sum(not s.is_final for s in decision.ask.steps)}"
+               " steps planned.")
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def status_command(app: App, as_json: bool) -> None:
+    """Dashboard: open asks by state, what is due next, deadlines and risks."""
+    report = build_status(app.store(), app.now(), app.tracker().rules)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+        return
+    c = app.console
+    counts = ", ".join(f"{k} {v}" for k, v in report["asks_by_state"].items()) or "none"
+    c.print(f"[bold]Open asks:[/bold] {counts}")
+    c.print(f"[bold]Drafts waiting for you:[/bold] {report['drafts_waiting']}")
+    if report["next_steps"]:
+        table = Table("due", "ask", "mentor", "step", title="Next")
+        for item in report["next_steps"]:
+            table.add_row(app.local(datetime.fromisoformat(item["due"])), str(item["ask_id"]),
+                          item["mentor"],
+                          item["step"])
+        c.print(table)
+    if report["applications"]:
+        table = Table("application", "deadline", "required", "committed", "submitted",
+                      title="Letters")
+        for a in report["applications"]:
+            table.add_row(a["name"], str(a["deadline"] or ""), str(a["letters_required"]),
+                          str(a["committed"]), str(a["submitted"]))
+        c.print(table)
+    for risk in report["risks"]:
+        c.print(f"[yellow]![/yellow] {risk['text']}")
+
+
+@click.command("timeline")
+@click.argument("mentor")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def timeline_command(app: App, mentor: str, as_json: bool) -> None:
+    """Everything that happened with one mentor, oldest first."""
+    store = app.store()
+    record = mentors_repo.find_mentor(store, mentor)
+    items = timeline(store, record.id)
+    if as_json:
+        click.echo(json.dumps(items, indent=2, default=str))
+        return
+    click.echo(f"Timeline of {record.name}:")
+    for item in items:
+        ask = f"ask {item['ask_id']}: " if item["ask_id"] else ""
+        click.echo(f"  {app.local(datetime.fromisoformat(item['at']))}  {ask}{item['summary']}")

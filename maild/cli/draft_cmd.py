@@ -1,0 +1,236 @@
+"""``maild drafts``, ``maild draft show``, ``approve``, ``reject``, ``snooze``: review.
+
+Nothing is sent without passing through ``approve`` (invariant 1). Fields only the user
+can write (``user.*`` in the template) are asked for here, or given with ``--field``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import replace
+from datetime import datetime, timedelta
+from email import message_from_string
+from email.policy import default as default_policy
+from email.utils import getaddresses
+from typing import Any
+
+import click
+from rich.table import Table
+
+from maild.cli.app import App, pass_app
+from maild.compose import check_address, check_header_value
+from maild.core import events as ev
+from maild.drafting import TemplateDrafts
+from maild.errors import UsageError
+from maild.store import asks as asks_repo
+from maild.store import drafts as drafts_repo
+from maild.store.drafts import Draft
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+
+
+def parse_duration(text: str) -> timedelta:
+    match = _DURATION.match(text.lower())
+    if not match:
+        raise UsageError(f"{text!r} is not a duration like 30m, 4h, 2d or 1w")
+    number, unit = int(match.group(1)), match.group(2)
+    return {"m": timedelta(minutes=number), "h": timedelta(hours=number),
+            "d": timedelta(days=number), "w": timedelta(weeks=number)}[unit]
+
+
+def draft_json(draft: Draft) -> dict[str, Any]:
+    s = draft.spec
+    return {"id": draft.id, "ask_id": s.ask_id, "status": draft.status, "account": s.account,
+            "from": s.from_addr, "to": [a for a, _n in s.to_addrs], "subject": s.subject,
+            "body": s.body, "message_id": s.message_id, "in_reply_to": s.in_reply_to,
+            "references": list(s.references), "attachments": list(s.attachments),
+            "missing_fields": list(s.missing_fields), "template": s.template,
+            "send_after": draft.send_after.isoformat() if draft.send_after else None,
+            "created_at": draft.created_at.isoformat()}
+
+
+def _step_name(app: App, draft: Draft) -> str:
+    row = app.store().db.execute("SELECT name FROM steps WHERE id = ?",
+                                 (draft.spec.step_id,)).fetchone()
+    if row is None:
+        raise UsageError(f"draft {draft.id} belongs to no step")
+    return str(row["name"])
+
+
+@click.command("drafts")
+@click.option("--all", "show_all", is_flag=True, help="Include sent, rejected and failed drafts.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def drafts_command(app: App, show_all: bool, as_json: bool) -> None:
+    """List drafts waiting for your approval."""
+    statuses = ("pending", "approved", "sending", "sent", "uncertain", "failed", "rejected",
+                "cancelled", "superseded") if show_all else ("pending", "approved",
+                                                             "uncertain")
+    found = drafts_repo.list_drafts(app.store(), statuses)
+    if as_json:
+        click.echo(json.dumps([draft_json(d) for d in found], indent=2))
+        return
+    if not found:
+        click.echo("No drafts waiting.")
+        return
+    table = Table("id", "ask", "status", "to", "subject", "needs")
+    for d in found:
+        needs = ", ".join(d.spec.missing_fields)
+        snoozed = f" (snoozed to {app.local(d.send_after)})" if d.send_after else ""
+        table.add_row(str(d.id), str(d.ask_id), d.status + snoozed,
+                      ", ".join(a for a, _n in d.spec.to_addrs), d.spec.subject, needs)
+    app.console.print(table)
+
+
+@click.group("draft")
+def draft_group() -> None:
+    """Look at one draft."""
+
+
+def render_message(draft: Draft) -> str:
+    s = draft.spec
+    lines = [f"From: {s.from_name} <{s.from_addr}>",
+             "To: " + ", ".join(f"{n} <{a}>" if n else a for a, n in s.to_addrs),
+             f"Subject: {s.subject}"]
+    if s.in_reply_to:
+        lines.append(f"In-Reply-To: {s.in_reply_to}")
+    for path in s.attachments:
+        lines.append(f"X-Attachment: {path}")
+    return "\n".join(lines) + "\n\n" + s.body
+
+
+@draft_group.command("show")
+@click.argument("draft_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def draft_show(app: App, draft_id: int, as_json: bool) -> None:
+    """Show a draft as it would be sent."""
+    draft = drafts_repo.get_draft(app.store(), draft_id)
+    if as_json:
+        click.echo(json.dumps(draft_json(draft), indent=2))
+        return
+    click.echo(f"Draft {draft.id} ({draft.status}) for ask {draft.ask_id}")
+    if draft.spec.missing_fields:
+        click.echo("Needs: " + ", ".join(draft.spec.missing_fields))
+    click.echo("-" * 60)
+    click.echo(render_message(draft))
+
+
+def _parse_edit(text: str, draft: Draft) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """Subject, body and recipients from an edited message, validated."""
+    header_text, sep, body = text.partition("\n\n")
+    if not sep:
+        raise UsageError("the edited message needs headers, a blank line, then the body")
+    msg = message_from_string(header_text + "\n\n", policy=default_policy)
+    subject = str(msg.get("Subject", "")).strip()
+    if not subject:
+        raise UsageError("the edited message has no Subject")
+    check_header_value("Subject", subject)
+    raw_to = [str(v) for v in msg.get_all("To", [])]
+    to = tuple((check_address("To", a.lower()), check_header_value("To name", n))
+               for n, a in getaddresses(raw_to) if a)
+    if not to:
+        raise UsageError("the edited message has no valid To address")
+    if not body.strip():
+        raise UsageError("the edited message has an empty body")
+    return subject, body.rstrip("\n") + "\n", to
+
+
+@click.command("approve")
+@click.argument("draft_id", type=int)
+@click.option("--edit", is_flag=True, help="Edit the full message in $EDITOR first.")
+@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE",
+              help="A field the template needs from you (e.g. paper_question=...).")
+@pass_app
+def approve_command(app: App, draft_id: int, edit: bool, fields: tuple[str, ...]) -> None:
+    """Approve a draft: maild sends it in the mentor's next sending window."""
+    store = app.store()
+    tracker = app.tracker()
+    draft = drafts_repo.get_draft(store, draft_id)
+    if draft.status != "pending":
+        raise UsageError(f"draft {draft_id} is {draft.status}, not pending")
+    given: dict[str, str] = {}
+    for item in fields:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--field {item!r}: use NAME=VALUE")
+        given[name.strip().removeprefix("user.")] = value.strip()
+    now = app.now()
+    ask = asks_repo.load_ask(store, draft.ask_id)
+    drafts = tracker.drafts
+    assert isinstance(drafts, TemplateDrafts)
+    spec = draft.spec
+    if spec.missing_fields or given:
+        for missing in spec.missing_fields:
+            if missing.startswith("user.") and missing[5:] not in given:
+                if not sys.stdin.isatty() and not edit:
+                    raise UsageError(f"draft {draft_id} needs {missing}; give it with "
+                                     f"--field {missing[5:]}=...")
+                given[missing[5:]] = click.prompt(missing[5:].replace("_", " ").capitalize())
+        spec = drafts.rerender(store, ask, draft, given)
+        problems = [m for m in spec.missing_fields]
+        if problems:
+            raise UsageError(f"draft {draft_id} still cannot be rendered: {problems[0]}")
+    edited = False
+    if edit:
+        text = click.edit(render_message(Draft(draft.id, draft.status, spec, draft.send_after,
+                                               draft.created_at, draft.sent_at)),
+                          extension=".eml", require_save=True)
+        if text is None:
+            raise UsageError("not approved: the editor was closed without saving")
+        subject, body, to = _parse_edit(text, draft)
+
+        spec = replace(spec, subject=subject, body=body, to_addrs=to)
+        edited = True
+    step = _step_name(app, draft)
+    with store.transaction():
+        drafts_repo.update_content(store, draft.id, spec, now)
+        if edited:
+            tracker.handle_in_transaction(draft.ask_id, ev.DraftEdited(step), now)
+        tracker.handle_in_transaction(draft.ask_id, ev.DraftApproved(step), now, draft=draft.id)
+    final = drafts_repo.get_draft(store, draft_id)
+    if final.status != "approved":
+        raise UsageError(f"draft {draft_id} could not be approved (it is {final.status})")
+    click.echo(f"Approved draft {draft_id}: {spec.subject}")
+    click.echo("maild sends it in the mentor's next sending window (`maild run` must be running).")
+
+
+@click.command("reject")
+@click.argument("draft_id", type=int)
+@pass_app
+def reject_command(app: App, draft_id: int) -> None:
+    """Throw a draft away: its step is cancelled, nothing is sent."""
+    store = app.store()
+    draft = drafts_repo.get_draft(store, draft_id)
+    if draft.status not in drafts_repo.OPEN_STATUSES:
+        raise UsageError(f"draft {draft_id} is {draft.status}; only waiting drafts can be "
+                         "rejected")
+    now = app.now()
+    with store.transaction():
+        drafts_repo.set_status(store, draft_id, "rejected", now, expect=drafts_repo.OPEN_STATUSES)
+        app.tracker().handle_in_transaction(draft.ask_id, ev.DraftRejected(_step_name(app, draft)),
+                                            now)
+    click.echo(f"Rejected draft {draft_id}.")
+
+
+@click.command("snooze")
+@click.argument("draft_id", type=int)
+@click.argument("duration")
+@pass_app
+def snooze_command(app: App, draft_id: int, duration: str) -> None:
+    """Put a draft aside for a while (30m, 4h, 2d, 1w); it is not sent before then."""
+    store = app.store()
+    draft = drafts_repo.get_draft(store, draft_id)
+    if draft.status not in drafts_repo.OPEN_STATUSES:
+        raise UsageError(f"draft {draft_id} is {draft.status}; only waiting drafts can be "
+                         "snoozed")
+    now = app.now()
+    until: datetime = now + parse_duration(duration)
+    with store.transaction():
+        drafts_repo.set_status(store, draft_id, draft.status, now, send_after=until,
+                               expect=drafts_repo.OPEN_STATUSES)
+        store.add_event(now, "draft_snoozed", ask_id=draft.ask_id, draft=draft_id,
+                        until=until.isoformat())
+    click.echo(f"Snoozed draft {draft_id} until {app.local(until)}.")

@@ -1,0 +1,131 @@
+"""The dashboard and the timeline: read-only summaries of the store for people.
+
+``build_status`` answers "where do I stand": open asks by state, what is due next,
+letters per application, and the risks the guides warn about (short runway, letters
+missing near a deadline, mentors ghosting). It reads the store with a handful of
+queries, so it stays fast with thousands of asks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from maild.core.ghost import is_ghosting
+from maild.core.model import AskState
+from maild.core.rules import Rules
+from maild.store import Store
+from maild.store.asks import open_asks
+
+NEXT_STEPS_SHOWN = 10
+_COMMITTED = {AskState.AGREED.value, AskState.HESITANT.value, AskState.SUBMITTED.value}
+
+
+def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
+    db = store.db
+    names = {r[0]: r[1] for r in db.execute("SELECT id, name FROM mentors")}
+    by_state = {r[0]: r[1] for r in db.execute(
+        "SELECT state, count(*) FROM asks WHERE closed_at IS NULL GROUP BY state ORDER BY 2 DESC")}
+    waiting = db.execute("SELECT count(*) FROM drafts WHERE status = 'pending'").fetchone()[0]
+    upcoming = db.execute(
+        "SELECT s.ask_id, s.name, s.kind, s.due_at, a.mentor_id FROM steps s "
+        "JOIN asks a ON a.id = s.ask_id WHERE a.closed_at IS NULL "
+        "AND s.status IN ('planned', 'drafted', 'approved') ORDER BY s.due_at LIMIT ?",
+        (NEXT_STEPS_SHOWN,)).fetchall()
+    next_steps = [{"due": r["due_at"], "ask_id": r["ask_id"], "step": r["name"],
+                   "kind": r["kind"], "mentor": names.get(r["mentor_id"], "?")}
+                  for r in upcoming]
+
+    asks = open_asks(store)
+    risks: list[dict[str, Any]] = []
+    letter = rules.playbook("letter")
+    warn_days = letter.param("warn_weeks") * 7
+    today = now.date()
+    for ask in asks:
+        mentor = names.get(ask.mentor_id, "?")
+        if ask.playbook == "letter" and ask.deadline and ask.state != AskState.SUBMITTED:
+            left = (ask.deadline - today).days
+            if left < 0:
+                risks.append(_risk("missed_deadline", ask.id, f"{mentor}'s letter missed its "
+                                   f"deadline {ask.deadline} ({-left} days ago): contact the "
+                                   "programs"))
+            elif left <= 14 and ask.state in (AskState.AGREED, AskState.HESITANT):
+                risks.append(_risk("letter_missing", ask.id, f"{mentor}'s letter is not in; "
+                                   f"deadline in {left} days ({ask.deadline})"))
+            elif left < warn_days and ask.state in (AskState.ACTIVE, AskState.WAITING_REPLY):
+                risks.append(_risk("short_runway", ask.id, f"letter request to {mentor}: only "
+                                   f"{left} days to the deadline and no answer yet"))
+        if is_ghosting(ask, now, rules):
+            risks.append(_risk("ghosting", ask.id, f"{mentor} has not answered two follow-ups "
+                               "in weeks; consider a second mentor"))
+        if ask.needs_review:
+            risks.append(_risk("needs_review", ask.id, f"a message from {mentor} was matched "
+                               f"to ask {ask.id} by sender only; check it"))
+    risks += _task_risks(store, now)
+
+    applications = []
+    for row in db.execute("SELECT * FROM applications ORDER BY deadline IS NULL, deadline"):
+        states = [r[0] for r in db.execute(
+            "SELECT state FROM asks WHERE application_id = ? AND playbook = 'letter'",
+            (row["id"],))]
+        committed = sum(1 for s in states if s in _COMMITTED)
+        submitted = sum(1 for s in states if s == AskState.SUBMITTED.value)
+        applications.append({"id": row["id"], "name": row["name"],
+                             "deadline": row["deadline"],
+                             "letters_required": row["letters_required"],
+                             "asked": len(states), "committed": committed,
+                             "submitted": submitted})
+        if committed < row["letters_required"] and row["deadline"]:
+            left = (date.fromisoformat(row["deadline"]) - today).days
+            if 0 <= left < warn_days:
+                risks.append(_risk("letters_short", None, f"{row['name']}: "
+                                   f"{committed} of {row['letters_required']} letters committed, "
+                                   f"deadline in {left} days"))
+    return {"now": now.isoformat(), "asks_by_state": by_state, "open_asks": len(asks),
+            "drafts_waiting": waiting, "next_steps": next_steps,
+            "applications": applications, "risks": risks}
+
+
+def _risk(kind: str, ask_id: int | None, text: str) -> dict[str, Any]:
+    return {"kind": kind, "ask_id": ask_id, "text": text}
+
+
+def _task_risks(store: Store, now: datetime) -> list[dict[str, Any]]:
+    """Tasks for the user (call the office) from the last two weeks, still relevant."""
+    since = (now - timedelta(days=14)).isoformat()
+    rows = store.db.execute(
+        "SELECT e.ask_id, e.detail FROM events e JOIN asks a ON a.id = e.ask_id "
+        "WHERE e.type = 'task' AND e.at >= ? AND a.closed_at IS NULL", (since,)).fetchall()
+    return [_risk("task", r["ask_id"], json.loads(r["detail"]).get("text", "a task"))
+            for r in rows]
+
+
+_SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
+    "ask_created": lambda d: f"{d.get('playbook', '')} ask started",
+    "draft_created": lambda d: f"draft of {d.get('step')} ready: {d.get('subject', '')}",
+    "state_changed": lambda d: f"state {d.get('old')} -> {d.get('new')} ({d.get('reason')})",
+    "steps_cancelled": lambda d: f"cancelled {', '.join(d.get('steps', []))} ({d.get('reason')})",
+    "notice": lambda d: d.get("text", ""),
+    "suggestion": lambda d: f"{d.get('reason')}: " + ("started " if d.get("started") else
+                                                     "suggested ") + str(d.get("candidates")),
+    "task": lambda d: f"task: {d.get('text', '')}",
+    "message_in": lambda d: f"received {d.get('kind', '')} {d.get('intent') or ''}: "
+                            f"{d.get('subject', '')}",
+    "message_out": lambda d: f"sent: {d.get('subject', '')}",
+}
+
+
+def timeline(store: Store, mentor_id: int) -> list[dict[str, Any]]:
+    rows = store.db.execute(
+        "SELECT * FROM events WHERE mentor_id = ? ORDER BY at, id", (mentor_id,)).fetchall()
+    items = []
+    for r in rows:
+        detail = json.loads(r["detail"] or "{}")
+        summarise = _SUMMARY.get(r["type"])
+        summary = summarise(detail) if summarise else f"{r['type']} " + ", ".join(
+            f"{k}={v}" for k, v in detail.items())
+        items.append({"at": r["at"], "type": r["type"], "ask_id": r["ask_id"],
+                      "summary": summary.strip(), "detail": detail})
+    return items

@@ -1,0 +1,331 @@
+"""The tracker: where engine decisions meet the store.
+
+Every change to an ask goes through ``Tracker.handle``: load the ask, ``decide``, then
+write the new ask and carry out the actions (drafts, tasks, notices, new asks) in one
+transaction, so an event is applied completely or not at all. The tracker never talks
+to a mail server; drafts are rendered by an injected ``DraftMaker``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Protocol
+
+from maild.config import Config
+from maild.core import events as ev
+from maild.core.actions import (
+    CancelSteps,
+    ChangeState,
+    CreateDraft,
+    CreateTask,
+    Decision,
+    Level,
+    Notify,
+    ScheduleStep,
+    SendStep,
+    StartAsk,
+    SuggestCandidates,
+)
+from maild.core.contacts import PriorAsk, ensure_not_contacted
+from maild.core.engine import decide
+from maild.core.hitlist import next_candidates
+from maild.core.model import Ask, AskState, Mentor, Step, StepStatus
+from maild.core.playbooks import merge_overrides
+from maild.core.rules import Rules
+from maild.core.timing import SendingWindow
+from maild.errors import UsageError
+from maild.store import Store
+from maild.store import asks as asks_repo
+from maild.store import drafts as drafts_repo
+from maild.store import mentors as mentors_repo
+from maild.store.drafts import DraftSpec
+
+log = logging.getLogger(__name__)
+
+_WEEKDAY = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+_EXCLUDED_STATUSES = ("excluded", "do not contact", "skip")
+
+
+class DraftMaker(Protocol):
+    """Renders the draft of one email step (templates, addresses, thread headers)."""
+
+    def make(self, store: Store, ask: Ask, step: Step, now: datetime) -> DraftSpec: ...
+
+
+Notifier = Callable[[Level, str], None]
+
+
+def rules_for(config: Config) -> Rules:
+    """The engine's rules from config.toml: playbook overrides and the sending window."""
+    sending = config.sending
+    window = SendingWindow(days=frozenset(_WEEKDAY[d] for d in sending.days),
+                           start=sending.window_start, end=sending.window_end)
+    return Rules(playbooks=merge_overrides(config.playbooks, source=str(config.path)),
+                 window=window)
+
+
+def core_mentor(record: mentors_repo.MentorRecord, default_tz: str) -> Mentor:
+    e = record.entry
+    pub: date | None = None
+    try:
+        pub = date.fromisoformat(e.last_publication) if len(e.last_publication) == 10 else None
+    except ValueError:
+        pub = None
+    return Mentor(
+        id=record.id, name=e.name, addresses=record.addresses,
+        timezone=e.timezone or default_tz, rank=e.rank, institution=e.institution or None,
+        department=e.department or None, specialty=e.specialty or None,
+        last_publication=pub, grant_status=e.grant_status or None,
+        connection_point=e.connection_point or None, outreach_status=e.outreach_status,
+        excluded=e.outreach_status.strip().lower() in _EXCLUDED_STATUSES,
+    )
+
+
+@dataclass(frozen=True)
+class Created:
+    ask: Ask
+    decision: Decision
+
+
+class Tracker:
+    def __init__(self, store: Store, config: Config, drafts: DraftMaker,
+                 notify: Notifier | None = None, rules: Rules | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.rules = rules or rules_for(config)
+        self.drafts = drafts
+        self._notify = notify
+        self._followups: list[tuple[ev.Event, dict[str, object]]] = []
+
+    # -- reading ----------------------------------------------------------------------
+
+    def prior_asks(self) -> list[PriorAsk]:
+        rows = self.store.db.execute(
+            "SELECT a.id, a.mentor_id, a.created_at, a.account, a.playbook, a.state, "
+            "group_concat(m.address, ' ') AS addresses FROM asks a "
+            "LEFT JOIN mentor_addresses m ON m.mentor_id = a.mentor_id GROUP BY a.id").fetchall()
+        return [PriorAsk(ask_id=r["id"], mentor_id=r["mentor_id"],
+                         addresses=tuple((r["addresses"] or "").split()),
+                         created_at=datetime.fromisoformat(r["created_at"]),
+                         account=r["account"], playbook=r["playbook"], state=r["state"])
+                for r in rows]
+
+    # -- creating asks ----------------------------------------------------------------
+
+    def create_ask(self, mentor_id: int, playbook: str, now: datetime, *,
+                   account: str | None = None, application_id: int | None = None,
+                   deadline: date | None = None, meeting_at: datetime | None = None,
+                   force: bool = False, again: bool = False, note: str | None = None) -> Created:
+        with self.store.transaction():
+            return self._create(mentor_id, playbook, now, account=account,
+                                application_id=application_id, deadline=deadline,
+                                meeting_at=meeting_at, force=force, again=again, note=note)
+
+    def _create(self, mentor_id: int, playbook: str, now: datetime, *, account: str | None,
+                application_id: int | None, deadline: date | None,
+                meeting_at: datetime | None, force: bool, again: bool,
+                note: str | None) -> Created:
+        book = self.rules.playbooks.get(playbook)
+        if book is None or not book.startable:
+            raise UsageError(f"unknown playbook {playbook!r}")
+        record = mentors_repo.get_mentor(self.store, mentor_id)
+        mentor = core_mentor(record, self.config.identity.timezone)
+        if not again:
+            ensure_not_contacted(playbook, mentor_id, mentor.addresses, self.prior_asks(),
+                                 now, self.rules)
+        account_name = self.config.account(account).name
+        ask = Ask(mentor_id=mentor_id, playbook=playbook, state=AskState.ACTIVE,
+                  created_at=now, application_id=application_id, account=account_name,
+                  timezone=mentor.timezone, deadline=deadline, meeting_at=meeting_at,
+                  forced=force, note=note)
+        decision = decide(ask, ev.AskCreated(force=force), now, self.rules)
+        saved = self._apply(decision, now, "ask_created", {"playbook": playbook})
+        if playbook in ("cold", "warm"):
+            mentors_repo.set_outreach_status(self.store.db, mentor_id, f"{playbook} outreach")
+        return Created(ask=saved, decision=replace(decision, ask=saved))
+
+    # -- events -----------------------------------------------------------------------
+
+    def handle(self, ask_id: int, event: ev.Event, now: datetime, **detail: object) -> Decision:
+        """Apply one event to one ask, atomically."""
+        with self.store.transaction():
+            return self.handle_in_transaction(ask_id, event, now, **detail)
+
+    def handle_in_transaction(self, ask_id: int, event: ev.Event, now: datetime,
+                              **detail: object) -> Decision:
+        ask = asks_repo.load_ask(self.store, ask_id)
+        decision = decide(ask, event, now, self.rules)
+        saved = self._apply(decision, now, type(event).__name__, {**_describe(event), **detail})
+        return replace(decision, ask=saved)
+
+    def due_steps(self, now: datetime) -> list[tuple[int, str]]:
+        """(ask id, step name) of every planned step whose time has come."""
+        rows = self.store.db.execute(
+            "SELECT s.ask_id, s.name, s.due_at FROM steps s JOIN asks a ON a.id = s.ask_id "
+            "WHERE s.status = 'planned' AND a.closed_at IS NULL ORDER BY s.due_at").fetchall()
+        return [(r["ask_id"], r["name"]) for r in rows
+                if datetime.fromisoformat(r["due_at"]) <= now]
+
+    def next_due(self) -> datetime | None:
+        rows = self.store.db.execute(
+            "SELECT s.due_at FROM steps s JOIN asks a ON a.id = s.ask_id "
+            "WHERE s.status = 'planned' AND a.closed_at IS NULL").fetchall()
+        return min((datetime.fromisoformat(r[0]) for r in rows), default=None)
+
+    def run_due(self, now: datetime) -> int:
+        """Wake every due step; returns how many were handled."""
+        count = 0
+        for ask_id, name in self.due_steps(now):
+            try:
+                self.handle(ask_id, ev.StepDue(step=name), now)
+                count += 1
+            except Exception:
+                # One broken ask must not stop the others' follow-ups.
+                log.exception("ask %d: step %s could not be handled", ask_id, name)
+        return count
+
+    # -- carrying out decisions -------------------------------------------------------
+
+    def _apply(self, decision: Decision, now: datetime, what: str,
+               detail: dict[str, object]) -> Ask:
+        saved = self._persist(decision, now, what, detail)
+        assert saved.id is not None
+        # Follow-up events (an auto-approval) are decided on the ask as it is by then.
+        follow = deque(self._followups)
+        self._followups.clear()
+        while follow:
+            event, more = follow.popleft()
+            current = asks_repo.load_ask(self.store, saved.id)
+            self._persist(decide(current, event, now, self.rules), now, type(event).__name__,
+                          {**_describe(event), **more})
+            follow.extend(self._followups)
+            self._followups.clear()
+        return asks_repo.load_ask(self.store, saved.id)
+
+    def _persist(self, decision: Decision, now: datetime, what: str,
+                 detail: dict[str, object]) -> Ask:
+        saved = asks_repo.save_ask(self.store, decision.ask, now)
+        self.store.add_event(now, what, ask_id=saved.id, mentor_id=saved.mentor_id, **detail)
+        for action in decision.actions:
+            self._act(saved, action, now)
+        return saved
+
+    def _act(self, ask: Ask, action: object, now: datetime) -> None:
+        assert ask.id is not None
+        store = self.store
+        if isinstance(action, CreateDraft):
+            step = ask.open_step(action.step)
+            if step is None or step.id is None:
+                return None
+            spec = self.drafts.make(store, ask, step, now)
+            status = "pending"
+            drafts_repo.insert_draft(store, spec, status, now)
+            store.add_event(now, "draft_created", ask_id=ask.id, mentor_id=ask.mentor_id,
+                            step=step.name, subject=spec.subject)
+            if self._auto_approved(ask, step) and not spec.missing_fields:
+                self._followups.append((ev.DraftApproved(step=step.name), {"auto": True}))
+            return None
+        if isinstance(action, SendStep):
+            step = _step_named(ask, action.step)
+            if step is not None and step.id is not None:
+                for draft in drafts_repo.drafts_for_step(store, step.id):
+                    if draft.status == "pending":
+                        drafts_repo.set_status(store, draft.id, "approved", now)
+            return None
+        if isinstance(action, CancelSteps):
+            for name in action.names:
+                step = _step_named(ask, name)
+                if step is None or step.id is None:
+                    continue
+                for draft in drafts_repo.drafts_for_step(store, step.id):
+                    if draft.status in drafts_repo.OPEN_STATUSES:
+                        new = "superseded" if "user" in action.reason else "cancelled"
+                        drafts_repo.set_status(store, draft.id, new, now)
+            store.add_event(now, "steps_cancelled", ask_id=ask.id, mentor_id=ask.mentor_id,
+                            steps=list(action.names), reason=action.reason)
+            return None
+        if isinstance(action, CreateTask):
+            store.add_event(now, "task", ask_id=ask.id, mentor_id=ask.mentor_id,
+                            step=action.step, text=action.text, due=action.due_at.isoformat())
+            self._tell(Level.WARNING, action.text)
+            return None
+        if isinstance(action, Notify):
+            store.add_event(now, "notice", ask_id=ask.id, mentor_id=ask.mentor_id,
+                            level=str(action.level), text=action.text)
+            self._tell(action.level, action.text)
+            return None
+        if isinstance(action, ChangeState):
+            store.add_event(now, "state_changed", ask_id=ask.id, mentor_id=ask.mentor_id,
+                            old=str(action.old), new=str(action.new), reason=action.reason)
+            if ask.playbook in ("cold", "warm"):
+                mentors_repo.set_outreach_status(store.db, ask.mentor_id, str(action.new))
+            return None
+        if isinstance(action, SuggestCandidates):
+            self._suggest(ask, action, now)
+            return None
+        if isinstance(action, StartAsk):
+            try:
+                self._create(action.mentor_id, action.playbook, now, account=ask.account,
+                             application_id=action.application_id, deadline=None,
+                             meeting_at=None, force=False, again=True, note=action.note)
+            except UsageError as exc:
+                self._tell(Level.WARNING, f"could not start a {action.playbook} ask: {exc}")
+            return None
+        if isinstance(action, ScheduleStep):
+            return None  # the step is in the store; the scheduler re-reads it
+        raise TypeError(f"unknown action {action!r}")
+
+    def _suggest(self, ask: Ask, action: SuggestCandidates, now: datetime) -> None:
+        tz = self.config.identity.timezone
+        mentors = [core_mentor(r, tz) for r in mentors_repo.list_mentors(self.store)]
+        chosen = next_candidates(mentors, self.prior_asks(), now, self.rules,
+                                 limit=action.count)
+        if not chosen:
+            self._tell(Level.INFO, f"{action.reason}; the hit list has no fresh candidate "
+                       "(add more with `maild mentor add`)")
+            return
+        names = ", ".join(m.name for m in chosen)
+        self.store.add_event(now, "suggestion", ask_id=ask.id, mentor_id=ask.mentor_id,
+                             reason=action.reason, candidates=names,
+                             started=action.auto_start)
+        if not action.auto_start:
+            self._tell(Level.INFO, f"{action.reason}: consider {names}")
+            return
+        for mentor in chosen:
+            created = self._create(mentor.id, "cold", now, account=ask.account,
+                                   application_id=None, deadline=None, meeting_at=None,
+                                   force=False, again=False, note=action.reason)
+            self._tell(Level.INFO, f"started cold ask {created.ask.id} to {mentor.name} "
+                       f"({action.reason}); its first draft waits for your approval")
+
+    def _auto_approved(self, ask: Ask, step: Step) -> bool:
+        sending = self.config.sending
+        if sending.approval != "auto":
+            return False
+        allowed = set(sending.auto_approve)
+        return "*" in allowed or f"{ask.playbook}.{step.name}" in allowed
+
+    def _tell(self, level: Level, text: str) -> None:
+        log.log(logging.WARNING if level is not Level.INFO else logging.INFO, "%s", text)
+        if self._notify is not None:
+            self._notify(level, text)
+
+
+def _step_named(ask: Ask, name: str) -> Step | None:
+    """The step of that name a decision just acted on (open first, else the latest)."""
+    return ask.open_step(name) or ask.latest_step(name)
+
+
+def _describe(event: ev.Event) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in vars(event).items():
+        if value is not None:
+            out[key] = value.isoformat() if isinstance(value, datetime | date) else str(value)
+    return out
+
+
+__all__ = ["Created", "DraftMaker", "StepStatus", "Tracker", "core_mentor", "rules_for"]
