@@ -1,0 +1,107 @@
+"""``maild inspect FILE... [--json]``: show what maild understands of saved messages.
+
+One file prints DESIGN.md's JSON object (``--json``) or a readable summary. Several
+files print one JSON object per line (JSON Lines) with a ``"file"`` key, in order; a
+file that is not an email gets an ``"error"`` key on its line and the rest still run.
+A single bad file is a one-line error on stderr and exit code 2. ``-`` reads stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from maild.errors import MessageParseError
+from maild.understand.inspect import Inspection, inspect_message
+
+# Same bound as the parser: reading a 2 GB file to inspect its headers helps no one.
+_MAX_READ = 64 * 1024 * 1024
+
+
+def _read(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read(_MAX_READ)
+    path = Path(name)
+    try:
+        with path.open("rb") as handle:
+            return handle.read(_MAX_READ)
+    except IsADirectoryError as exc:
+        raise MessageParseError(f"{name}: is a directory") from exc
+    except FileNotFoundError as exc:
+        raise MessageParseError(f"{name}: no such file") from exc
+    except OSError as exc:
+        raise MessageParseError(f"{name}: cannot read ({exc.strerror})") from exc
+
+
+def _inspect_file(name: str) -> Inspection:
+    raw = _read(name)
+    try:
+        return inspect_message(raw)
+    except MessageParseError as exc:
+        raise MessageParseError(f"{name}: {exc.message}") from exc
+
+
+def _summary(result: Inspection) -> str:
+    lines = [f"kind:        {result.kind}  ({result.kind_evidence})"]
+    if result.intent is not None:
+        lines.append(f"intent:      {result.intent}")
+    if result.evidence and result.kind in ("human", "notification"):
+        lines.append(f"because:     {result.evidence}")
+    if result.kind == "auto_reply":
+        back = result.return_date.isoformat() if result.return_date else "not stated"
+        lines.append(f"back on:     {back}")
+    if result.bounce is not None:
+        b = result.bounce
+        lines.append(f"failed:      {', '.join(b.recipients) or '(recipient not stated)'}")
+        lines.append(f"status:      {b.status or 'none given'}"
+                     + ("  (delayed, still retrying)" if b.delayed else ""))
+        lines.append("address:     " + ("INVALID - ask for a new address" if b.address_invalid
+                                         else "looks valid (temporary or policy failure)"))
+        if b.original_message_id:
+            lines.append(f"original:    {b.original_message_id}")
+    if result.reply_text:
+        lines.append("reply text:")
+        lines.extend("  " + line for line in result.reply_text.splitlines()[:40])
+    return "\n".join(lines)
+
+
+@click.command("inspect")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (JSON Lines for several files).")
+def inspect_command(files: tuple[str, ...], as_json: bool) -> None:
+    """Show how maild classifies saved messages (FILE may be '-' for stdin)."""
+    if len(files) == 1:
+        try:
+            result = _inspect_file(files[0])
+        except MessageParseError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(exc.exit_code)
+        if as_json:
+            click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        else:
+            click.echo(_summary(result))
+        return
+    failed = False
+    for index, name in enumerate(files):
+        try:
+            result = _inspect_file(name)
+        except MessageParseError as exc:
+            failed = True
+            if as_json:
+                click.echo(json.dumps({"file": name, "error": exc.message}, ensure_ascii=False))
+            else:
+                click.echo(f"== {name}\nerror: {exc.message}")
+            continue
+        if as_json:
+            record: dict[str, object] = {"file": name, **result.to_json()}
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            if index:
+                click.echo("")
+            click.echo(f"== {name}\n{_summary(result)}")
+    if failed:
+        # Every line was printed; the status still tells a script that some files failed.
+        sys.exit(MessageParseError.exit_code)

@@ -1,0 +1,120 @@
+"""``inspect_message``: everything maild understands about one raw message.
+
+This is the one entry point the rest of maild (the watcher, ``maild inspect``) calls.
+It is pure: bytes in, a frozen ``Inspection`` out; no network, clock or filesystem. It
+never raises on hostile input except ``MessageParseError`` for bytes that are not an
+email at all; anything unexpected inside is logged and degrades to the safest answer
+(``human`` / ``unclear``, which the user confirms), never to a wrong certainty.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+from maild.errors import MessageParseError
+from maild.understand.bounce import BounceInfo, analyze_bounce
+from maild.understand.classify import Classification, Kind, classify
+from maild.understand.intent import Intent, detect_intent, notice_says_submitted
+from maild.understand.message import ParsedMessage, parse_message
+from maild.understand.ooo import return_date
+from maild.understand.replytext import reply_text, strip_quotes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """The understanding of one message; ``to_json`` is DESIGN.md's contract."""
+
+    kind: Kind
+    intent: Intent | None
+    return_date: date | None
+    bounce: BounceInfo | None
+    reply_text: str
+    new_text: str
+    evidence: str | None
+    kind_evidence: str
+    subject: str
+    from_address: str
+    message_id: str | None
+    in_reply_to: str | None
+
+    def to_json(self) -> dict[str, object]:
+        """DESIGN.md's keys (kind, intent, return_date, bounce, reply_text) plus extras."""
+        bounce_json: dict[str, object] | None = None
+        if self.bounce is not None:
+            bounce_json = self.bounce.to_json()
+            bounce_json["delayed"] = self.bounce.delayed
+            bounce_json["original_message_id"] = self.bounce.original_message_id
+        return {
+            "kind": self.kind,
+            "intent": self.intent,
+            "return_date": self.return_date.isoformat() if self.return_date else None,
+            "bounce": bounce_json,
+            "reply_text": self.reply_text,
+            "evidence": self.evidence,
+            "kind_evidence": self.kind_evidence,
+            "new_text": self.new_text,
+            "subject": self.subject,
+            "from": self.from_address,
+            "message_id": self.message_id,
+            "in_reply_to": self.in_reply_to,
+        }
+
+
+def inspect_message(raw: bytes) -> Inspection:
+    """Understand one raw message; MessageParseError if ``raw`` is not an email."""
+    msg = parse_message(raw)
+    try:
+        return _inspect(msg)
+    except MessageParseError:
+        raise
+    except Exception:
+        # A bug in a heuristic must not stop the daemon (invariant 5); the user will
+        # see an unclear human message and decide.
+        log.exception("inspection failed; reporting the message as unclear")
+        text = msg.text[:4096]
+        return Inspection("human", "unclear", None, None, text.strip(), text.strip(), None,
+                          "inspection error", msg.subject, msg.from_address,
+                          msg.get("Message-ID"), msg.get("In-Reply-To"))
+
+
+def _inspect(msg: ParsedMessage) -> Inspection:
+    verdict: Classification = classify(msg)
+    new_text = strip_quotes(msg.text)
+    text = reply_text(msg.text)
+    intent: Intent | None = None
+    evidence: str | None = None
+    bounce: BounceInfo | None = None
+    back: date | None = None
+    if verdict.kind == "bounce":
+        bounce = analyze_bounce(msg, verdict.bounce_evidence or verdict.evidence)
+        evidence = bounce.diagnostic or verdict.evidence
+    elif verdict.kind == "auto_reply":
+        back = return_date(msg.subject + "\n" + new_text, msg.date, msg.get("X-Apple-Criteria"))
+        evidence = verdict.evidence
+    elif verdict.kind == "notification":
+        said = notice_says_submitted(text)
+        if said:
+            intent, evidence = "submitted", said
+        else:
+            evidence = verdict.evidence
+    else:
+        result = detect_intent(text)
+        intent, evidence = result.intent, result.evidence
+    return Inspection(
+        kind=verdict.kind,
+        intent=intent,
+        return_date=back,
+        bounce=bounce,
+        reply_text=text,
+        new_text=new_text,
+        evidence=evidence,
+        kind_evidence=verdict.evidence,
+        subject=msg.subject,
+        from_address=msg.from_address,
+        message_id=msg.get("Message-ID"),
+        in_reply_to=msg.get("In-Reply-To"),
+    )
