@@ -82,6 +82,7 @@ COMMANDS: tuple[str, ...] = (
     "maild.cli.draft_cmd:reject_command",
     "maild.cli.draft_cmd:snooze_command",
     "maild.cli.template_cmd:template_group",
+    "maild.cli.inspect_cmd:inspect_command",
 )
 
 

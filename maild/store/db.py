@@ -110,12 +110,12 @@ class Store:
         else:
             self.db.execute("COMMIT")
 
-    def add_event(self, at: datetime, type_: str, *, ask_id: int | None = None,
+    def add_event(self, when: datetime, kind: str, /, *, ask_id: int | None = None,
                   mentor_id: int | None = None, **detail: Any) -> int:
         """Append to the timeline (call inside a transaction to tie it to other writes)."""
         cur = self.db.execute(
             "INSERT INTO events (at, ask_id, mentor_id, type, detail) VALUES (?, ?, ?, ?, ?)",
-            (iso(at), ask_id, mentor_id, type_, json.dumps(detail, default=str)),
+            (iso(when), ask_id, mentor_id, kind, json.dumps(detail, default=str)),
         )
         return int(cur.lastrowid or 0)
 

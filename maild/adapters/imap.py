@@ -1,0 +1,318 @@
+"""IMAP: one connection to one account, and the read-only operations maild needs.
+
+This module owns the protocol: connecting (TLS, STARTTLS or plain on loopback), logging
+in (password or XOAUTH2), finding the Sent and Drafts folders, fetching what is new
+since a cursor, searching, appending maild's own messages. It never sets a flag, moves
+or deletes (invariant 7): messages are read with BODY.PEEK and folders are selected
+read-only. imapclient's and the socket layer's exceptions are translated here into
+``ProtocolError`` / ``ImapAuthError``.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import ssl
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+import imapclient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from maild.config import Account, Endpoint
+from maild.errors import ProtocolError
+
+log = logging.getLogger(__name__)
+
+
+# The headers matching and classification need; bodies are fetched only for matches.
+HEADER_FIELDS: tuple[str, ...] = (
+    "MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "REPLY-TO", "SUBJECT",
+    "DATE", "AUTO-SUBMITTED", "X-AUTOREPLY", "X-AUTORESPOND", "X-AUTO-RESPONSE-SUPPRESS",
+    "PRECEDENCE", "CONTENT-TYPE", "RETURN-PATH", "X-MS-EXCHANGE-GENERATED-MESSAGE-SOURCE",
+    "X-MS-EXCHANGE-INBOX-RULES-LOOP", "LIST-ID", "X-FAILED-RECIPIENTS",
+)
+_HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({' '.join(HEADER_FIELDS)})]"
+# A reply with a 20 MB attachment is still only read up to this many bytes.
+BODY_LIMIT = 2 * 1024 * 1024
+FETCH_CHUNK = 500
+SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "[Gmail]/Sent Mail",
+              "[Google Mail]/Sent Mail", "INBOX.Sent", "INBOX/Sent")
+DRAFTS_NAMES = ("Drafts", "[Gmail]/Drafts", "[Google Mail]/Drafts", "INBOX.Drafts",
+                "INBOX/Drafts")
+
+
+class ImapAuthError(ProtocolError):
+    """The server refused the login (wrong password, app password needed, ...)."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """How far a folder has been read: what catch-up resumes from."""
+
+    uidvalidity: int
+    highest_uid: int = 0
+    highestmodseq: int | None = None
+
+
+@dataclass(frozen=True)
+class HeaderInfo:
+    """One message as seen by a header-only fetch."""
+
+    uid: int
+    headers: bytes
+    size: int
+
+
+@dataclass(frozen=True)
+class FolderNames:
+    inbox: str
+    sent: str | None
+    drafts: str | None
+
+
+@dataclass(frozen=True)
+class NewMessages:
+    cursor: Cursor
+    messages: tuple[HeaderInfo, ...]
+    # True when UIDVALIDITY changed and the messages come from a targeted SEARCH.
+    rescanned: bool = False
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Turn every library and socket error into a ProtocolError naming the operation."""
+    try:
+        yield
+    except LoginError as exc:
+        raise ImapAuthError(f"IMAP login refused: {_describe(exc)}") from None
+    except (IMAPClientError, imaplib.IMAP4.error, OSError, EOFError, ssl.SSLError) as exc:
+        raise ProtocolError(f"IMAP {what} failed: {type(exc).__name__}: {_describe(exc)}") \
+            from None
+
+
+def ssl_context(endpoint: Endpoint) -> ssl.SSLContext:
+    """Certificate verification is always on; ca_file only adds a trusted authority."""
+    context = ssl.create_default_context()
+    if endpoint.ca_file:
+        context.load_verify_locations(cafile=endpoint.ca_file)
+    return context
+
+
+class ImapConnection:
+    """A logged-in connection. Not thread-safe: each watcher thread owns its own."""
+
+    def __init__(self, client: imapclient.IMAPClient, account: Account) -> None:
+        self.client = client
+        self.account = account
+        self._capabilities: frozenset[str] | None = None
+
+    @classmethod
+    def open(cls, account: Account, secret: str, timeout: float = 30.0) -> ImapConnection:
+        endpoint = account.imap
+        with translated(f"connection to {endpoint.host}:{endpoint.port}"):
+            client = imapclient.IMAPClient(
+                endpoint.host, port=endpoint.port, ssl=endpoint.security == "tls",
+                ssl_context=ssl_context(endpoint) if endpoint.security != "none" else None,
+                timeout=timeout,
+            )
+        try:
+            with translated("STARTTLS"):
+                if endpoint.security == "starttls":
+                    client.starttls(ssl_context(endpoint))
+            with translated("login"):
+                if account.auth == "xoauth2":
+                    client.oauth2_login(account.username, secret)
+                else:
+                    client.login(account.username, secret)
+        except BaseException:
+            _quietly(client.shutdown)
+            raise
+        return cls(client, account)
+
+    def close(self) -> None:
+        _quietly(self.client.logout)
+        _quietly(self.client.shutdown)
+
+    def __enter__(self) -> ImapConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        if self._capabilities is None:
+            with translated("CAPABILITY"):
+                caps = self.client.capabilities()
+            self._capabilities = frozenset(c.decode().upper() for c in caps)
+        return self._capabilities
+
+    def has(self, capability: str) -> bool:
+        return capability.upper() in self.capabilities
+
+    def folders(self) -> FolderNames:
+        """INBOX plus Sent and Drafts: configured names, SPECIAL-USE, then common names."""
+        conf = self.account.folders
+        with translated("LIST"):
+            listed = self.client.list_folders()
+        names = {name for _flags, _delim, name in listed}
+
+        def pick(configured: str, flag: bytes, fallbacks: Sequence[str]) -> str | None:
+            if configured:
+                return configured
+            for flags, _delim, name in listed:
+                if flag in flags:
+                    return str(name)
+            lowered = {n.lower(): n for n in names}
+            for candidate in fallbacks:
+                if candidate.lower() in lowered:
+                    return str(lowered[candidate.lower()])
+            return None
+
+        return FolderNames(
+            inbox=conf.inbox,
+            sent=pick(conf.sent, b"\\Sent", SENT_NAMES),
+            drafts=pick(conf.drafts, b"\\Drafts", DRAFTS_NAMES),
+        )
+
+    def select(self, folder: str) -> Cursor:
+        """Select read-only; the cursor holds UIDVALIDITY and HIGHESTMODSEQ (no UIDs yet)."""
+        return self._select_with_uidnext(folder)[0]
+
+    def uids_after(self, highest_uid: int) -> list[int]:
+        # "N:*" always matches the last message even when its UID is below N.
+        with translated("UID SEARCH"):
+            found = self.client.search(["UID", f"{highest_uid + 1}:*"])
+        return sorted(int(u) for u in found if int(u) > highest_uid)
+
+    def search(self, criteria: list[Any]) -> list[int]:
+        with translated("SEARCH"):
+            return sorted(int(u) for u in self.client.search(criteria))
+
+    def headers(self, uids: Sequence[int]) -> list[HeaderInfo]:
+        out: list[HeaderInfo] = []
+        for start in range(0, len(uids), FETCH_CHUNK):
+            chunk = list(uids[start:start + FETCH_CHUNK])
+            with translated("FETCH headers"):
+                data = self.client.fetch(chunk, [_HEADER_ITEM, "RFC822.SIZE"])
+            for uid in chunk:
+                item = data.get(uid)
+                if item is None:  # expunged meanwhile
+                    continue
+                raw = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"")
+                out.append(HeaderInfo(uid=uid, headers=raw or b"",
+                                      size=int(item.get(b"RFC822.SIZE", 0))))
+        return out
+
+    def body(self, uid: int) -> bytes | None:
+        """The message (up to BODY_LIMIT bytes) without setting \\Seen."""
+        item = f"BODY.PEEK[]<0.{BODY_LIMIT}>"
+        with translated("FETCH body"):
+            data = self.client.fetch([uid], [item])
+        found = data.get(uid)
+        if not found:
+            return None
+        raw = next((v for k, v in found.items() if k.startswith(b"BODY[")), None)
+        return bytes(raw) if raw is not None else None
+
+    def flags(self, uids: Sequence[int]) -> dict[int, tuple[bytes, ...]]:
+        with translated("FETCH flags"):
+            data = self.client.fetch(list(uids), ["FLAGS"])
+        return {int(u): tuple(v[b"FLAGS"]) for u, v in data.items()}
+
+    def fetch_new(self, folder: str, cursor: Cursor | None, since: date | None,
+                  rescan: Callable[[ImapConnection], list[int]] | None = None) -> NewMessages:
+        """Headers of what arrived in ``folder`` since ``cursor``.
+
+        Without a cursor (first run) nothing old is fetched: maild starts watching from
+        now. When UIDVALIDITY changed, the old UIDs mean nothing, so ``rescan`` (a
+        server-side SEARCH for what matters) finds the messages instead of a download
+        of the whole mailbox. The cost never depends on the mailbox size otherwise.
+        """
+        current, uidnext = self._select_with_uidnext(folder)
+        if cursor is None:
+            top = self._highest_uid()
+            return NewMessages(replace(current, highest_uid=top), ())
+        if cursor.uidvalidity != current.uidvalidity:
+            log.warning("%s: UIDVALIDITY changed (%d -> %d); re-finding messages by SEARCH",
+                        folder, cursor.uidvalidity, current.uidvalidity)
+            uids = rescan(self) if rescan else (self.search(["SINCE", since]) if since else [])
+            top = self._highest_uid()
+            return NewMessages(replace(current, highest_uid=top),
+                               tuple(self.headers(uids)), rescanned=True)
+        if uidnext is not None and uidnext - 1 <= cursor.highest_uid:
+            return NewMessages(replace(current, highest_uid=cursor.highest_uid), ())
+        uids = self.uids_after(cursor.highest_uid)
+        top = max(uids, default=cursor.highest_uid)
+        return NewMessages(replace(current, highest_uid=top), tuple(self.headers(uids)))
+
+    def _select_with_uidnext(self, folder: str) -> tuple[Cursor, int | None]:
+        with translated(f"SELECT {folder}"):
+            info = self.client.select_folder(folder, readonly=True)
+        modseq = info.get(b"HIGHESTMODSEQ")
+        uidnext = info.get(b"UIDNEXT")
+        cursor = Cursor(uidvalidity=int(info[b"UIDVALIDITY"]),
+                        highestmodseq=int(modseq) if modseq is not None else None)
+        return cursor, int(uidnext) if uidnext is not None else None
+
+    def _highest_uid(self) -> int:
+        # "*" is the message with the highest UID; an empty folder matches nothing.
+        with translated("UID SEARCH"):
+            uids = self.client.search(["UID", "*"])
+        return max((int(u) for u in uids), default=0)
+
+    def find_message_id(self, folder: str, message_id: str) -> list[int]:
+        """UIDs in ``folder`` whose Message-ID header is ``message_id``."""
+        self.select(folder)
+        return self.search(["HEADER", "Message-ID", message_id])
+
+    def replies_to(self, folder: str, message_ids: Sequence[str],
+                   since: datetime | date | None = None) -> list[int]:
+        """UIDs of messages in ``folder`` that reply to (or reference) any of the ids."""
+        self.select(folder)
+        found: set[int] = set()
+        for mid in message_ids:
+            for header in ("In-Reply-To", "References"):
+                criteria: list[Any] = ["HEADER", header, mid]
+                if since is not None:
+                    criteria += ["SINCE", since if isinstance(since, date) else since.date()]
+                found.update(self.search(criteria))
+        return sorted(found)
+
+    def append(self, folder: str, raw: bytes, flags: Sequence[bytes] = (b"\\Seen",),
+               when: datetime | None = None) -> None:
+        """Append maild's own message (a sent copy or a draft): the only write maild does."""
+        with translated(f"APPEND to {folder}"):
+            self.client.append(folder, raw, flags=tuple(flags), msg_time=when)
+
+    # -- IDLE -------------------------------------------------------------------------
+
+    def idle_start(self) -> None:
+        with translated("IDLE"):
+            self.client.idle()
+
+    def idle_wait(self, timeout: float) -> list[Any]:
+        with translated("IDLE"):
+            return list(self.client.idle_check(timeout=timeout))
+
+    def idle_stop(self) -> None:
+        with translated("DONE"):
+            self.client.idle_done()
+
+    def noop(self) -> None:
+        with translated("NOOP"):
+            self.client.noop()
+
+
+def _quietly(func: Callable[[], object]) -> None:
+    with suppress(IMAPClientError, imaplib.IMAP4.error, OSError, EOFError):
+        func()

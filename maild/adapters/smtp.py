@@ -1,0 +1,121 @@
+"""SMTP: handing one approved message to the user's own mail server.
+
+This module owns the protocol and says precisely how a send ended, because exactly-once
+depends on it (invariant 2):
+
+* ``SendTemporaryError``: nothing was accepted, try again later (4xx, connection refused
+  or dropped before DATA);
+* ``SendPermanentError``: the server refused for good (5xx); do not retry;
+* ``SendUncertainError``: the connection broke after the message body went out and
+  before the server's answer to it arrived; it may or may not have been accepted, so
+  the caller must not re-send without checking.
+
+Certificate verification is always on; plain text only for ``security = "none"``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiosmtplib
+
+from maild.adapters.imap import ssl_context
+from maild.config import Account
+from maild.errors import ProtocolError
+
+log = logging.getLogger(__name__)
+
+
+class SendError(ProtocolError):
+    """A send did not complete."""
+
+
+class SendTemporaryError(SendError):
+    """Nothing was delivered; retrying later is safe."""
+
+
+class SendPermanentError(SendError):
+    """The server refused the message for good."""
+
+
+class SendUncertainError(SendError):
+    """The body went out but the server's verdict was never received."""
+
+
+class SmtpAuthError(SendPermanentError):
+    """The server refused the login."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The server's answer to DATA: the message is now its responsibility."""
+
+    code: int
+    message: str
+
+
+def _reply(exc: aiosmtplib.SMTPResponseException) -> str:
+    return f"{exc.code} {exc.message}".strip().splitlines()[0][:200]
+
+
+def _classify(exc: aiosmtplib.SMTPResponseException, during: str) -> SendError:
+    text = f"SMTP {during} refused: {_reply(exc)}"
+    if 400 <= exc.code < 500:
+        return SendTemporaryError(text)
+    return SendPermanentError(text)
+
+
+async def send(account: Account, secret: str, envelope_from: str,
+               recipients: Sequence[str], message: bytes, timeout: float = 60.0) -> Accepted:
+    """Deliver ``message`` to the account's SMTP server; see the module docstring."""
+    endpoint = account.smtp
+    client = aiosmtplib.SMTP(
+        hostname=endpoint.host, port=endpoint.port, timeout=timeout,
+        use_tls=endpoint.security == "tls",
+        # None would let aiosmtplib upgrade opportunistically; we decide explicitly.
+        start_tls=endpoint.security == "starttls",
+        tls_context=ssl_context(endpoint) if endpoint.security != "none" else None,
+    )
+    body_sent = False
+    try:
+        try:
+            await client.connect()
+            if account.auth == "xoauth2":
+                await client.auth_xoauth2(account.username, secret)
+            else:
+                await client.login(account.username, secret)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise SmtpAuthError(f"SMTP login refused: {_reply(exc)}") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise _classify(exc, "connection") from None
+        try:
+            await client.mail(envelope_from)
+            for rcpt in recipients:
+                await client.rcpt(rcpt)
+        except aiosmtplib.SMTPResponseException as exc:
+            raise _classify(exc, "envelope") from None
+        body_sent = True
+        try:
+            response = await client.data(message)
+        except aiosmtplib.SMTPResponseException as exc:
+            # An explicit answer to DATA is a verdict, not an uncertainty.
+            raise _classify(exc, "message") from None
+        return Accepted(code=response.code, message=response.message)
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        if isinstance(exc, SendError):
+            raise
+        what = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        if body_sent:
+            raise SendUncertainError(
+                f"connection lost after the message was sent, before the server answered ({what})"
+            ) from None
+        raise SendTemporaryError(f"SMTP connection to {endpoint.host}:{endpoint.port} "
+                                 f"failed ({what})") from None
+    finally:
+        if client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
