@@ -84,6 +84,7 @@ COMMANDS: tuple[str, ...] = (
     "maild.cli.template_cmd:template_group",
     "maild.cli.inspect_cmd:inspect_command",
     "maild.cli.run_cmd:run_command",
+    "maild.cli.demo_cmd:demo_command",
 )
 
 

@@ -1,0 +1,280 @@
+"""``maild demo``: the whole loop against a throwaway local mailbox, in under a minute.
+
+A private Dovecot and SMTP server start on 127.0.0.1, a sandbox home gets a config and
+two mentors, and the real daemon runs on a fast clock (a day passes in a couple of
+seconds). A scripted mentor answers one email; the other stays silent and gets the
+day-5 nudge. The demo plays the user too: it approves each draft with sample answers,
+saying so, where a real user would run ``maild approve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from maild import paths
+from maild.clock import Clock
+from maild.config import load
+from maild.core import events as ev
+from maild.daemon import Daemon, DaemonOptions
+from maild.drafting import TemplateDrafts
+from maild.errors import MaildError
+from maild.hitlist import MentorInput
+from maild.sandbox.dovecot import DovecotServer, find_dovecot
+from maild.sandbox.mail import append, make_message
+from maild.sandbox.smtp import SmtpSandbox
+from maild.store import Store
+from maild.store import asks as asks_repo
+from maild.store import drafts as drafts_repo
+from maild.store.mentors import add_mentors
+from maild.tracker import Tracker
+from maild.watcher import WatchTiming
+
+log = logging.getLogger(__name__)
+
+Say = Callable[[str], None]
+TZ = ZoneInfo("America/New_York")
+START = datetime(2026, 11, 23, 9, 0, tzinfo=TZ)  # a Monday morning
+USER = "trainee"
+PASSWORD_ENV = "MAILD_DEMO_PASSWORD"
+SAMPLE_FIELDS = {
+    "paper_question": "how did you decide which outcomes to adjudicate centrally?",
+    "summary": "we went through the registry data dictionary and the open questions",
+    "next_step": "I will draft the analysis plan and send it to you by Friday",
+    "follow_up_line": "I have started on the analysis plan we discussed",
+    "update_line": "my abstract was accepted for the spring meeting",
+    "introduced_by": "Dr. Lee",
+    "work_together": "the HFpEF registry project",
+    "outcome": "I matched at my first-choice program",
+}
+CONFIG = """\
+[identity]
+name = "Alex Kim"
+email = "alex@school.example.edu"
+role = "third-year medical student"
+institution = "Example School of Medicine"
+timezone = "America/New_York"
+
+[[accounts]]
+name = "school"
+email = "alex@school.example.edu"
+username = "{user}"
+imap = {{ host = "{imap_host}", port = {imap_port}, security = "none" }}
+smtp = {{ host = "{smtp_host}", port = {smtp_port}, security = "starttls", ca_file = "{ca}" }}
+password = {{ env = "{pw_env}" }}
+save_sent_copy = "always"
+"""
+RIVERA = "drivera@med.example.edu"
+OKAFOR = "sokafor@hospital.example.org"
+
+
+class DemoError(MaildError):
+    """The demo could not run (no Dovecot, or a step did not happen in time)."""
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    sent: int
+    seconds: float
+
+
+class Demo:
+    def __init__(self, say: Say, speed: float = 43_200.0, timeout: float = 90.0,
+                 home: Path | None = None) -> None:
+        self.say = say
+        self.speed = speed  # 43,200: one day of maild time every two seconds
+        self.timeout = timeout
+        self._home = home
+
+    async def run(self) -> DemoResult:
+        if find_dovecot() is None:
+            raise DemoError("the demo needs Dovecot's IMAP server: install dovecot-imapd "
+                            "(Debian/Ubuntu) or dovecot (Homebrew), or run "
+                            "`bash tests/bootstrap.sh demo`")
+        with tempfile.TemporaryDirectory(prefix="maild-demo-") as tmp:
+            home = self._home or Path(tmp) / "home"
+            with DovecotServer() as dovecot, \
+                    SmtpSandbox(username=USER, password=dovecot.password) as smtp:
+                return await self._run(home, dovecot, smtp)
+
+    async def _run(self, home: Path, dovecot: DovecotServer, smtp: SmtpSandbox) -> DemoResult:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        paths.ensure_home(home)
+        paths.config_path(home).write_text(CONFIG.format(
+            user=USER, imap_host=dovecot.host, imap_port=dovecot.port, smtp_host=smtp.host,
+            smtp_port=smtp.port, ca=smtp.ca_path, pw_env=PASSWORD_ENV), encoding="utf-8")
+        env = {PASSWORD_ENV: dovecot.password}
+        config = load(paths.config_path(home))
+        clock = Clock.starting_at(START, speed=self.speed)
+        self.say(f"Sandbox: Dovecot on 127.0.0.1:{dovecot.port}, SMTP on 127.0.0.1:{smtp.port}, "
+                 f"home {home}")
+        self.say("A day of maild time passes every "
+                 f"{86_400 / self.speed:.0f} seconds; times below are maild's clock.\n")
+        store = Store.open(paths.database_path(home))
+        tracker = Tracker(store, config, TemplateDrafts(home, config))
+        add_mentors(store, [
+            MentorInput(name="Dana Rivera", title="Dr.", emails=(RIVERA,),
+                        specialty="cardiology", rank=1,
+                        connection_point="2025 paper on HFpEF registries"),
+            MentorInput(name="Sam Okafor", title="Dr.", emails=(OKAFOR,), specialty="surgery",
+                        rank=2, connection_point="trauma outcomes study"),
+        ], clock.now())
+        for mentor_id in (1, 2):
+            tracker.create_ask(mentor_id, "cold", clock.now())
+        tracker.run_due(clock.now())
+        self.say(f"{self._t(clock)}  Hit list: Dr. Dana Rivera, Dr. Sam Okafor; cold asks "
+                 "started (nudge on day 5, final nudge day 12, stop day 20).")
+
+        daemon = Daemon(home, env, clock, DaemonOptions(
+            tick=0.25, timing=WatchTiming(idle_slice=0.2, backoff_base=0.2, backoff_cap=2.0)))
+        task = asyncio.create_task(daemon.run())
+        try:
+            await self._script(store, tracker, clock, dovecot, smtp, daemon, task)
+        finally:
+            daemon.request_stop()
+            await asyncio.wait_for(task, timeout=15)
+            store.close()
+        self.say("")
+        self._timeline(store_path=paths.database_path(home), say=self.say)
+        return DemoResult(sent=len(smtp.messages), seconds=loop.time() - began)
+
+    def _t(self, clock: Clock) -> str:
+        return f"[{clock.now().astimezone(TZ):%a %b %d %H:%M}]"
+
+    async def _wait(self, what: str, check: Callable[[], bool], task: asyncio.Task[int],
+                    deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        while not check():
+            if task.done():
+                task.result()  # re-raise the daemon's error
+                raise DemoError(f"the daemon stopped before {what}")
+            if loop.time() > deadline:
+                raise DemoError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.05)
+
+    async def _script(self, store: Store, tracker: Tracker, clock: Clock,
+                      dovecot: DovecotServer, smtp: SmtpSandbox, daemon: Daemon,
+                      task: asyncio.Task[int]) -> None:
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        approved: set[int] = set()
+
+        async def wait(what: str, check: Callable[[], bool]) -> None:
+            async def approving() -> bool:
+                self._approve_pending(store, tracker, clock, approved)
+                return check()
+            while True:
+                if await approving():
+                    return
+                await self._wait(what, lambda: True, task, deadline)
+                await asyncio.sleep(0.05)
+                if asyncio.get_running_loop().time() > deadline:
+                    raise DemoError(f"timed out waiting for {what}")
+
+        await wait("the first two emails", lambda: len(smtp.messages) >= 2)
+        for received in smtp.messages[:2]:
+            self.say(f"{self._t(clock)}  SMTP server received: \"{received.message['Subject']}\""
+                     f" to {received.message['To']}")
+        first = next(m for m in smtp.messages if RIVERA in str(m.message["To"]))
+        first_id = str(first.message["Message-ID"])
+
+        # Dr. Rivera answers the next morning; Dr. Okafor never does.
+        await wait("Tuesday", lambda: clock.now() >= START + timedelta(days=1))
+        reply = make_message(sender=f"Dana Rivera <{RIVERA}>", to="alex@school.example.edu",
+                             subject="Re: " + str(first.message["Subject"]),
+                             body="Happy to meet! Would Thursday at 3pm work for you?\n\nDana",
+                             in_reply_to=first_id, references=[first_id], date=clock.now())
+        append(dovecot.host, dovecot.port, USER, dovecot.password, "INBOX", reply)
+        self.say(f"{self._t(clock)}  Dr. Rivera replies: \"Happy to meet! Would Thursday at 3pm "
+                 "work for you?\"")
+        await wait("the reply to be matched",
+                   lambda: self._step_status(store, 1, "nudge") == "cancelled")
+        self.say(f"{self._t(clock)}  maild matched the reply to ask 1 (In-Reply-To) and "
+                 f"cancelled its nudges: {self._steps(store, 1)}")
+
+        meeting_at = datetime(2026, 11, 26, 15, 0, tzinfo=TZ)
+        tracker.create_ask(1, "meeting", clock.now(), meeting_at=meeting_at)
+        self.say(f"{self._t(clock)}  You record the meeting for Thu 15:00 "
+                 "(`maild ask meeting Rivera --at ...`): a summary is due within 24 hours.")
+
+        await wait("the meeting summary to arrive",
+                   lambda: any("summary" in str(m.message["Subject"]).lower() or
+                               "thank you for" in str(m.message["Subject"]).lower()
+                               for m in smtp.messages[2:]))
+        summary = smtp.messages[2]
+        self.say(f"{self._t(clock)}  SMTP server received: \"{summary.message['Subject']}\"")
+
+        await wait("Dr. Okafor's day-5 nudge",
+                   lambda: any(OKAFOR in str(m.message["To"]) and
+                               str(m.message["Subject"]).startswith("Re:")
+                               for m in smtp.messages))
+        nudge = next(m for m in smtp.messages if OKAFOR in str(m.message["To"]) and
+                     str(m.message["Subject"]).startswith("Re:"))
+        self.say(f"{self._t(clock)}  No answer from Dr. Okafor: the day-5 nudge went out in the "
+                 f"same thread: \"{nudge.message['Subject']}\" (In-Reply-To "
+                 f"{nudge.message['In-Reply-To']})")
+        del daemon
+
+    def _approve_pending(self, store: Store, tracker: Tracker, clock: Clock,
+                         approved: set[int]) -> None:
+        drafts = tracker.drafts
+        assert isinstance(drafts, TemplateDrafts)
+        for draft in drafts_repo.list_drafts(store, ("pending",)):
+            if draft.id in approved:
+                continue
+            now = clock.now()
+            ask = asks_repo.load_ask(store, draft.ask_id)
+            spec = drafts.rerender(store, ask, draft, SAMPLE_FIELDS)
+            row = store.db.execute("SELECT name FROM steps WHERE id = ?",
+                                   (draft.spec.step_id,)).fetchone()
+            with store.transaction():
+                drafts_repo.update_content(store, draft.id, spec, now)
+                tracker.handle_in_transaction(draft.ask_id, ev.DraftApproved(row["name"]), now)
+            approved.add(draft.id)
+            self.say(f"{self._t(clock)}  Draft {draft.id} \"{spec.subject}\" auto-approved for "
+                     "the demo (you would run `maild approve "
+                     f"{draft.id}`)")
+
+    @staticmethod
+    def _step_status(store: Store, ask_id: int, name: str) -> str | None:
+        row = store.db.execute("SELECT status FROM steps WHERE ask_id = ? AND name = ? "
+                               "ORDER BY id DESC", (ask_id, name)).fetchone()
+        return None if row is None else str(row[0])
+
+    @staticmethod
+    def _steps(store: Store, ask_id: int) -> str:
+        rows = store.db.execute("SELECT name, status FROM steps WHERE ask_id = ? ORDER BY id",
+                                (ask_id,)).fetchall()
+        return ", ".join(f"{r['name']} {r['status']}" for r in rows)
+
+    @staticmethod
+    def _timeline(store_path: Path, say: Say) -> None:
+        say("Timeline (from the store):")
+        with Store.open(store_path) as store:
+            names = {r[0]: r[1] for r in store.db.execute("SELECT id, name FROM mentors")}
+            shown = ("ask_created", "draft_created", "message_out", "message_in",
+                     "steps_cancelled", "state_changed")
+            for row in store.db.execute(
+                    "SELECT at, type, mentor_id, ask_id, detail FROM events ORDER BY at, id"):
+                if row["type"] not in shown:
+                    continue
+                detail = json.loads(row["detail"])
+                who = names.get(row["mentor_id"], "")
+                text = {
+                    "ask_created": f"{detail.get('playbook')} ask started",
+                    "draft_created": f"draft ready: {detail.get('subject')}",
+                    "message_out": f"sent: {detail.get('subject')}",
+                    "message_in": f"received ({detail.get('kind')}, {detail.get('intent')}): "
+                                  f"{detail.get('subject')}",
+                    "steps_cancelled": f"cancelled {', '.join(detail.get('steps', []))}",
+                    "state_changed": f"{detail.get('old')} -> {detail.get('new')}",
+                }[row["type"]]
+                when = datetime.fromisoformat(row["at"]).astimezone(TZ)
+                say(f"  {when:%a %b %d %H:%M}  {who:<12} ask {row['ask_id'] or '-'}: {text}")
