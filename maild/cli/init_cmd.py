@@ -81,10 +81,9 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
 
     name = _ask(name, "Your full name", no_input, "--name")
     email = _ask(email, "Your email address", no_input, "--email")
-    role = _ask(role, "Your role (e.g. third-year medical student)", no_input, "--role",
-                default="")
-    institution = _ask(institution, "Your school or program", no_input, "--institution",
-                       default="")
+    # The default templates introduce you with both, so they are asked for up front.
+    role = _ask(role, "Your role (e.g. third-year medical student)", no_input, "--role")
+    institution = _ask(institution, "Your school or program", no_input, "--institution")
     tz = _ask(tz, "Your time zone", no_input, "--timezone", default=_local_timezone())
     provider = _ask(provider, "Mail provider", no_input, "--provider",
                     default=guess(email), type=click.Choice(sorted(PROVIDERS)))

@@ -55,6 +55,7 @@ def test_version() -> None:
 def init_args(home: Path) -> list[str]:
     return ["--home", str(home), "init", "--no-input", "--name", "Alex Kim",
             "--email", "alex@school.example.edu", "--timezone", "America/Chicago",
+            "--role", "third-year medical student", "--institution", "Example SOM",
             "--provider", "other", "--imap-host", "127.0.0.1", "--smtp-host", "127.0.0.1",
             "--password-command", "echo s3cret-value"]
 

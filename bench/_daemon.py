@@ -1,0 +1,121 @@
+"""Shared by the daemon benchmarks: a sandbox home, a store full of asks, a daemon
+process started with a fake NOTIFY_SOCKET so READY=1 can be timed.
+
+Everything talks to 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from maild.config import load
+from maild.drafting import TemplateDrafts
+from maild.hitlist import MentorInput
+from maild.sandbox.dovecot import DovecotServer
+from maild.sandbox.smtp import SmtpSandbox
+from maild.store import Store
+from maild.store import drafts as drafts_repo
+from maild.store.mentors import add_mentors
+from maild.tracker import Tracker
+
+PW_ENV = "MAILD_BENCH_PASSWORD"
+NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
+CONFIG = """\
+[identity]
+name = "Alex Kim"
+email = "alex@school.example.edu"
+role = "third-year medical student"
+institution = "Example School of Medicine"
+timezone = "America/New_York"
+
+[[accounts]]
+name = "school"
+email = "alex@school.example.edu"
+username = "{user}"
+imap = {{ host = "{imap_host}", port = {imap_port}, security = "none" }}
+smtp = {{ host = "{smtp_host}", port = {smtp_port}, security = "starttls", ca_file = "{ca}" }}
+password = {{ env = "{pw}" }}
+"""
+
+
+def write_home(home: Path, dovecot: DovecotServer, smtp: SmtpSandbox, user: str) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(CONFIG.format(
+        user=user, imap_host=dovecot.host, imap_port=dovecot.port, smtp_host=smtp.host,
+        smtp_port=smtp.port, ca=smtp.ca_path, pw=PW_ENV), encoding="utf-8")
+
+
+def fill_asks(home: Path, count: int) -> list[tuple[str, str]]:
+    """``count`` mentors with one open cold ask each, whose first email "was sent" on
+    the Monday before NOW.
+
+    Returns (mentor address, Message-ID of the sent email) for each ask.
+    """
+    config = load(home / "config.toml")
+    sent: list[tuple[str, str]] = []
+    with Store.open(home / "maild.db") as store:
+        tracker = Tracker(store, config, TemplateDrafts(home, config))
+        entries = [MentorInput(name=f"Mentor {i}", title="Dr.",
+                               emails=(f"mentor{i}@uni{i % 50}.example.edu",),
+                               specialty="cardiology", connection_point=f"paper {i}")
+                   for i in range(count)]
+        add_mentors(store, entries, NOW - timedelta(days=1))
+        for mentor_id in range(1, count + 1):
+            tracker.create_ask(mentor_id, "cold", NOW - timedelta(days=1))
+        tracker.run_due(NOW - timedelta(days=1))
+        for draft in drafts_repo.list_drafts(store, ("pending",)):
+            with store.transaction():
+                drafts_repo.set_status(store, draft.id, "sent", NOW - timedelta(days=1),
+                                       sent_at=NOW - timedelta(days=1))
+                store.db.execute("UPDATE steps SET status = 'sent' WHERE id = ?",
+                                 (draft.spec.step_id,))
+            sent.append((draft.spec.to_addrs[0][0], draft.spec.message_id))
+    return sent
+
+
+class Notify:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if path.exists():
+            path.unlink()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+
+    def wait_for(self, text: str, timeout: float) -> float:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.sock.settimeout(max(0.01, end - time.monotonic()))
+            try:
+                data = self.sock.recv(4096).decode()
+            except TimeoutError:
+                break
+            if text in data.splitlines():
+                return time.monotonic()
+        raise SystemExit(f"no {text} within {timeout}s")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def start(home: Path, password: str, notify: Notify) -> subprocess.Popen[bytes]:
+    env = {**os.environ, PW_ENV: password, "NOTIFY_SOCKET": str(notify.path),
+           "MAILD_NOW": NOW.isoformat()}
+    return subprocess.Popen([sys.executable, "-m", "maild", "--home", str(home), "run"],
+                            env=env, stderr=subprocess.DEVNULL)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(timeout=15)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
