@@ -256,3 +256,33 @@ def application_list(app: App, as_json: bool) -> None:
 
 
 __all__ = ["application_group", "mentor_group", "split_addresses"]
+
+
+@application_group.command("outcome")
+@click.argument("application")
+@click.argument("outcome")
+@pass_app
+def application_outcome(app: App, application: str, outcome: str) -> None:
+    """Record the result (interview, acceptance, match) and close the loop.
+
+    Every letter writer who agreed or submitted gets a thank-you draft that shares
+    OUTCOME, e.g. "I matched at Example University's internal medicine program".
+    """
+    from maild.core import events as ev
+
+    store = app.store()
+    found = repo.find_application(store, application)
+    rows = store.db.execute("SELECT id FROM asks WHERE application_id = ? AND playbook = "
+                            "'letter'", (found.id,)).fetchall()
+    if not rows:
+        raise UsageError(f"{found.name} has no letter asks")
+    tracker = app.tracker()
+    now = app.now()
+    for row in rows:
+        tracker.handle(row["id"], ev.OutcomeRecorded(outcome), now)
+    tracker.run_due(now)
+    started = store.db.execute("SELECT count(*) FROM asks WHERE playbook = 'thanks' AND "
+                               "application_id = ? AND created_at = ?",
+                               (found.id, now.isoformat())).fetchone()[0]
+    click.echo(f"Recorded the outcome of {found.name}; {started} thank-you draft(s) prepared "
+               "(`maild drafts`).")

@@ -110,3 +110,24 @@ def test_unknown_ask_and_mentor_are_one_line_errors(run: Run) -> None:
     assert result.exit_code == 2 and result.output.strip() == "maild: error: no ask 99"
     result = run("ask", "cold", "Nobody", ok=False)
     assert result.exit_code == 2 and "no mentor 'Nobody'" in result.output
+
+
+def test_outcome_thanks_every_letter_writer(run: Run, rivera: int) -> None:
+    run("mentor", "add", "Sam Okafor", "--email", "sokafor@hosp.example.org",
+        "--connection-point", "trauma registry", "--specialty", "surgery")
+    run("mentor", "add", "Lee Park", "--email", "lpark@uni.example.edu",
+        "--connection-point", "sepsis trial", "--specialty", "critical care")
+    run("application", "add", "ERAS 2027 IM", "--deadline", "2027-02-10")
+    for name in ("Rivera", "Okafor", "Park"):
+        run("ask", "letter", name, "--application", "ERAS 2027 IM")
+    run("ask", "mark", "1", "agreed")
+    run("ask", "mark", "2", "submitted")
+    run("ask", "mark", "3", "declined")
+    result = run("application", "outcome", "ERAS 2027 IM", "matched at Example University",
+                 now="2027-03-19T12:00:00-04:00")  # a Friday, inside the window
+    assert "2 thank-you draft(s)" in result.output
+    asks = as_json(run("ask", "list", "--all", "--json"))
+    thanks = [a for a in asks if a["playbook"] == "thanks"]
+    assert sorted(a["mentor"]["name"] for a in thanks) == ["Dana Rivera", "Sam Okafor"]
+    drafts = [d for d in as_json(run("drafts", "--json")) if d["template"] == "outcome_thanks"]
+    assert len(drafts) == 2
