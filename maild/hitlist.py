@@ -51,6 +51,11 @@ _ALIASES: dict[str, str] = {
     "note": "notes", "comments": "notes",
 }
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z0-9-]{2,}$")
+# Line breaks and other control characters: in a name or a connection point they would
+# reach a header (From/To names, the Subject) and could add one. Refused at entry.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Free text that never reaches a header may span lines.
+_MULTILINE_FIELDS = frozenset({"notes"})
 _SPLIT = re.compile(r"[;,\s]+")
 
 
@@ -104,7 +109,20 @@ def split_addresses(text: str) -> tuple[str, ...]:
 
 
 def check_email(address: str) -> str | None:
-    return None if _EMAIL.match(address) else f"{address!r} is not an email address"
+    if _CONTROL.search(address) or not _EMAIL.match(address):
+        return f"{address!r} is not an email address"
+    return None
+
+
+def check_text(field_name: str, value: str) -> str | None:
+    """A problem phrase when ``value`` holds a control character (CR, LF, NUL, ...)."""
+    allowed = "\n\r\t" if field_name in _MULTILINE_FIELDS else ""
+    bad = [c for c in value if _CONTROL.match(c) and c not in allowed]
+    if not bad:
+        return None
+    shown = value.encode("unicode_escape").decode("ascii")[:60]
+    return (f"the {field_name.replace('_', ' ')} contains a line break or another control "
+            f"character ({shown!r}); it could end up in an email header")
 
 
 def normalise_date(text: str) -> str:
@@ -131,6 +149,10 @@ def check_timezone(name: str) -> str | None:
 def validate(entry: MentorInput) -> list[str]:
     """Everything wrong with one mentor, as phrases."""
     problems = []
+    for item in fields(MentorInput):
+        value = getattr(entry, item.name)
+        if isinstance(value, str) and (problem := check_text(item.name, value)) is not None:
+            problems.append(problem)
     if not entry.name.strip():
         problems.append("the name is empty")
     if not entry.emails:

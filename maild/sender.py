@@ -3,11 +3,16 @@
 For each approved draft whose time has come, in order:
 
 1. wait for the mentor's sending window, the account's rate limit and daily cap;
-2. re-check the thread on the server: a catch-up of INBOX right before sending, so a
-   reply that just arrived cancels a nudge instead of racing it (invariant 3);
-3. claim: the draft becomes ``sending`` and that is committed *before* any SMTP traffic;
-4. SMTP; then commit ``sent`` with the message row and the engine's MessageSent;
-5. append a copy to Sent when the account wants one.
+2. compose the message and check its header block: a draft that cannot become a clean
+   message (a control character in a name, a bad address, an unreadable attachment)
+   fails here, before anything is claimed or sent;
+3. re-check the thread on the server: a catch-up of INBOX and Sent right before
+   sending, so a reply that just arrived cancels a nudge instead of racing it
+   (invariant 3), and a draft the user already sent from their own client (found in
+   Sent by its Message-ID, e.g. the copy maild put in Drafts) is superseded;
+4. claim: the draft becomes ``sending`` and that is committed *before* any SMTP traffic;
+5. SMTP; then commit ``sent`` with the message row and the engine's MessageSent;
+6. append a copy to Sent when the account wants one.
 
 A crash between 3 and 4 leaves a ``sending`` draft. ``recover`` resolves it only by
 evidence: its Message-ID in the Sent folder makes it ``sent``; otherwise it becomes
@@ -33,7 +38,7 @@ from maild.adapters.imap import ImapConnection
 from maild.compose import Attachment, Mailbox, compose
 from maild.config import Account, Config
 from maild.core import events as ev
-from maild.errors import MaildError
+from maild.errors import MaildError, UsageError
 from maild.inbox import Inbox
 from maild.store import Store, iso
 from maild.store import asks as asks_repo
@@ -45,6 +50,16 @@ log = logging.getLogger(__name__)
 
 RETRY_BASE = timedelta(minutes=2)
 RETRY_CAP = timedelta(hours=2)
+# Every header maild writes (compose.py). Anything else in a composed message means a
+# value smuggled a header in; the send is refused whatever compose's checks missed.
+ALLOWED_HEADERS = frozenset({
+    "from", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references",
+    "x-mailer", "mime-version", "content-type", "content-transfer-encoding",
+})
+
+
+class UnsendableError(MaildError):
+    """The draft cannot become a safe message; it fails without anything being sent."""
 
 
 @dataclass(frozen=True)
@@ -84,11 +99,29 @@ class Sender:
                  if d.send_after is not None]
         return min(times, default=None)
 
-    def _sent_since(self, account: str, since: datetime) -> int:
-        row = self.store.db.execute(
-            "SELECT count(*) FROM drafts WHERE account = ? AND status IN ('sent', 'sending', "
-            "'uncertain') AND sent_at >= ?", (account, iso(since))).fetchone()
-        return int(row[0])
+    def _send_times(self, account: str, since: datetime) -> list[datetime]:
+        """When this account's messages went out (or may have) since ``since``, oldest first.
+
+        ``sending`` and ``uncertain`` count: a message that may have left counts against
+        the limit, which errs on the side of sending less.
+        """
+        rows = self.store.db.execute(
+            "SELECT sent_at FROM drafts WHERE account = ? AND status IN ('sent', 'sending', "
+            "'uncertain') AND sent_at >= ?", (account, iso(since))).fetchall()
+        return sorted(datetime.fromisoformat(r[0]) for r in rows)
+
+    def _rate_hold(self, account: str, now: datetime) -> datetime | None:
+        """The first moment one more message fits the hourly rate and the daily cap."""
+        sending = self.config.sending
+        holds: list[datetime] = []
+        for span, limit in ((timedelta(hours=1), sending.rate_per_hour),
+                            (timedelta(days=1), sending.daily_cap)):
+            times = self._send_times(account, now - span)
+            if len(times) >= limit:
+                # One more fits once enough of the oldest sends have aged out of the span;
+                # the extra second makes sure the boundary send no longer counts.
+                holds.append(times[len(times) - limit] + span + timedelta(seconds=1))
+        return max(holds, default=None)
 
     def _hold_until(self, draft: Draft, now: datetime) -> datetime | None:
         """When the draft may go out, if not now: sending window, rate limit, daily cap."""
@@ -97,12 +130,11 @@ class Sender:
         tz = ZoneInfo(ask.timezone)
         if not window.contains(now, tz):
             return window.next_allowed(now, tz)
-        sending = self.config.sending
-        if self._sent_since(draft.spec.account, now - timedelta(hours=1)) >= sending.rate_per_hour:
-            return now + timedelta(minutes=10)
-        if self._sent_since(draft.spec.account, now - timedelta(days=1)) >= sending.daily_cap:
-            return now + timedelta(hours=1)
-        return None
+        hold = self._rate_hold(draft.spec.account, now)
+        if hold is not None:
+            log.info("draft %d: the %s account's rate limit or daily cap is reached; "
+                     "waiting until %s", draft.id, draft.spec.account, hold.isoformat())
+        return hold
 
     # -- sending ----------------------------------------------------------------------
 
@@ -124,22 +156,35 @@ class Sender:
             with self.store.transaction():
                 drafts_repo.set_status(self.store, draft.id, "approved", now, send_after=hold,
                                        expect=("approved",))
+                self.store.add_event(now, "send_held", ask_id=draft.ask_id, draft=draft.id,
+                                     until=hold.isoformat())
             return "deferred"
+        step = self._step_name(draft)
+        try:
+            raw = self.raw_message(draft, now)
+        except MaildError as exc:
+            # Nothing was claimed and nothing went out: a plain failure the user must fix.
+            log.error("draft %d cannot be sent: %s", draft.id, exc)
+            self._finish_failed(draft, step, now, uncertain=False, detail=str(exc),
+                                expect=("approved",))
+            return "failed"
         account = self.config.account(draft.spec.account)
         try:
-            await asyncio.to_thread(self._recheck_thread, account)
+            sent_by_user = await asyncio.to_thread(self._recheck_thread, account, draft)
         except MaildError as exc:
             # Without a re-check a nudge could follow a reply: better late than wrong.
             log.warning("draft %d: thread re-check failed (%s); trying again later", draft.id,
                         exc)
-            self._defer(draft, now, attempt=1)
+            self._defer(draft, now, attempt=self._attempts(draft) + 1)
             return "deferred"
         draft = drafts_repo.get_draft(self.store, draft_id)
+        if draft.status == "approved" and sent_by_user:
+            self._supersede(draft, step, now)
+            draft = drafts_repo.get_draft(self.store, draft_id)
         if draft.status != "approved":
             log.info("draft %d: %s after re-checking the thread; not sent", draft.id,
                      draft.status)
             return "cancelled"
-        step = self._step_name(draft)
         self._checkpoint("before_claim")
         with self.store.transaction():
             drafts_repo.set_status(self.store, draft.id, "sending", now, sent_at=now,
@@ -147,8 +192,6 @@ class Sender:
             self.store.db.execute("UPDATE steps SET status = 'sending' WHERE id = ?",
                                   (draft.spec.step_id,))
         self._checkpoint("before_smtp")
-        message = self._message(draft, now)
-        raw = message.as_bytes(policy=SMTP)
         try:
             secret = self._secret(account)
             await smtp.send(account, secret, account.email, [a for a, _n in draft.spec.to_addrs],
@@ -166,13 +209,19 @@ class Sender:
                                        expect=("sending",))
                 self.store.db.execute("UPDATE steps SET status = 'approved' WHERE id = ?",
                                       (draft.spec.step_id,))
-            self._defer(draft, now, attempt=self._attempts(draft) + 1)
+            self._defer(draft, now, attempt=self._attempts(draft) + 1, detail=str(exc))
             return "deferred"
         self._checkpoint("after_data")
         self._mark_sent(draft, step, now)
         self._checkpoint("after_commit")
         await asyncio.to_thread(self._save_copy, account, raw, now)
         return "sent"
+
+    def raw_message(self, draft: Draft, now: datetime) -> bytes:
+        """The exact bytes maild would send for ``draft``; UnsendableError if unsafe."""
+        raw = self._message(draft, now).as_bytes(policy=SMTP)
+        check_header_block(raw)
+        return raw
 
     def _step_name(self, draft: Draft) -> str:
         row = self.store.db.execute("SELECT name FROM steps WHERE id = ?",
@@ -185,18 +234,44 @@ class Sender:
             "'$.draft') = ?", (draft.id,)).fetchone()
         return int(row[0])
 
-    def _defer(self, draft: Draft, now: datetime, attempt: int) -> None:
-        delay = min(RETRY_CAP, RETRY_BASE * (2 ** max(0, attempt - 1)))
+    def _defer(self, draft: Draft, now: datetime, attempt: int, detail: str = "") -> None:
+        """Back off exponentially (2 min, 4, 8, ... at most 2 h) after a temporary error."""
+        delay = min(RETRY_CAP, RETRY_BASE * (2 ** min(max(0, attempt - 1), 16)))
         with self.store.transaction():
             drafts_repo.set_status(self.store, draft.id, "approved", now, send_after=now + delay,
                                    expect=("approved",))
             self.store.add_event(now, "send_retry", ask_id=draft.ask_id, draft=draft.id,
-                                 attempt=attempt, after=(now + delay).isoformat())
+                                 attempt=attempt, after=(now + delay).isoformat(),
+                                 error=detail or None)
 
-    def _recheck_thread(self, account: Account) -> None:
+    def _recheck_thread(self, account: Account, draft: Draft) -> bool:
+        """Catch up on INBOX and Sent; True when the draft itself is already in Sent.
+
+        The draft's own Message-ID in Sent while maild never sent it means the user sent
+        it from their own client (the Drafts copy keeps maild's Message-ID).
+        """
         with self._imap(account) as conn:
             inbox = Inbox(self.store, self.tracker, self.config, account, self.now)
             inbox.sync(conn, account.folders.inbox, "inbox")
+            sent = conn.folders().sent
+            if sent is None:
+                return False
+            inbox.sync(conn, sent, "sent")
+            return bool(conn.find_message_id(sent, draft.spec.message_id))
+
+    def _supersede(self, draft: Draft, step: str, now: datetime) -> None:
+        log.info("draft %d is already in Sent: the user sent it themselves; maild will not",
+                 draft.id)
+        with self.store.transaction():
+            self.tracker.handle_in_transaction(
+                draft.ask_id, ev.MessageSent(step=step, by_user=True,
+                                             message_id=draft.spec.message_id, at=now),
+                now, draft=draft.id, why="found in Sent before sending")
+            # The engine cancels the step's open drafts; make sure this one is among them.
+            current = drafts_repo.get_draft(self.store, draft.id)
+            if current.status == "approved":
+                drafts_repo.set_status(self.store, draft.id, "superseded", now,
+                                       expect=("approved",))
 
     def _message(self, draft: Draft, now: datetime) -> EmailMessage:
         s = draft.spec
@@ -206,7 +281,8 @@ class Sender:
             try:
                 attachments.append(Attachment(file.name, file.read_bytes(), *_mime(file)))
             except OSError as exc:
-                raise MaildError(f"attachment {path} cannot be read ({exc.strerror})") from None
+                raise UnsendableError(f"attachment {path} cannot be read ({exc.strerror})") \
+                    from None
         return compose(sender=Mailbox(s.from_addr, s.from_name),
                        to=[Mailbox(a, n) for a, n in s.to_addrs], subject=s.subject,
                        body=s.body, message_id=s.message_id, date=now,
@@ -223,23 +299,15 @@ class Sender:
                 now, draft=draft.id)
 
     def _record_out(self, draft: Draft, now: datetime) -> None:
-        s = draft.spec
-        self.store.db.execute(
-            "INSERT INTO messages (account, folder, message_id, in_reply_to, references_, "
-            "from_addr, to_addrs, subject, date, direction, kind, ask_id, match_reason, "
-            "created_at) VALUES (?, 'smtp', ?, ?, ?, ?, ?, ?, ?, 'out', 'human', ?, "
-            "'sent by maild', ?)",
-            (s.account, s.message_id, s.in_reply_to, " ".join(s.references) or None,
-             s.from_addr, json.dumps([a for a, _n in s.to_addrs]), s.subject, iso(now),
-             s.ask_id, iso(now)))
-        self.store.add_event(now, "message_out", ask_id=s.ask_id, subject=s.subject,
-                             draft=draft.id, to=[a for a, _n in s.to_addrs])
+        record_out(self.store, draft, now)
 
     def _finish_failed(self, draft: Draft, step: str, now: datetime, *, uncertain: bool,
-                       detail: str) -> None:
+                       detail: str, expect: tuple[str, ...] = ("sending",)) -> None:
         with self.store.transaction():
             drafts_repo.set_status(self.store, draft.id, "uncertain" if uncertain else "failed",
-                                   now, expect=("sending",))
+                                   now, expect=expect)
+            self.store.add_event(now, "send_uncertain" if uncertain else "send_failed",
+                                 ask_id=draft.ask_id, draft=draft.id, error=detail)
             self.tracker.handle_in_transaction(
                 draft.ask_id, ev.SendFailed(step=step, uncertain=uncertain, detail=detail), now,
                 draft=draft.id)
@@ -261,6 +329,58 @@ class Sender:
         except MaildError as exc:
             # The mail went out; a missing copy is worth a warning, not a failure.
             log.warning("%s: could not save the sent copy: %s", account.name, exc)
+
+    # -- the Drafts folder ------------------------------------------------------------
+
+    def mirror_drafts(self) -> int:
+        """Append each new pending draft to its account's Drafts folder; returns how many.
+
+        So the user can read drafts on a phone. Blocking (IMAP): the daemon calls it in a
+        thread after new drafts were made. It does not connect when nothing is new. The
+        copy keeps maild's Message-ID, so if the user sends it from their own client,
+        the send path finds it in Sent and maild does not send it again. The copy is
+        appended once and never changed or deleted (invariant 7).
+        """
+        by_account: dict[str, list[Draft]] = {}
+        for draft in drafts_repo.unmirrored(self.store):
+            by_account.setdefault(draft.spec.account, []).append(draft)
+        appended = 0
+        for name, drafts in by_account.items():
+            try:
+                appended += self._mirror_account(self.config.account(name), drafts)
+            except MaildError as exc:
+                # Reading drafts on a phone is a convenience; the next call tries again.
+                log.warning("%s: drafts not copied to the Drafts folder: %s", name, exc)
+        return appended
+
+    def _mirror_account(self, account: Account, drafts: list[Draft]) -> int:
+        appended = 0
+        with self._imap(account) as conn:
+            folder = conn.folders().drafts
+            for draft in drafts:
+                now = self.now()
+                problem = _unrenderable(draft)
+                raw = b""
+                if folder is None:
+                    problem = "the account has no Drafts folder"
+                elif problem is None:
+                    try:
+                        raw = self.raw_message(draft, draft.created_at)
+                    except MaildError as exc:
+                        problem = str(exc)
+                if problem is not None or folder is None:
+                    log.info("draft %d not copied to Drafts: %s", draft.id, problem)
+                    with self.store.transaction():
+                        drafts_repo.mark_mirrored(self.store, draft, now, None, problem)
+                    continue
+                # After a crash between APPEND and the record, the copy is there already.
+                if not conn.find_message_id(folder, draft.spec.message_id):
+                    conn.append(folder, raw, flags=(b"\\Draft", b"\\Seen"),
+                                when=draft.created_at)
+                    appended += 1
+                with self.store.transaction():
+                    drafts_repo.mark_mirrored(self.store, draft, now, folder)
+        return appended
 
     # -- crash recovery ---------------------------------------------------------------
 
@@ -290,11 +410,88 @@ class Sender:
         return outcomes
 
 
+def record_out(store: Store, draft: Draft, now: datetime) -> None:
+    """The message row and timeline entry of a mail maild sent (inside a transaction)."""
+    s = draft.spec
+    store.db.execute(
+        "INSERT INTO messages (account, folder, message_id, in_reply_to, references_, "
+        "from_addr, to_addrs, subject, date, direction, kind, ask_id, match_reason, "
+        "created_at) VALUES (?, 'smtp', ?, ?, ?, ?, ?, ?, ?, 'out', 'human', ?, "
+        "'sent by maild', ?)",
+        (s.account, s.message_id, s.in_reply_to, " ".join(s.references) or None,
+         s.from_addr, json.dumps([a for a, _n in s.to_addrs]), s.subject, iso(now),
+         s.ask_id, iso(now)))
+    store.add_event(now, "message_out", ask_id=s.ask_id, subject=s.subject,
+                    draft=draft.id, to=[a for a, _n in s.to_addrs])
+
+
+def resolve_uncertain(store: Store, tracker: Tracker, draft_id: int, *, went_out: bool,
+                      now: datetime) -> Draft:
+    """The user's verdict on an ``uncertain`` send (invariant 2: only they may decide).
+
+    ``went_out``: the mentor has it (the user saw it in Sent or the mentor answered), so
+    the step is sent and the ask moves on. Otherwise it is approved again and goes out
+    in the next allowed moment, with the same Message-ID, so that a copy that did get
+    through after all is recognised as the same message by the recipient's client.
+    """
+    draft = drafts_repo.get_draft(store, draft_id)
+    if draft.status != "uncertain":
+        raise UsageError(f"draft {draft_id} is {draft.status}; only an uncertain send can be "
+                         "resolved")
+    row = store.db.execute("SELECT name FROM steps WHERE id = ?",
+                           (draft.spec.step_id,)).fetchone()
+    step = str(row["name"]) if row else ""
+    with store.transaction():
+        if went_out:
+            at = draft.sent_at or now
+            drafts_repo.set_status(store, draft.id, "sent", now, expect=("uncertain",))
+            record_out(store, draft, at)
+            tracker.handle_in_transaction(
+                draft.ask_id, ev.MessageSent(step=step, message_id=draft.spec.message_id,
+                                             at=at), now, draft=draft.id, why="user confirmed")
+        else:
+            drafts_repo.set_status(store, draft.id, "approved", now, send_after=now,
+                                   expect=("uncertain",))
+            store.db.execute("UPDATE steps SET status = 'approved' WHERE id = ?",
+                             (draft.spec.step_id,))
+        store.add_event(now, "uncertain_resolved", ask_id=draft.ask_id, draft=draft.id,
+                        went_out=went_out)
+    return drafts_repo.get_draft(store, draft_id)
+
+
+def check_header_block(raw: bytes) -> None:
+    """Refuse a message whose top-level header block holds a header maild never writes.
+
+    compose() already rejects control characters; this is the second lock on the same
+    door, on the exact bytes that would go out, so no other path can add a header.
+    """
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    for line in head.split(b"\r\n"):
+        if not line or line[:1] in (b" ", b"\t"):
+            continue  # a folded continuation of the previous header
+        name, sep, _value = line.partition(b":")
+        text = name.decode("ascii", "replace").strip().lower()
+        if not sep or text not in ALLOWED_HEADERS:
+            shown = line[:60].decode("ascii", "replace")
+            raise UnsendableError(f"the composed message has an unexpected header line "
+                                  f"{shown!r}; not sent")
+        if b"\r" in line or b"\n" in line or b"\x00" in line:
+            raise UnsendableError("the composed message has a control character in a header")
+
+
 def _message_id_of(raw: bytes) -> str | None:
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
     for line in head.splitlines():
         if line.lower().startswith(b"message-id:"):
             return line.split(b":", 1)[1].strip().decode("ascii", "replace")
+    return None
+
+
+def _unrenderable(draft: Draft) -> str | None:
+    """Why a draft is not worth showing (its template could not be rendered), or None."""
+    for field in draft.spec.missing_fields:
+        if field.startswith("template:"):
+            return field
     return None
 
 

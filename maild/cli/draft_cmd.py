@@ -24,6 +24,7 @@ from maild.compose import check_address, check_header_value
 from maild.core import events as ev
 from maild.drafting import TemplateDrafts
 from maild.errors import UsageError
+from maild.sender import resolve_uncertain
 from maild.store import asks as asks_repo
 from maild.store import drafts as drafts_repo
 from maild.store.drafts import Draft
@@ -234,3 +235,24 @@ def snooze_command(app: App, draft_id: int, duration: str) -> None:
         store.add_event(now, "draft_snoozed", ask_id=draft.ask_id, draft=draft_id,
                         until=until.isoformat())
     click.echo(f"Snoozed draft {draft_id} until {app.local(until)}.")
+
+
+@draft_group.command("resolve")
+@click.argument("draft_id", type=int)
+@click.option("--sent", "went_out", flag_value=True, default=None,
+              help="It did go out (you found it in Sent, or the mentor answered it).")
+@click.option("--not-sent", "went_out", flag_value=False,
+              help="It did not go out: send it again in the next sending window.")
+@pass_app
+def draft_resolve(app: App, draft_id: int, went_out: bool | None) -> None:
+    """Settle an uncertain send: maild could not tell whether it went out."""
+    if went_out is None:
+        raise UsageError("say what happened: --sent or --not-sent (check your Sent folder "
+                         "first; see docs/sending.md)")
+    draft = resolve_uncertain(app.store(), app.tracker(), draft_id, went_out=went_out,
+                              now=app.now())
+    if went_out:
+        click.echo(f"Draft {draft_id} marked as sent: {draft.spec.subject}")
+    else:
+        click.echo(f"Draft {draft_id} approved again; maild sends it in the mentor's next "
+                   "sending window (`maild run` must be running).")

@@ -1,0 +1,256 @@
+"""Telling the user that something waits for them: drafts to approve, sends to check.
+
+``Notifier`` is both the tracker's notice hook (``notifier(level, text)``) and what the
+daemon calls to announce waiting drafts:
+
+* a desktop notification where one is available (``notify-send`` on Linux with a
+  graphical session, ``osascript`` on macOS), run as a subprocess with a short timeout
+  that never raises; otherwise, and always, a line in the log;
+* ``announce_waiting`` tells about each waiting draft once (a draft snoozed into the
+  future is not waiting yet; ``uncertain`` and ``failed`` sends are included, because
+  the user has to look at them);
+* ``send_digest``, when ``[sending] digest = true``: at most one email a day to the
+  user's own address listing what waits, sent through the user's own SMTP server.
+
+Which drafts were announced and when the digest went out are events in the store, so
+a restart neither repeats nor forgets them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from email.policy import SMTP
+from zoneinfo import ZoneInfo
+
+from maild.adapters import smtp
+from maild.compose import Mailbox, compose, new_message_id
+from maild.config import Account, Config
+from maild.core.actions import Level
+from maild.errors import MaildError
+from maild.store import Store, iso
+from maild.store import drafts as drafts_repo
+from maild.store.drafts import Draft
+
+log = logging.getLogger(__name__)
+
+# A desktop notifier that hangs must not hold up the daemon.
+DESKTOP_TIMEOUT = 5.0
+TITLE = "maild"
+# What the user has to look at: approvals, and sends whose fate they must check.
+ATTENTION_STATUSES = ("pending", "uncertain", "failed")
+# A failed send stays failed; it is worth telling about for a week, not forever.
+FAILED_RECENT = timedelta(days=7)
+
+Runner = Callable[[Sequence[str]], None]
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """One draft that needs the user."""
+
+    id: int
+    status: str
+    to: str
+    subject: str
+
+    def line(self) -> str:
+        what = {"pending": "to approve", "uncertain": "may or may not have gone out",
+                "failed": "was not sent"}.get(self.status, self.status)
+        return f"#{self.id} to {self.to}: {self.subject} ({what})"
+
+
+def _run(argv: Sequence[str]) -> None:
+    subprocess.run(list(argv), check=False, timeout=DESKTOP_TIMEOUT, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def desktop_command(title: str, text: str, *, platform: str = sys.platform,
+                    env: Mapping[str, str] | None = None,
+                    which: Callable[[str], str | None] = shutil.which) -> list[str] | None:
+    """The command that shows a desktop notification here, or None when there is none.
+
+    The text is passed as an argument, never spliced into a script, so a subject with
+    quotes cannot become AppleScript.
+    """
+    env = os.environ if env is None else env
+    if platform == "darwin":
+        tool = which("osascript")
+        if tool is None:
+            return None
+        return [tool, "-e", "on run argv", "-e",
+                "display notification (item 2 of argv) with title (item 1 of argv)",
+                "-e", "end run", title, text]
+    if platform.startswith("linux") or "bsd" in platform:
+        tool = which("notify-send")
+        # Without a graphical session notify-send fails (or waits for D-Bus): skip it.
+        graphical = any(env.get(k) for k in ("DISPLAY", "WAYLAND_DISPLAY",
+                                             "DBUS_SESSION_BUS_ADDRESS"))
+        if tool is None or not graphical:
+            return None
+        return [tool, "--app-name=maild", title, text]
+    return None
+
+
+class Notifier:
+    """Desktop notification or log line; optional daily digest email."""
+
+    def __init__(self, config: Config, *, secret: Callable[[Account], str] | None = None,
+                 platform: str = sys.platform, env: Mapping[str, str] | None = None,
+                 which: Callable[[str], str | None] = shutil.which,
+                 run: Runner = _run) -> None:
+        self.config = config
+        self._secret = secret
+        self._platform = platform
+        self._env = env
+        self._which = which
+        self._run = run
+
+    # -- the tracker's hook -----------------------------------------------------------
+
+    def __call__(self, level: Level, text: str) -> None:
+        self.tell(text, level)
+
+    def tell(self, text: str, level: Level = Level.INFO) -> bool:
+        """Show ``text``; True when a desktop notification was shown. Never raises."""
+        log.log(logging.INFO if level is Level.INFO else logging.WARNING, "notice: %s", text)
+        command = desktop_command(TITLE if level is Level.INFO else f"{TITLE}: {level}", text,
+                                  platform=self._platform, env=self._env, which=self._which)
+        if command is None:
+            return False
+        try:
+            self._run(command)
+        except (OSError, subprocess.SubprocessError, ValueError) as exc:
+            # A missing or hung notifier is not worth more than a log line.
+            log.info("desktop notification not shown (%s)", type(exc).__name__)
+            return False
+        return True
+
+    # -- waiting drafts ---------------------------------------------------------------
+
+    def waiting(self, store: Store, now: datetime) -> list[Waiting]:
+        """Drafts that need the user now; a draft snoozed into the future does not yet."""
+        recent_failures = {int(r[0]) for r in store.db.execute(
+            "SELECT id FROM drafts WHERE status = 'failed' AND updated_at >= ?",
+            (iso(now - FAILED_RECENT),))}
+        found = []
+        for draft in drafts_repo.list_drafts(store, ATTENTION_STATUSES):
+            if draft.status == "pending" and draft.send_after is not None \
+                    and draft.send_after > now:
+                continue
+            if draft.status == "failed" and draft.id not in recent_failures:
+                continue
+            found.append(_waiting(draft))
+        return found
+
+    def _announced(self, store: Store) -> set[tuple[int, str]]:
+        rows = store.db.execute(
+            "SELECT detail FROM events WHERE type = 'user_notified'").fetchall()
+        seen: set[tuple[int, str]] = set()
+        for row in rows:
+            for item in json.loads(row[0]).get("drafts", []):
+                seen.add((int(item[0]), str(item[1])))
+        return seen
+
+    def to_announce(self, store: Store, now: datetime) -> list[Waiting]:
+        """Waiting drafts not announced yet in their current status."""
+        done = self._announced(store)
+        return [w for w in self.waiting(store, now) if (w.id, w.status) not in done]
+
+    def announce_waiting(self, store: Store, now: datetime) -> list[Waiting]:
+        """Tell the user about newly waiting drafts, once each; returns what was told."""
+        new = self.to_announce(store, now)
+        if not new:
+            return []
+        approvals = [w for w in new if w.status == "pending"]
+        problems = [w for w in new if w.status != "pending"]
+        parts = []
+        if approvals:
+            parts.append(f"{len(approvals)} draft{'s wait' if len(approvals) > 1 else ' waits'} "
+                         "for your approval (maild drafts)")
+        if problems:
+            parts.append(f"{len(problems)} send{'s need' if len(problems) > 1 else ' needs'} "
+                         "checking (maild drafts)")
+        text = "; ".join(parts) + ": " + "; ".join(w.line() for w in new[:3])
+        if len(new) > 3:
+            text += f"; and {len(new) - 3} more"
+        self.tell(text, Level.INFO if not problems else Level.WARNING)
+        with store.transaction():
+            store.add_event(now, "user_notified", drafts=[[w.id, w.status] for w in new])
+        return new
+
+    # -- the daily digest -------------------------------------------------------------
+
+    def _local_day(self, when: datetime) -> date:
+        return when.astimezone(ZoneInfo(self.config.identity.timezone)).date()
+
+    def digest_due(self, store: Store, now: datetime) -> bool:
+        """Digest on, something waiting, and no digest yet on this (local) day."""
+        if not self.config.sending.digest or not self.waiting(store, now):
+            return False
+        rows = store.db.execute("SELECT at FROM events WHERE type = 'digest_sent'").fetchall()
+        today = self._local_day(now)
+        return all(self._local_day(datetime.fromisoformat(r[0])) != today for r in rows)
+
+    def digest_message(self, store: Store, now: datetime) -> bytes:
+        ident = self.config.identity
+        items = self.waiting(store, now)
+        first = ident.name.split()[0] if ident.name.split() else ""
+        lines = [f"Hello {first},".replace(" ,", ","), "",
+                 "maild has drafts and sends waiting for you:", ""]
+        lines += [f"  {w.line()}" for w in items]
+        lines += ["", "Review them with `maild drafts`, then `maild draft show ID`,",
+                  "`maild approve ID` or `maild reject ID`. Nothing is sent before you approve.",
+                  "", "(This digest is sent once a day because [sending] digest = true.)"]
+        pending = sum(1 for w in items if w.status == "pending")
+        subject = f"maild: {pending} draft{'s' if pending != 1 else ''} waiting for approval"
+        if len(items) > pending:
+            subject += f", {len(items) - pending} to check"
+        me = Mailbox(ident.email, ident.name)
+        message = compose(sender=me, to=[me], subject=subject, body="\n".join(lines),
+                          message_id=new_message_id(ident.email), date=now)
+        return message.as_bytes(policy=SMTP)
+
+    def _digest_account(self) -> Account:
+        own = self.config.identity.email.lower()
+        for account in self.config.accounts:
+            if account.email.lower() == own:
+                return account
+        return self.config.accounts[0]
+
+    async def send_digest(self, store: Store, now: datetime) -> bool:
+        """Send today's digest to the user if one is due; True when it went out.
+
+        A failure is logged and tried again at the next call: the digest is a courtesy,
+        and it goes only to the user's own address.
+        """
+        if not self.digest_due(store, now):
+            return False
+        if self._secret is None:
+            log.warning("digest: no credentials given to the notifier; not sent")
+            return False
+        account = self._digest_account()
+        raw = self.digest_message(store, now)
+        try:
+            await smtp.send(account, self._secret(account), account.email,
+                            [self.config.identity.email], raw)
+        except MaildError as exc:
+            log.warning("digest email not sent: %s", exc)
+            return False
+        with store.transaction():
+            store.add_event(now, "digest_sent", to=self.config.identity.email,
+                            drafts=len(self.waiting(store, now)))
+        return True
+
+
+def _waiting(draft: Draft) -> Waiting:
+    names = [n or a for a, n in draft.spec.to_addrs]
+    return Waiting(id=draft.id, status=draft.status, to=", ".join(names) or "(nobody)",
+                   subject=draft.spec.subject)
