@@ -38,7 +38,8 @@ def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
                    "kind": r["kind"], "mentor": names.get(r["mentor_id"], "?")}
                   for r in upcoming]
 
-    asks = open_asks(store)
+    # The risks read only the asks' own fields; their steps would be most of the cost.
+    asks = open_asks(store, with_steps=False)
     risks: list[dict[str, Any]] = []
     letter = rules.playbook("letter")
     warn_days = letter.param("warn_weeks") * 7

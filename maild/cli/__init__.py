@@ -83,6 +83,7 @@ COMMANDS: tuple[str, ...] = (
     "maild.cli.draft_cmd:snooze_command",
     "maild.cli.template_cmd:template_group",
     "maild.cli.inspect_cmd:inspect_command",
+    "maild.cli.doctor_cmd:doctor_command",
     "maild.cli.run_cmd:run_command",
     "maild.cli.demo_cmd:demo_command",
 )

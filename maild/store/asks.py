@@ -50,11 +50,19 @@ def load_ask(store: Store, ask_id: int) -> Ask:
     return _ask(row, steps)
 
 
-def load_asks(store: Store, where: str = "1", params: tuple[object, ...] = ()) -> list[Ask]:
-    """Asks matching an SQL condition on ``asks``, with their steps, in two queries."""
+def load_asks(store: Store, where: str = "1", params: tuple[object, ...] = (), *,
+              with_steps: bool = True) -> list[Ask]:
+    """Asks matching an SQL condition on ``asks``, with their steps, in two queries.
+
+    ``with_steps=False`` leaves ``steps`` empty: for readers that need only the ask's
+    own fields (the dashboard), since building thousands of Step values is most of the
+    cost of loading every open ask.
+    """
     rows = store.db.execute(f"SELECT * FROM asks WHERE {where} ORDER BY id", params).fetchall()
     if not rows:
         return []
+    if not with_steps:
+        return [_ask(r, ()) for r in rows]
     by_ask: dict[int, list[Step]] = {}
     ids = [r["id"] for r in rows]
     for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
@@ -66,8 +74,8 @@ def load_asks(store: Store, where: str = "1", params: tuple[object, ...] = ()) -
     return [_ask(r, by_ask.get(r["id"], [])) for r in rows]
 
 
-def open_asks(store: Store) -> list[Ask]:
-    return load_asks(store, "closed_at IS NULL")
+def open_asks(store: Store, *, with_steps: bool = True) -> list[Ask]:
+    return load_asks(store, "closed_at IS NULL", with_steps=with_steps)
 
 
 def save_ask(store: Store, ask: Ask, now: datetime) -> Ask:
