@@ -39,6 +39,7 @@ from maild.drafting import TemplateDrafts
 from maild.errors import MaildError
 from maild.inbox import Inbox
 from maild.lock import DaemonLock
+from maild.notify import Notifier
 from maild.sender import Sender
 from maild.store import Store
 from maild.tracker import Tracker
@@ -47,6 +48,7 @@ from maild.watcher import FolderWatcher, WatchTiming
 log = logging.getLogger(__name__)
 
 ROLES = ("inbox", "sent")
+NOTICE_EVERY = 60.0  # seconds between "drafts are waiting" checks (each is told once)
 Notify = Callable[[Level, str], None]
 
 
@@ -80,7 +82,11 @@ class Daemon:
     # -- wiring -----------------------------------------------------------------------
 
     def _tracker(self, store: Store, config: Config) -> Tracker:
-        return Tracker(store, config, TemplateDrafts(self.home, config), notify=self.notify_user)
+        notify = self.notify_user or self._notifier(config)
+        return Tracker(store, config, TemplateDrafts(self.home, config), notify=notify)
+
+    def _notifier(self, config: Config) -> Notifier:
+        return Notifier(config, secret=lambda a: secret_for(a, self.env), env=self.env)
 
     def _connect(self, account: Account) -> Callable[[], ImapConnection]:
         def connect() -> ImapConnection:
@@ -203,11 +209,17 @@ class Daemon:
             self._start_watchers(config)
             await self._wait_ready()
             last_ping = 0.0
+            last_notice = -NOTICE_EVERY
+            notifier = self._notifier(config)
             while not self._stop.is_set():
                 if self._reload:
                     self._reload = False
                     config, tracker, sender = self._reloaded(config, store, tracker, sender)
+                    notifier = self._notifier(config)
                 await self._step(tracker, sender)
+                if self._loop.time() - last_notice >= NOTICE_EVERY:
+                    last_notice = self._loop.time()
+                    await self._tell_user(notifier, store)
                 self._rearm(scheduler, store)
                 self._status(store)
                 now = self._loop.time()
@@ -267,6 +279,8 @@ class Daemon:
             handled = tracker.run_due(now)
             if handled:
                 log.info("%d due step(s) handled", handled)
+            # New drafts go to the Drafts folder too, so they can be read on a phone.
+            await asyncio.to_thread(sender.mirror_drafts)
             report = await sender.send_ready()
             if report.sent or report.failed or report.uncertain:
                 log.info("sent %d, failed %d, uncertain %d", report.sent, report.failed,
@@ -276,6 +290,14 @@ class Daemon:
         except Exception:
             # The daemon must outlive its bugs (invariant 5); the next tick tries again.
             log.exception("unexpected error in the main loop")
+
+    async def _tell_user(self, notifier: Notifier, store: Store) -> None:
+        now = self.clock.now()
+        try:
+            notifier.announce_waiting(store, now)
+            await notifier.send_digest(store, now)
+        except MaildError as exc:
+            log.warning("could not tell the user about waiting drafts: %s", exc)
 
     def _status(self, store: Store) -> None:
         waiting = store.db.execute("SELECT count(*) FROM drafts WHERE status = 'pending'"

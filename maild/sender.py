@@ -421,7 +421,9 @@ def record_out(store: Store, draft: Draft, now: datetime) -> None:
         (s.account, s.message_id, s.in_reply_to, " ".join(s.references) or None,
          s.from_addr, json.dumps([a for a, _n in s.to_addrs]), s.subject, iso(now),
          s.ask_id, iso(now)))
-    store.add_event(now, "message_out", ask_id=s.ask_id, subject=s.subject,
+    mentor = store.db.execute("SELECT mentor_id FROM asks WHERE id = ?", (s.ask_id,)).fetchone()
+    store.add_event(now, "message_out", ask_id=s.ask_id,
+                    mentor_id=mentor["mentor_id"] if mentor else None, subject=s.subject,
                     draft=draft.id, to=[a for a, _n in s.to_addrs])
 
 
