@@ -7,14 +7,12 @@ exit code; a traceback only ever reaches the user with ``--debug``.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
-import sys
 from typing import Any
 
 import click
 
-from maild import __version__
+from maild import __version__, logs
 from maild.cli.app import App
 from maild.errors import MaildError
 
@@ -31,6 +29,18 @@ class Failure(click.ClickException):
 
 
 class MaildGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module_name, _, attr = spec.partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command) and command.name == cmd_name, spec
+        return command
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -57,46 +67,36 @@ def cli(ctx: click.Context, home: str | None, verbose: int, debug: bool) -> None
     Environment: MAILD_HOME (like --home), MAILD_NOW (ISO 8601 time with offset to use
     as "now", for scripting what happens on a given date).
     """
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logs.configure(verbose, os.environ)
     app = App.create(home, os.environ)
     ctx.obj = app
     ctx.call_on_close(app.close)
 
 
-# Every command, as "module:object". Adding a command is one line here.
-COMMANDS: tuple[str, ...] = (
-    "maild.cli.init_cmd:init_command",
-    "maild.cli.config_cmd:config_group",
-    "maild.cli.mentor_cmd:mentor_group",
-    "maild.cli.mentor_cmd:application_group",
-    "maild.cli.service_cmd:service_group",
-    "maild.cli.auth_cmd:auth_group",
-    "maild.cli.ask_cmd:ask_group",
-    "maild.cli.ask_cmd:status_command",
-    "maild.cli.ask_cmd:timeline_command",
-    "maild.cli.draft_cmd:drafts_command",
-    "maild.cli.draft_cmd:draft_group",
-    "maild.cli.draft_cmd:approve_command",
-    "maild.cli.draft_cmd:reject_command",
-    "maild.cli.draft_cmd:snooze_command",
-    "maild.cli.template_cmd:template_group",
-    "maild.cli.inspect_cmd:inspect_command",
-    "maild.cli.doctor_cmd:doctor_command",
-    "maild.cli.run_cmd:run_command",
-    "maild.cli.demo_cmd:demo_command",
-)
-
-
-def _register() -> None:
-    for spec in COMMANDS:
-        module_name, _, attr = spec.partition(":")
-        module = importlib.import_module(module_name)
-        cli.add_command(getattr(module, attr))
-
-
-_register()
+# Every command: its name and where it lives ("module:object"). Adding a command is one
+# line here. Modules are imported only when their command runs, so `maild status` does
+# not pay for the daemon's imports (apscheduler, aiosmtplib...).
+COMMANDS: dict[str, str] = {
+    "init": "maild.cli.init_cmd:init_command",
+    "config": "maild.cli.config_cmd:config_group",
+    "doctor": "maild.cli.doctor_cmd:doctor_command",
+    "mentor": "maild.cli.mentor_cmd:mentor_group",
+    "application": "maild.cli.mentor_cmd:application_group",
+    "ask": "maild.cli.ask_cmd:ask_group",
+    "status": "maild.cli.ask_cmd:status_command",
+    "timeline": "maild.cli.ask_cmd:timeline_command",
+    "drafts": "maild.cli.draft_cmd:drafts_command",
+    "draft": "maild.cli.draft_cmd:draft_group",
+    "approve": "maild.cli.draft_cmd:approve_command",
+    "reject": "maild.cli.draft_cmd:reject_command",
+    "snooze": "maild.cli.draft_cmd:snooze_command",
+    "template": "maild.cli.template_cmd:template_group",
+    "inspect": "maild.cli.inspect_cmd:inspect_command",
+    "run": "maild.cli.run_cmd:run_command",
+    "service": "maild.cli.service_cmd:service_group",
+    "auth": "maild.cli.auth_cmd:auth_group",
+    "demo": "maild.cli.demo_cmd:demo_command",
+}
 
 
 def main() -> None:
