@@ -21,7 +21,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from email.utils import getaddresses, parsedate_to_datetime
@@ -146,6 +146,35 @@ class Inbox:
             "SELECT min(created_at) FROM asks WHERE closed_at IS NULL").fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
+    def rescan_keys(self, role: str) -> list[list[str]]:
+        """SEARCH keys for the messages that can matter, after a UIDVALIDITY change.
+
+        Replies quoting a Message-ID maild or the user sent for an open ask, mail from
+        (or, in Sent, to) any known mentor or assistant, and in the inbox bounces and
+        letter-service notices. Combined with SINCE the oldest open ask, the answer
+        depends on the asks, not on how big the mailbox is.
+        """
+        ids = [r[0] for r in self.store.db.execute(
+            "SELECT d.message_id FROM drafts d JOIN asks a ON a.id = d.ask_id "
+            "WHERE a.closed_at IS NULL AND d.message_id IS NOT NULL "
+            "AND d.status IN ('sent', 'sending', 'uncertain') "
+            "UNION SELECT m.message_id FROM messages m JOIN asks a ON a.id = m.ask_id "
+            "WHERE a.closed_at IS NULL AND m.message_id IS NOT NULL")]
+        addresses = [r[0] for r in self.store.db.execute(
+            "SELECT DISTINCT address FROM mentor_addresses ORDER BY address")]
+        keys: list[list[str]] = []
+        for mid in sorted(ids):
+            # Both: some clients write only In-Reply-To, some only References.
+            keys += [["HEADER", "In-Reply-To", mid], ["HEADER", "References", mid]]
+        if role == "sent":
+            for address in addresses:
+                keys += [["TO", address], ["CC", address]]
+            return keys
+        keys += [["FROM", address] for address in addresses]
+        keys += [["FROM", "mailer-daemon"], ["FROM", "postmaster"]]
+        keys += [["SUBJECT", word] for word in ("letter", "recommendation", "reference")]
+        return keys
+
     # -- sync -------------------------------------------------------------------------
 
     def sync(self, conn: ImapConnection, folder: str, role: str) -> SyncResult:
@@ -153,7 +182,10 @@ class Inbox:
         cursor = self.cursor(folder)
         oldest = self._oldest_open_ask()
         since = oldest.date() if oldest else self.now().date()
-        new = conn.fetch_new(folder, cursor, since)
+        # SINCE compares the server's internal dates in its own timezone: a day of margin.
+        rescan_since = since - timedelta(days=1)
+        new = conn.fetch_new(folder, cursor, since,
+                             rescan=lambda c: c.search_any(self.rescan_keys(role), rescan_since))
         matched = applied = 0
         for info in new.messages:
             try:

@@ -22,7 +22,11 @@ from maild.errors import MaildError
 log = logging.getLogger(__name__)
 
 Connect = Callable[[], ImapConnection]
-Sync = Callable[[ImapConnection, str], None]
+# What the sync returns (e.g. an inbox SyncResult) is only logged.
+Sync = Callable[[ImapConnection, str], object]
+# Catch-ups in a row when the server keeps announcing mail during catch-up; past this
+# the watcher goes back to IDLE, which reports anything still new at once.
+_MAX_CATCHUP_ROUNDS = 5
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class FolderWatcher(threading.Thread):
     def __init__(self, *, account: str, role: str, connect: Connect,
                  resolve: Callable[[ImapConnection], str | None], sync: Sync,
                  stop: threading.Event, timing: WatchTiming | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, use_idle: bool = True) -> None:
         super().__init__(name=f"watch-{account}-{role}", daemon=True)
         self.account = account
         self.role = role
@@ -56,6 +60,8 @@ class FolderWatcher(threading.Thread):
         self._stop_event = stop
         self.timing = timing or WatchTiming()
         self._rng = rng or random.Random()
+        # False forces polling even where the server offers IDLE (tests, broken IDLE).
+        self.use_idle = use_idle
         self._connected = threading.Event()
         # Set once the first catch-up after start finished (the daemon's READY=1).
         self.caught_up = threading.Event()
@@ -85,7 +91,7 @@ class FolderWatcher(threading.Thread):
                     return
                 self.folder = folder
                 self._connected.set()
-                self._sync(conn, folder)
+                self._catch_up(conn, folder)
                 self.caught_up.set()
                 attempt = 0
                 self._watch(conn, folder)
@@ -106,8 +112,15 @@ class FolderWatcher(threading.Thread):
             log.info("%s/%s: reconnecting in %.1fs", self.account, self.role, delay)
             self._stop_event.wait(delay)
 
+    def _catch_up(self, conn: ImapConnection, folder: str) -> None:
+        for _ in range(_MAX_CATCHUP_ROUNDS):
+            result = self._sync(conn, folder)
+            log.debug("%s/%s: synced %s", self.account, self.role, result)
+            if not conn.pending_changes():
+                return
+
     def _watch(self, conn: ImapConnection, folder: str) -> None:
-        if not conn.has("IDLE"):
+        if not (self.use_idle and conn.has("IDLE")):
             self._poll(conn, folder)
             return
         while not self._stop_event.is_set():
@@ -115,37 +128,44 @@ class FolderWatcher(threading.Thread):
             started = time.monotonic()
             changed = False
             while not self._stop_event.is_set():
+                # Returns as soon as the server pushes something; the slice only bounds
+                # how long a stop request waits. EOF and BYE raise (-> reconnect).
                 responses = conn.idle_wait(self.timing.idle_slice)
                 if any(_is_change(r) for r in responses) or self._wake.is_set():
                     changed = True
                     break
                 if time.monotonic() - started >= self.timing.idle_renew:
                     break
-            conn.idle_stop()
-            if changed or self._wake.is_set():
+            # A push that raced with DONE comes back with the server's OK.
+            tail = conn.idle_stop()
+            if changed or self._wake.is_set() or any(_is_change(r) for r in tail):
                 self._wake.clear()
-                self._sync(conn, folder)
+                self._catch_up(conn, folder)
 
     def _poll(self, conn: ImapConnection, folder: str) -> None:
+        log.info("%s/%s: polling every %.0fs (no IDLE)", self.account, self.role,
+                 self.timing.poll_interval)
         while not self._stop_event.is_set():
             deadline = time.monotonic() + self.timing.poll_interval
             while time.monotonic() < deadline and not self._stop_event.is_set():
-                if self._wake.wait(min(self.timing.idle_slice, 1.0)):
+                if self._wake.wait(min(self.timing.idle_slice, deadline - time.monotonic(),
+                                       1.0)):
                     break
             self._wake.clear()
             if self._stop_event.is_set():
                 return
-            conn.noop()
-            self._sync(conn, folder)
+            # The catch-up re-selects the folder, which is what makes the server look
+            # for new mail; no NOOP needed.
+            self._catch_up(conn, folder)
 
 
 def _is_change(response: object) -> bool:
     # IDLE responses look like (3, b'EXISTS') or (2, b'EXPUNGE'); BYE means leave.
-    if isinstance(response, tuple) and len(response) >= 2:
-        word = response[1]
-        if word == b"BYE":
+    if isinstance(response, tuple) and response:
+        if response[0] == b"BYE":
             raise ConnectionClosed()
-        return word in (b"EXISTS", b"RECENT", b"FETCH")
+        # FETCH (flag changes) is not new mail: catching up on it would be wasted work.
+        return len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
     return False
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import imaplib
 import logging
+import select
+import socket
 import ssl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -21,6 +23,7 @@ from typing import Any
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.response_parser import parse_response
 
 from maild.config import Account, Endpoint
 from maild.errors import ProtocolError
@@ -239,14 +242,20 @@ class ImapConnection:
         of the whole mailbox. The cost never depends on the mailbox size otherwise.
         """
         current, uidnext = self._select_with_uidnext(folder)
+        # Whatever the SELECT reported is covered by this fetch; an EXISTS the server
+        # pushes from here on (with a SEARCH or FETCH answer) is new: pending_changes().
+        self.pending_changes()
         if cursor is None:
-            top = self._highest_uid()
+            top = uidnext - 1 if uidnext is not None else self._highest_uid()
             return NewMessages(replace(current, highest_uid=top), ())
         if cursor.uidvalidity != current.uidvalidity:
             log.warning("%s: UIDVALIDITY changed (%d -> %d); re-finding messages by SEARCH",
                         folder, cursor.uidvalidity, current.uidvalidity)
+            # The new cursor is fixed before searching: a message arriving during the
+            # SEARCH gets a UID above it and is fetched by the next sync, not lost.
+            top = uidnext - 1 if uidnext is not None else self._highest_uid()
             uids = rescan(self) if rescan else (self.search(["SINCE", since]) if since else [])
-            top = self._highest_uid()
+            uids = [u for u in uids if u <= top]
             return NewMessages(replace(current, highest_uid=top),
                                tuple(self.headers(uids)), rescanned=True)
         if uidnext is not None and uidnext - 1 <= cursor.highest_uid:
@@ -254,6 +263,40 @@ class ImapConnection:
         uids = self.uids_after(cursor.highest_uid)
         top = max(uids, default=cursor.highest_uid)
         return NewMessages(replace(current, highest_uid=top), tuple(self.headers(uids)))
+
+    def search_any(self, keys: Sequence[Sequence[Any]], since: date | None = None,
+                   chunk: int = 40) -> list[int]:
+        """UIDs matching any of ``keys`` (each one search key, e.g. ``["FROM", addr]``).
+
+        One SEARCH per ``chunk`` keys, each ``SINCE since OR k1 OR k2 ...``, so the
+        answer (and what maild downloads next) is only the messages that matter, not
+        the mailbox; the server does the scanning.
+        """
+        found: set[int] = set()
+        for start in range(0, len(keys), chunk):
+            group = keys[start:start + chunk]
+            criteria: list[Any] = ["SINCE", since] if since is not None else []
+            # Prefix notation: "OR OR k1 k2 k3" is (k1 or k2) or k3.
+            criteria += ["OR"] * (len(group) - 1)
+            for key in group:
+                criteria += list(key)
+            found.update(self.search(criteria))
+        return sorted(found)
+
+    def pending_changes(self) -> bool:
+        """Whether the server announced new or vanished messages since the last check.
+
+        Servers push EXISTS/EXPUNGE with the answer to any command; imaplib files them
+        away where nobody looks. A message that arrives during a catch-up is announced
+        that way (and not again when IDLE starts), so the watcher asks here after
+        every catch-up instead of waiting for the next push.
+        """
+        untagged = self.client._imap.untagged_responses
+        seen = False
+        for key in ("EXISTS", "RECENT", "EXPUNGE"):
+            if untagged.pop(key, None):
+                seen = True
+        return seen
 
     def _select_with_uidnext(self, folder: str) -> tuple[Cursor, int | None]:
         with translated(f"SELECT {folder}"):
@@ -301,16 +344,77 @@ class ImapConnection:
             self.client.idle()
 
     def idle_wait(self, timeout: float) -> list[Any]:
-        with translated("IDLE"):
-            return list(self.client.idle_check(timeout=timeout))
+        """Untagged responses pushed during IDLE, waiting at most ``timeout`` seconds.
 
-    def idle_stop(self) -> None:
+        Not imapclient's ``idle_check``: that one returns an empty list when the server
+        closed the connection (a watcher would spin on a dead socket until the next
+        renewal), misses responses already buffered with the "+ idling" line, and
+        leaves the socket without its read timeout. Raises ProtocolError on EOF and BYE.
+        """
+        with translated("IDLE"):
+            if not self._readable(timeout):
+                return []
+            responses: list[Any] = []
+            while True:
+                # Blocking read of one whole line, with the connection's timeout; EOF
+                # raises imaplib's abort ("socket error: EOF").
+                line = self.client._imap._get_line()
+                response = _parse_untagged(line)
+                if response and response[0] == b"BYE":
+                    raise ProtocolError(f"IMAP server closed the connection: {line[:200]!r}")
+                responses.append(response)
+                if not self._readable(0):
+                    return responses
+
+    def idle_stop(self) -> list[Any]:
+        """End IDLE; returns the untagged responses that came in before the server's OK."""
         with translated("DONE"):
-            self.client.idle_done()
+            _text, responses = self.client.idle_done()
+        return list(responses)
 
     def noop(self) -> None:
         with translated("NOOP"):
             self.client.noop()
+
+    def _readable(self, timeout: float) -> bool:
+        """Whether a line (or EOF) can be read without waiting longer than ``timeout``."""
+        sock = self.client.socket()
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        if self._buffered(sock):
+            return True
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(max(0.0, timeout) * 1000.0))
+
+    def _buffered(self, sock: socket.socket) -> bool:
+        # imaplib reads through a buffered file: bytes already pulled off the socket
+        # (e.g. an EXISTS in the same packet as "+ idling") are invisible to poll().
+        # peek() returns them without waiting while the socket is non-blocking.
+        file = getattr(self.client._imap, "file", None)
+        if file is None or not hasattr(file, "peek"):
+            return False
+        timeout = sock.gettimeout()
+        sock.setblocking(False)
+        try:
+            return bool(file.peek(1))
+        except (OSError, ValueError):
+            return False
+        finally:
+            sock.settimeout(timeout)
+
+
+def _parse_untagged(line: bytes) -> tuple[Any, ...]:
+    """``* 3 EXISTS`` -> ``(3, b'EXISTS')``; ``* BYE bye`` -> ``(b'BYE', ...)``."""
+    if not line.startswith(b"* "):
+        return (line,)
+    text = line[2:]
+    if text.startswith((b"OK ", b"NO ", b"BYE ", b"BAD ")) or text in (b"BYE", b"OK"):
+        return tuple(text.split(b" ", 1))
+    try:
+        return tuple(parse_response([text]))
+    except Exception:  # an unparsable push is not worth dropping the connection for
+        return (text,)
 
 
 def _quietly(func: Callable[[], object]) -> None:
