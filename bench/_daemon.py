@@ -17,6 +17,7 @@ from maild.config import load
 from maild.drafting import TemplateDrafts
 from maild.hitlist import MentorInput
 from maild.sandbox.dovecot import DovecotServer
+from maild.sandbox.home import write_sandbox_home
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
 from maild.store import drafts as drafts_repo
@@ -25,29 +26,10 @@ from maild.tracker import Tracker
 
 PW_ENV = "MAILD_BENCH_PASSWORD"
 NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
-CONFIG = """\
-[identity]
-name = "Alex Kim"
-email = "alex@school.example.edu"
-role = "third-year medical student"
-institution = "Example School of Medicine"
-timezone = "America/New_York"
-
-[[accounts]]
-name = "school"
-email = "alex@school.example.edu"
-username = "{user}"
-imap = {{ host = "{imap_host}", port = {imap_port}, security = "none" }}
-smtp = {{ host = "{smtp_host}", port = {smtp_port}, security = "starttls", ca_file = "{ca}" }}
-password = {{ env = "{pw}" }}
-"""
 
 
 def write_home(home: Path, dovecot: DovecotServer, smtp: SmtpSandbox, user: str) -> None:
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text(CONFIG.format(
-        user=user, imap_host=dovecot.host, imap_port=dovecot.port, smtp_host=smtp.host,
-        smtp_port=smtp.port, ca=smtp.ca_path, pw=PW_ENV), encoding="utf-8")
+    write_sandbox_home(home, dovecot, smtp, user, password_env=PW_ENV)
 
 
 def fill_asks(home: Path, count: int) -> list[tuple[str, str]]:

@@ -19,19 +19,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from maild import paths
+from maild import paths, review
 from maild.clock import Clock
 from maild.config import load
-from maild.core import events as ev
 from maild.daemon import Daemon, DaemonOptions
 from maild.drafting import TemplateDrafts
 from maild.errors import MaildError
 from maild.hitlist import MentorInput
 from maild.sandbox.dovecot import DovecotServer, find_dovecot
+from maild.sandbox.home import write_sandbox_home
 from maild.sandbox.mail import append, make_message
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
-from maild.store import asks as asks_repo
 from maild.store import drafts as drafts_repo
 from maild.store.mentors import add_mentors
 from maild.tracker import Tracker
@@ -54,23 +53,6 @@ SAMPLE_FIELDS = {
     "work_together": "the HFpEF registry project",
     "outcome": "I matched at my first-choice program",
 }
-CONFIG = """\
-[identity]
-name = "Alex Kim"
-email = "alex@school.example.edu"
-role = "third-year medical student"
-institution = "Example School of Medicine"
-timezone = "America/New_York"
-
-[[accounts]]
-name = "school"
-email = "alex@school.example.edu"
-username = "{user}"
-imap = {{ host = "{imap_host}", port = {imap_port}, security = "none" }}
-smtp = {{ host = "{smtp_host}", port = {smtp_port}, security = "starttls", ca_file = "{ca}" }}
-password = {{ env = "{pw_env}" }}
-save_sent_copy = "always"
-"""
 RIVERA = "drivera@med.example.edu"
 OKAFOR = "sokafor@hospital.example.org"
 
@@ -107,10 +89,7 @@ class Demo:
     async def _run(self, home: Path, dovecot: DovecotServer, smtp: SmtpSandbox) -> DemoResult:
         loop = asyncio.get_running_loop()
         began = loop.time()
-        paths.ensure_home(home)
-        paths.config_path(home).write_text(CONFIG.format(
-            user=USER, imap_host=dovecot.host, imap_port=dovecot.port, smtp_host=smtp.host,
-            smtp_port=smtp.port, ca=smtp.ca_path, pw_env=PASSWORD_ENV), encoding="utf-8")
+        write_sandbox_home(home, dovecot, smtp, USER, password_env=PASSWORD_ENV)
         env = {PASSWORD_ENV: dovecot.password}
         config = load(paths.config_path(home))
         clock = Clock.starting_at(START, speed=self.speed)
@@ -224,23 +203,13 @@ class Demo:
 
     def _approve_pending(self, store: Store, tracker: Tracker, clock: Clock,
                          approved: set[int]) -> None:
-        drafts = tracker.drafts
-        assert isinstance(drafts, TemplateDrafts)
         for draft in drafts_repo.list_drafts(store, ("pending",)):
             if draft.id in approved:
                 continue
-            now = clock.now()
-            ask = asks_repo.load_ask(store, draft.ask_id)
-            spec = drafts.rerender(store, ask, draft, SAMPLE_FIELDS)
-            row = store.db.execute("SELECT name FROM steps WHERE id = ?",
-                                   (draft.spec.step_id,)).fetchone()
-            with store.transaction():
-                drafts_repo.update_content(store, draft.id, spec, now)
-                tracker.handle_in_transaction(draft.ask_id, ev.DraftApproved(row["name"]), now)
+            final = review.approve(store, tracker, draft.id, clock.now(), SAMPLE_FIELDS)
             approved.add(draft.id)
-            self.say(f"{self._t(clock)}  Draft {draft.id} \"{spec.subject}\" auto-approved for "
-                     "the demo (you would run `maild approve "
-                     f"{draft.id}`)")
+            self.say(f"{self._t(clock)}  Draft {draft.id} \"{final.spec.subject}\" auto-approved "
+                     f"for the demo (you would run `maild approve {draft.id}`)")
 
     @staticmethod
     def _step_status(store: Store, ask_id: int, name: str) -> str | None:

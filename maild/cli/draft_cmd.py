@@ -11,21 +11,15 @@ import re
 import sys
 from dataclasses import replace
 from datetime import datetime, timedelta
-from email import message_from_string
-from email.policy import default as default_policy
-from email.utils import getaddresses
 from typing import Any
 
 import click
 from rich.table import Table
 
+from maild import review
 from maild.cli.app import App, pass_app
-from maild.compose import check_address, check_header_value
-from maild.core import events as ev
-from maild.drafting import TemplateDrafts
 from maild.errors import UsageError
 from maild.sender import resolve_uncertain
-from maild.store import asks as asks_repo
 from maild.store import drafts as drafts_repo
 from maild.store.drafts import Draft
 
@@ -50,14 +44,6 @@ def draft_json(draft: Draft) -> dict[str, Any]:
             "missing_fields": list(s.missing_fields), "template": s.template,
             "send_after": draft.send_after.isoformat() if draft.send_after else None,
             "created_at": draft.created_at.isoformat()}
-
-
-def _step_name(app: App, draft: Draft) -> str:
-    row = app.store().db.execute("SELECT name FROM steps WHERE id = ?",
-                                 (draft.spec.step_id,)).fetchone()
-    if row is None:
-        raise UsageError(f"draft {draft.id} belongs to no step")
-    return str(row["name"])
 
 
 @click.command("drafts")
@@ -119,26 +105,6 @@ def draft_show(app: App, draft_id: int, as_json: bool) -> None:
     click.echo(render_message(draft))
 
 
-def _parse_edit(text: str, draft: Draft) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-    """Subject, body and recipients from an edited message, validated."""
-    header_text, sep, body = text.partition("\n\n")
-    if not sep:
-        raise UsageError("the edited message needs headers, a blank line, then the body")
-    msg = message_from_string(header_text + "\n\n", policy=default_policy)
-    subject = str(msg.get("Subject", "")).strip()
-    if not subject:
-        raise UsageError("the edited message has no Subject")
-    check_header_value("Subject", subject)
-    raw_to = [str(v) for v in msg.get_all("To", [])]
-    to = tuple((check_address("To", a.lower()), check_header_value("To name", n))
-               for n, a in getaddresses(raw_to) if a)
-    if not to:
-        raise UsageError("the edited message has no valid To address")
-    if not body.strip():
-        raise UsageError("the edited message has an empty body")
-    return subject, body.rstrip("\n") + "\n", to
-
-
 @click.command("approve")
 @click.argument("draft_id", type=int)
 @click.option("--edit", is_flag=True, help="Edit the full message in $EDITOR first.")
@@ -150,51 +116,25 @@ def approve_command(app: App, draft_id: int, edit: bool, fields: tuple[str, ...]
     store = app.store()
     tracker = app.tracker()
     draft = drafts_repo.get_draft(store, draft_id)
-    if draft.status != "pending":
-        raise UsageError(f"draft {draft_id} is {draft.status}, not pending")
     given: dict[str, str] = {}
     for item in fields:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise UsageError(f"--field {item!r}: use NAME=VALUE")
         given[name.strip().removeprefix("user.")] = value.strip()
-    now = app.now()
-    ask = asks_repo.load_ask(store, draft.ask_id)
-    drafts = tracker.drafts
-    assert isinstance(drafts, TemplateDrafts)
-    spec = draft.spec
-    if spec.missing_fields or given:
-        for missing in spec.missing_fields:
-            if missing.startswith("user.") and missing[5:] not in given:
-                if not sys.stdin.isatty() and not edit:
-                    raise UsageError(f"draft {draft_id} needs {missing}; give it with "
-                                     f"--field {missing[5:]}=...")
-                given[missing[5:]] = click.prompt(missing[5:].replace("_", " ").capitalize())
-        spec = drafts.rerender(store, ask, draft, given)
-        problems = [m for m in spec.missing_fields]
-        if problems:
-            raise UsageError(f"draft {draft_id} still cannot be rendered: {problems[0]}")
-    edited = False
+    for missing in review.user_fields_missing(draft):
+        if missing not in given and sys.stdin.isatty():
+            given[missing] = click.prompt(missing.replace("_", " ").capitalize())
+    changes = None
     if edit:
-        text = click.edit(render_message(Draft(draft.id, draft.status, spec, draft.send_after,
-                                               draft.created_at, draft.sent_at)),
-                          extension=".eml", require_save=True)
+        spec = review.rendered(store, tracker, draft, given)
+        text = click.edit(render_message(replace(draft, spec=spec)), extension=".eml",
+                          require_save=True)
         if text is None:
             raise UsageError("not approved: the editor was closed without saving")
-        subject, body, to = _parse_edit(text, draft)
-
-        spec = replace(spec, subject=subject, body=body, to_addrs=to)
-        edited = True
-    step = _step_name(app, draft)
-    with store.transaction():
-        drafts_repo.update_content(store, draft.id, spec, now)
-        if edited:
-            tracker.handle_in_transaction(draft.ask_id, ev.DraftEdited(step), now)
-        tracker.handle_in_transaction(draft.ask_id, ev.DraftApproved(step), now, draft=draft.id)
-    final = drafts_repo.get_draft(store, draft_id)
-    if final.status != "approved":
-        raise UsageError(f"draft {draft_id} could not be approved (it is {final.status})")
-    click.echo(f"Approved draft {draft_id}: {spec.subject}")
+        changes = review.parse_edited(text)
+    final = review.approve(store, tracker, draft_id, app.now(), given, changes)
+    click.echo(f"Approved draft {draft_id}: {final.spec.subject}")
     click.echo("maild sends it in the mentor's next sending window (`maild run` must be running).")
 
 
@@ -203,16 +143,7 @@ def approve_command(app: App, draft_id: int, edit: bool, fields: tuple[str, ...]
 @pass_app
 def reject_command(app: App, draft_id: int) -> None:
     """Throw a draft away: its step is cancelled, nothing is sent."""
-    store = app.store()
-    draft = drafts_repo.get_draft(store, draft_id)
-    if draft.status not in drafts_repo.OPEN_STATUSES:
-        raise UsageError(f"draft {draft_id} is {draft.status}; only waiting drafts can be "
-                         "rejected")
-    now = app.now()
-    with store.transaction():
-        drafts_repo.set_status(store, draft_id, "rejected", now, expect=drafts_repo.OPEN_STATUSES)
-        app.tracker().handle_in_transaction(draft.ask_id, ev.DraftRejected(_step_name(app, draft)),
-                                            now)
+    review.reject(app.store(), app.tracker(), draft_id, app.now())
     click.echo(f"Rejected draft {draft_id}.")
 
 
@@ -222,18 +153,9 @@ def reject_command(app: App, draft_id: int) -> None:
 @pass_app
 def snooze_command(app: App, draft_id: int, duration: str) -> None:
     """Put a draft aside for a while (30m, 4h, 2d, 1w); it is not sent before then."""
-    store = app.store()
-    draft = drafts_repo.get_draft(store, draft_id)
-    if draft.status not in drafts_repo.OPEN_STATUSES:
-        raise UsageError(f"draft {draft_id} is {draft.status}; only waiting drafts can be "
-                         "snoozed")
     now = app.now()
     until: datetime = now + parse_duration(duration)
-    with store.transaction():
-        drafts_repo.set_status(store, draft_id, draft.status, now, send_after=until,
-                               expect=drafts_repo.OPEN_STATUSES)
-        store.add_event(now, "draft_snoozed", ask_id=draft.ask_id, draft=draft_id,
-                        until=until.isoformat())
+    review.snooze(app.store(), draft_id, until, now)
     click.echo(f"Snoozed draft {draft_id} until {app.local(until)}.")
 
 

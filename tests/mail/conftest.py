@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from maild import review
 from maild.adapters.credentials import secret_for
 from maild.adapters.imap import ImapConnection
 from maild.config import Account, Config, load
@@ -17,6 +18,7 @@ from maild.drafting import TemplateDrafts
 from maild.hitlist import MentorInput
 from maild.inbox import Inbox
 from maild.sandbox.dovecot import DovecotServer
+from maild.sandbox.home import write_sandbox_home
 from maild.sandbox.mail import append, make_message
 from maild.sandbox.smtp import SmtpSandbox
 from maild.sender import Sender
@@ -90,20 +92,7 @@ class World:
         return created.ask.id or 0, draft.spec.message_id
 
     def approve(self, draft_id: int, **fields: str) -> None:
-        from maild.core import events as ev
-        from maild.store import asks as asks_repo
-
-        draft = drafts_repo.get_draft(self.store, draft_id)
-        drafts = self.tracker.drafts
-        assert isinstance(drafts, TemplateDrafts)
-        ask = asks_repo.load_ask(self.store, draft.ask_id)
-        spec = drafts.rerender(self.store, ask, draft, fields)
-        step = self.store.db.execute("SELECT name FROM steps WHERE id = ?",
-                                     (draft.spec.step_id,)).fetchone()[0]
-        with self.store.transaction():
-            drafts_repo.update_content(self.store, draft_id, spec, self.clock())
-            self.tracker.handle_in_transaction(draft.ask_id, ev.DraftApproved(step),
-                                               self.clock())
+        review.approve(self.store, self.tracker, draft_id, self.clock(), fields)
 
     def mentor_writes(self, body: str, *, sender: str = MENTOR, subject: str = "Re: Question",
                       in_reply_to: str | None = None, headers: dict[str, str] | None = None,
@@ -123,32 +112,12 @@ class World:
                                          (ask_id,)).fetchone()[0])
 
 
-CONFIG = """
-[identity]
-name = "Alex Kim"
-email = "alex@school.example.edu"
-role = "third-year medical student"
-institution = "Example School of Medicine"
-timezone = "America/New_York"
-
-[[accounts]]
-name = "school"
-email = "alex@school.example.edu"
-username = "{user}"
-imap = {{ host = "{imap_host}", port = {imap_port}, security = "none" }}
-smtp = {{ host = "{smtp_host}", port = {smtp_port}, security = "starttls", ca_file = "{ca}" }}
-password = {{ env = "{pw_env}" }}
-save_sent_copy = "{save}"
-"""
 
 
 def write_config(home: Path, dovecot: DovecotServer, smtp: SmtpSandbox, user: str,
                  save: str = "always", extra: str = "") -> Path:
-    path = home / "config.toml"
-    path.write_text(CONFIG.format(user=user, imap_host=dovecot.host, imap_port=dovecot.port,
-                                  smtp_host=smtp.host, smtp_port=smtp.port, ca=smtp.ca_path,
-                                  pw_env=PW_ENV, save=save) + extra, encoding="utf-8")
-    return path
+    return write_sandbox_home(home, dovecot, smtp, user, password_env=PW_ENV,
+                              save_sent_copy=save, extra=extra)
 
 
 @pytest.fixture

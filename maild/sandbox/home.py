@@ -1,0 +1,56 @@
+"""A maild home wired to the sandbox servers: what the demo, the tests and the
+benchmarks all need, written once.
+
+The account logs in to both servers with the same user and password (as with a real
+provider): IMAP in plain text on loopback, SMTP with STARTTLS verified against the
+sandbox's own certificate authority. The password comes from an environment variable,
+never from the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from maild import paths
+from maild.sandbox.dovecot import DovecotServer
+from maild.sandbox.smtp import SmtpSandbox
+
+IDENTITY = """\
+[identity]
+name = "Alex Kim"
+email = "alex@school.example.edu"
+role = "third-year medical student"
+institution = "Example School of Medicine"
+timezone = "America/New_York"
+"""
+
+ACCOUNT = """
+[[accounts]]
+name = "school"
+email = "alex@school.example.edu"
+username = "{user}"
+imap = {{ host = "{imap_host}", port = {imap_port}, security = "none" }}
+smtp = {{ host = "{smtp_host}", port = {smtp_port}, security = "starttls", ca_file = "{ca}" }}
+password = {{ env = "{password_env}" }}
+save_sent_copy = "{save}"
+"""
+
+
+def sandbox_config(dovecot: DovecotServer, smtp: SmtpSandbox, user: str, *,
+                   password_env: str, save_sent_copy: str = "always", extra: str = "") -> str:
+    return IDENTITY + ACCOUNT.format(
+        user=user, imap_host=dovecot.host, imap_port=dovecot.port, smtp_host=smtp.host,
+        smtp_port=smtp.port, ca=smtp.ca_path, password_env=password_env,
+        save=save_sent_copy) + extra
+
+
+def write_sandbox_home(home: Path, dovecot: DovecotServer, smtp: SmtpSandbox, user: str, *,
+                       password_env: str, save_sent_copy: str = "always",
+                       extra: str = "") -> Path:
+    """Create ``home`` with a config.toml for the sandbox; returns the config's path."""
+    paths.ensure_home(home)
+    path = paths.config_path(home)
+    path.write_text(sandbox_config(dovecot, smtp, user, password_env=password_env,
+                                   save_sent_copy=save_sent_copy, extra=extra),
+                    encoding="utf-8")
+    return path
