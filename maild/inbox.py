@@ -32,7 +32,7 @@ from maild.core import events as ev
 from maild.core.model import Intent
 from maild.errors import MaildError
 from maild.store import Store, iso
-from maild.store.drafts import find_by_message_id
+from maild.store.drafts import OPEN_STATUSES, find_by_message_id, set_status
 from maild.tracker import Tracker
 from maild.understand.inspect import Inspection, inspect_message
 
@@ -375,6 +375,15 @@ class Inbox:
         if role == "sent":
             if headers.message_id:
                 ours = find_by_message_id(self.store, headers.message_id)
+                if ours is not None and ours.status in OPEN_STATUSES:
+                    # The user sent maild's draft (its Drafts copy) from their own client:
+                    # it went out, so maild must never send it, and the step is done.
+                    set_status(self.store, ours.id, "sent", self.now(), sent_at=at or self.now(),
+                               expect=OPEN_STATUSES)
+                    step = self.store.db.execute("SELECT name FROM steps WHERE id = ?",
+                                                 (ours.spec.step_id,)).fetchone()
+                    return ev.MessageSent(step=step["name"] if step else None, by_user=True,
+                                          message_id=headers.message_id, at=at)
                 if ours is not None:
                     return None  # maild's own sent copy; the sender already recorded it
             return ev.MessageSent(by_user=True, message_id=headers.message_id, at=at)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import re
 from email import policy
 
 from maild.store import drafts as drafts_repo
@@ -163,3 +164,23 @@ def test_parsed_copy_of_sent_mail_is_valid(world: World) -> None:
     raw = world.smtp.wait_for(1)[0].raw
     parsed = email.message_from_bytes(raw, policy=policy.default)
     assert parsed["Date"] and parsed["Message-ID"].endswith("@school.example.edu>")
+
+
+def test_draft_sent_by_the_user_from_drafts_is_never_sent_by_maild(world: World) -> None:
+    ask_id, first_id = world.cold_ask_sent()
+    world.clock.advance(days=6)
+    world.tracker.run_due(world.clock())
+    [draft] = drafts_repo.list_drafts(world.store, ("pending",))
+    # The user opens maild's Drafts copy on their phone and sends it as it is (same
+    # Message-ID); their client files it in Sent. They never approve it in maild.
+    raw = world.mentor_writes(draft.spec.body, sender=world.account.email,
+                              subject=draft.spec.subject, in_reply_to=first_id)
+    raw = raw.replace(b"To: alex@school.example.edu", b"To: " + MENTOR.encode())
+    raw = re.sub(rb"Message-ID: <[^>]+>", b"Message-ID: " + draft.spec.message_id.encode(), raw)
+    world.deliver(raw, folder="Sent")
+    world.sync("Sent", "sent")
+    assert drafts_repo.get_draft(world.store, draft.id).status == "sent"
+    assert world.steps(ask_id)["nudge"] in ("sent", "superseded")
+    assert world.steps(ask_id)["final_nudge"] == "planned"
+    assert asyncio.run(world.sender().send_ready()).sent == 0
+    assert len(world.smtp.messages) == 1
