@@ -109,6 +109,21 @@ def test_notify_protocol_approvals_watchdog_and_sigterm(
         assert time.monotonic() - approved < 3.0
         assert any(m.startswith("STATUS=watching 2/2 folders") for _t, m in notify.messages)
 
+        # SIGHUP reloads config.toml; a broken one is refused and the old one kept.
+        hup = time.monotonic()
+        proc.send_signal(signal.SIGHUP)
+        notify.wait_for("RELOADING=1", timeout=5, after=hup)
+        notify.wait_for("READY=1", timeout=10, after=hup)
+        config = home / "config.toml"
+        good = config.read_text()
+        config.write_text(good + "\n[sending]\nwindow = \"late\"\n")
+        hup = time.monotonic()
+        proc.send_signal(signal.SIGHUP)
+        notify.wait_for("READY=1", timeout=10, after=hup)
+        config.write_text(good)
+        assert proc.poll() is None
+        notify.wait_for("WATCHDOG=1", timeout=10, after=time.monotonic())
+
         # Dovecot goes away: the IMAP threads lose their connections, pings stop...
         dovecot.kill()
         time.sleep(1.5)
@@ -131,6 +146,7 @@ def test_notify_protocol_approvals_watchdog_and_sigterm(
             proc.wait()
         stderr = proc.stderr.read() if proc.stderr else ""
     assert password not in stderr
+    assert "config not reloaded" in stderr and "sending.window" in stderr
     assert len(smtp_for_user.messages) == 1
 
 
