@@ -91,32 +91,94 @@ _INVALID_TEXT = re.compile(
     r"|couldn'?t be found|is not a valid (e-?mail )?(address|mailbox|user)|isn'?t a valid"
     r"|account that you tried to reach does not exist|has moved|address (has )?changed|"
     r"no longer (valid|in use|available|active)|not our customer|unknown address|"
-    r"mailbox not found|invalid address|no such person|not listed in"
+    r"mailbox not found|invalid address|no such person|not listed in|inactive email address"
+    r"|requested action not taken: mailbox unavailable"
     r"|does not have an account|null mx|user doesn'?t have a .{1,30} account|"
     r"recipient (rejected|not found|unknown)|domain (has no|without) mx|does not accept mail"
     r"|no smtp service|invalid final delivery|no valid recipients|not our user"
     r"|host [\w.-]{1,100} not found|domain (may not|does not) exist|domain is not reachable",
     re.IGNORECASE,
 )
-_USER_UNKNOWN = re.compile(r"user unknown|unknown user|no such user", re.IGNORECASE)
+# Unknown-user words that recipient-side filters also use for a content rejection; they
+# mean a bad address only with a bad-address code or the RCPT stage named (sisimai:
+# "filtered" otherwise). Postfix's relayed "Recipient address rejected: User unknown" and
+# Exchange's "Recipient Not Found" read the same way.
+_USER_UNKNOWN = re.compile(
+    r"user unknown|unknown user|no such user"
+    r"|recipient address rejected: (user unknown|unknown)|recipient not found",
+    re.IGNORECASE,
+)
 _SOFT_TEXT = re.compile(
     r"mailbox (is )?full|over ?quota|quota exceeded|exceeded (the )?(storage|quota)|insufficient"
     r" (system )?storage|blocked|blacklist|block ?list|spam|policy|rate limit|too many|"
     r"try again later|temporar|timed? ?out|deferred|reverse dns|\bptr\b|\bspf\b|\bdkim\b|dmarc|"
     r"authenticat|message (size|too (large|big))|too large|virus|suspended|disabled|inactive|"
     r"relay(ing)? (access )?denied|not permitted to relay|greylist|connection refused|"
-    r"reputation|tls|content rejected|rejected due to|filtered|securit",
+    r"reputation|tls|content rejected|rejected due to|filtered|securit"
+    # A recipient's own filter (Facebook "refused due to recipient preferences") and
+    # DNS trouble ("name service error", "malformed … name server reply") are not a
+    # bad address even under 5.1.1 / 5.4.4.
+    r"|recipient preferences|refuses? to (accept|receive)|user reject|name service error"
+    r"|name server reply",
     re.IGNORECASE,
 )
-_INVALID_STATUS = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.4.4"})
-# Statuses about the mailbox (5.2.x: disabled, full) or about our side (5.1.7/5.1.8: bad
-# sender) never mean that the recipient's address is wrong, whatever the words say.
-_NOT_INVALID_STATUS = re.compile(r"^(4\.|2\.|5\.2\.[2-4]$|5\.1\.[78]$|5\.3\.4$)")
-# Rejections after the message body was sent are content filters, not address checks,
-# even when the server words them "user unknown".
-_AT_DATA = re.compile(r"in reply to end of data command", re.IGNORECASE)
+# 5.1.0 is "other address status": RFC 3463 puts it with the bad-address codes, and the
+# servers that send it ("550 #5.1.0 Address rejected") mean the address does not exist.
+_INVALID_STATUS = frozenset({"5.1.0", "5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.4.4"})
+# Statuses about the mailbox (5.2.x: disabled, full), about our side (5.1.7/5.1.8: bad
+# sender) or about security policy (5.7.x) do not mean that the recipient's address is
+# wrong, whatever the words say — unless the server refused the address itself at
+# RCPT TO (see _address_invalid).
+_NOT_INVALID_STATUS = re.compile(r"^(4\.|2\.|5\.2\.[0-4]$|5\.1\.[78]$|5\.3\.4$|5\.7\.)")
+# The SMTP command a rejection answered, as MTAs report it: Postfix "(in reply to RCPT TO
+# command)", Exim "after RCPT TO:" / "after end of data", DragonFly "did not like our RCPT
+# TO", Yahoo "[RCPT_TO]", qmail "RCPT TO response", sendmail ">>> RCPT To: / <<< 550".
+# Read from whitespace-folded text because Postfix wraps "(in reply to RCPT\n  TO command)".
+# The first of these in the notice names the command the failure answered. A rejection
+# after the message body was sent is a content filter, not an address check, even when
+# the server words it "user unknown" (sisimai: "filtered"). sendmail's ">>> DATA / <<< 550
+# … User unknown" transcript is not one: with PIPELINING the refusal it shows is the
+# deferred answer to RCPT TO (the "503 Need RCPT" that follows says no recipient was
+# taken), so it is not read as a DATA-stage marker.
+_STAGE = {
+    "rcpt": re.compile(
+        r"in reply to rcpt to command|after rcpt( to\b| command)|did not like our rcpt to"
+        r"|\[rcpt_to\]|>>> rcpt to:\S* <<< [45]\d\d|rcpt to response|smtp:rcpt host",
+        re.IGNORECASE,
+    ),
+    "data": re.compile(r"in reply to (end of )?data command|after (end of )?data\b",
+                       re.IGNORECASE),
+    "mail": re.compile(r">>> mail from:\S* <<< [45]\d\d", re.IGNORECASE),
+}
+# Words that say "no such recipient" only when they answer RCPT TO: Postfix relays the
+# next hop's bare "Recipient address rejected." and Microsoft's directory-based edge
+# blocking says "Recipient address rejected: Access denied" for a mailbox that does not
+# exist. After other commands the same words are policy.
+_RCPT_INVALID = re.compile(
+    r"recipient address rejected(: access denied|\.(?!\w)|\s*\(in reply)", re.IGNORECASE
+)
+# A domain that does not exist is a bad address at whatever stage it is reported:
+# Exim relays "553 example.com does not exist" after end of data.
+_DOMAIN_GONE = re.compile(
+    r"(?<![@\w.-])(?:[a-z0-9-]+\.)+[a-z]{2,}\.? does not exist"
+    # 5.3.2 / 521 and null MX (RFC 7505): the host takes no mail for anyone, ever.
+    r"|system not accepting network messages|host does not accept mail|null mx",
+    re.IGNORECASE,
+)
+# A Diagnostic-Code of type X-Unix is the local delivery program's own error (procmail,
+# a .forward pipe): the mailer failed, the address is fine (sisimai: "mailererror").
+_LOCAL_MAILER = re.compile(r"(^|\s)x-unix;", re.IGNORECASE)
+# sendmail's local mailer saying the account does not exist: the final host's own verdict
+# on the user, as definite as a refusal at RCPT TO.
+_LOCAL_NO_USER = re.compile(r"mail\.local: unknown user", re.IGNORECASE)
+# The enhanced code that follows a quoted reply code ("550 5.2.2", "550-'5.7.1", "550
+# #5.1.0") is the remote server's own; a relay's wrapper code (Amazon SES "5.1.0 - Unknown
+# address error 550-'5.2.2 … Mailbox Full'") or a bare "Status: 5.0.0" says less.
+_QUOTED_STATUS = re.compile(r"\b[245]\d\d[ -]['#]?#?([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
+# A failure that answered MAIL FROM is about our sender address; a "MAIL FROM: x" line in
+# a listing of the message's details (Verizon) is not.
 _SENDER_SIDE = re.compile(r"sender (address )?(rejected|denied|verify failed)|sender rejected"
-                          r"|mail from", re.IGNORECASE)
+                          r"|(after|in reply to) mail from", re.IGNORECASE)
 # Where the copy of the original message starts in a bounce; what follows is the user's
 # own mail, not the failure notice, and must not be read as diagnostics.
 _COPY_START = re.compile(
@@ -126,6 +188,8 @@ _COPY_START = re.compile(
     r")",
     re.IGNORECASE | re.MULTILINE,
 )
+# Starts only where a word starts, so a long run of letters costs one pass, not n².
+_ADDRESS_ONLY = re.compile(r"(?<![\w.+=-])[\w.+=-]{0,64}@[\w.-]{1,255}")
 _HEADERISH = re.compile(r"[ \t]*(From|To|Cc|Reply-To|Return-Path|Sender|Message-ID|Received)"
                         r"[ \t]*:", re.IGNORECASE)
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
@@ -227,6 +291,14 @@ def analyze_bounce(msg: ParsedMessage, evidence: str) -> BounceInfo:
     diagnostics = " ".join(d.diagnostic for d in failing if d.diagnostic)
     status = _best_status([d.status for d in failing if d.status])
     text = notice_text(msg)
+    if status is None or status.endswith(".0.0"):
+        # A generic or missing Status: take the remote server's own code from its quoted
+        # reply, as long as it agrees on failure vs. delay (same class digit).
+        quoted = _QUOTED_STATUS.search(diagnostics or text)
+        if quoted and _STATUS.fullmatch(quoted.group(1)) and quoted.group(1)[0] == (
+            status or quoted.group(1)
+        )[0]:
+            status = quoted.group(1)
     if status is None:
         status = _best_status([m.group(0) for m in _STATUS.finditer(diagnostics + "\n" + text)])
     delayed = bool(failing) and all(d.action == "delayed" for d in failing)
@@ -266,18 +338,44 @@ def _header_block_at(text: str, pos: int) -> bool:
 
 
 def _address_invalid(status: str | None, diagnostics: str, text: str, delayed: bool) -> bool:
-    if delayed or (status is not None and _NOT_INVALID_STATUS.match(status)):
+    if delayed or _LOCAL_MAILER.search(diagnostics):
         return False
-    focus = diagnostics or text
-    if _AT_DATA.search(text) or _SENDER_SIDE.search(focus):
+    diagnostics = diagnostics[:_NOTICE_CHARS]  # a server's reason fits in far less
+    # The words of an address are not the server's words: a mailbox called "filtered@…"
+    # says nothing about why it failed.
+    focus = _ADDRESS_ONLY.sub("<>", diagnostics or text)
+    folded = re.sub(r"\s+", " ", _ADDRESS_ONLY.sub("<>", text + " " + diagnostics))
+    stage = _smtp_stage(folded)
+    if stage == "mail" or _SENDER_SIDE.search(focus):
+        return False  # refused at MAIL FROM: our sender or our server, not their address
+    if (
+        _DOMAIN_GONE.search(focus)
+        and not _SOFT_TEXT.search(focus)
+        and not (status or "").startswith("4.")  # a 4xx "no mail here" may yet change
+    ):
+        return True
+    if stage == "data" and status not in _INVALID_STATUS:
+        # After the body only a bad-address code still means the address; "user
+        # unknown" words alone are a content filter's.
         return False
-    invalid_hit = _INVALID_TEXT.search(focus)
+    invalid_hit = _INVALID_TEXT.search(focus) or _LOCAL_NO_USER.search(text)
     soft_hit = _SOFT_TEXT.search(focus)
+    if (stage == "rcpt" or _LOCAL_NO_USER.search(text)) and (
+        invalid_hit or _RCPT_INVALID.search(focus)
+    ):
+        # The server refused the address itself when it was named: that is the address
+        # failing, whatever enhanced code (4.1.1, 5.2.1, 5.7.1) came with it — unless the
+        # words first give a policy or mailbox reason.
+        first = invalid_hit or _RCPT_INVALID.search(focus)
+        assert first is not None
+        return not (soft_hit and soft_hit.start() < first.start())
+    if status is not None and _NOT_INVALID_STATUS.match(status):
+        return False
     if (
         invalid_hit
         and _USER_UNKNOWN.fullmatch(invalid_hit.group(0))
         and (status is None or not status.startswith(("5.1.", "5.4.")))
-        and not re.search(r"\brcpt\b", text + diagnostics, re.IGNORECASE)
+        and stage != "rcpt"
     ):
         # "User unknown" without a specific status and without the RCPT stage named is
         # how recipient-side filters word a content rejection (sisimai: "filtered").
@@ -291,6 +389,12 @@ def _address_invalid(status: str | None, diagnostics: str, text: str, delayed: b
     if invalid_hit and soft_hit:
         return invalid_hit.start() < soft_hit.start()
     return False
+
+
+def _smtp_stage(folded: str) -> str | None:
+    """The SMTP command ("mail", "rcpt", "data") the failure answered, when it says."""
+    found = [(m.start(), stage) for stage, rx in _STAGE.items() if (m := rx.search(folded))]
+    return min(found)[1] if found else None
 
 
 def _best_status(candidates: list[str]) -> str | None:

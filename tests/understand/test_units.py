@@ -139,6 +139,90 @@ def test_mailbox_full_is_not_an_invalid_address() -> None:
     assert result.bounce.status == "5.2.2"
 
 
+def _notice(body: str) -> bytes:
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\nTo: p@example.edu\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nReturn-Path: <>\r\n\r\n" + body
+    ).encode()
+
+
+def _dsn(status: str, diagnostic: str, action: str = "failed") -> bytes:
+    return (
+        "From: MAILER-DAEMON@mx.example.org\r\nTo: p@example.edu\r\n"
+        "Subject: Delivery Status Notification (Failure)\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n"
+        "--B\r\nContent-Type: text/plain\r\n\r\nDelivery to jroe@example.org failed.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.org\r\n\r\n"
+        f"Final-Recipient: rfc822; jroe@example.org\r\nAction: {action}\r\n"
+        f"Status: {status}\r\nDiagnostic-Code: {diagnostic}\r\n--B--\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "invalid"),
+    [
+        # Refused at RCPT TO with unknown-user words: the address failed, whatever the code.
+        (_notice("<jroe@example.org>: host mx said: 550 5.2.1 <jroe@example.org>: User "
+                 "unknown (in reply to RCPT\r\n    TO command)\r\n"), True),
+        (_notice("<jroe@example.org>: host mx said: 450 4.1.1 <jroe@example.org>: Recipient "
+                 "address rejected: User unknown in virtual alias table (in reply to RCPT TO "
+                 "command)\r\n"), True),
+        # Microsoft's directory-based edge blocking: no such mailbox, worded as a denial.
+        (_notice("SMTP error from remote mail server after RCPT TO:<jroe@example.org>:\r\n"
+                 "550 5.4.1 <jroe@example.org>: Recipient address rejected: Access denied\r\n"),
+         True),
+        # The same words without the RCPT stage named are policy, not a missing mailbox.
+        (_dsn("5.7.1", "smtp; 550 5.7.1 <jroe@example.org>: Recipient address rejected: "
+                       "Access denied"), False),
+        # Only the first stage marker counts; a filter after DATA is not about the address.
+        (_notice("<jroe@example.org>: host mx said: 550 User unknown (in reply to end of "
+                 "DATA command)\r\n"), False),
+        # Refused at MAIL FROM: our side, even if the words say "does not exist".
+        (_notice("SMTP error from remote mail server after MAIL FROM:<p@example.edu>:\r\n"
+                 "553 5.1.0 example.edu does not exist\r\n"), False),
+        # A domain that does not exist is a bad address even when reported after DATA.
+        (_notice("SMTP error from remote mail server after end of data:\r\n"
+                 "553 example.net does not exist\r\n"), True),
+        # Null MX / 521: the host takes no mail at all — unless only temporarily (4xx).
+        (_dsn("5.7.27", "smtp; 550 Host does not accept mail"), True),
+        (_dsn("4.0.0", "smtp; 450 Host does not accept mail"), False),
+        # The remote server's own code inside a relay's wrapper decides: 5.2.2 is a full box.
+        (_dsn("5.0.0", "smtp; 5.1.0 - Unknown address error 550-'5.2.2 <jroe@example.org>... "
+                       "Mailbox Full'"), False),
+        # 5.1.0 ("other address status") quoted after a 5.0.0 DSN: the address is bad.
+        (_dsn("5.0.0", "smtp; 550 #5.1.0 Address rejected."), True),
+        # A local delivery program's failure (X-Unix) is a mailer error, not a bad address.
+        (_dsn("5.1.1", 'x-unix; procmail: Couldn\'t create "/var/spool/mail/j": No such user'),
+         False),
+        # DNS trouble under 5.4.4 is a network error.
+        (_dsn("5.4.4", "X-Postfix; Name service error for name=example.org type=MX: "
+                       "Malformed or unexpected name server reply"), False),
+        # A recipient's own preferences are a filter even under 5.1.1.
+        (_dsn("5.1.1", "smtp; 550 5.1.1 RCP-P2 Refused due to recipient preferences"), False),
+        (_dsn("5.1.1", "smtp; 550 5.1.1 <jroe@icloud.com>: inactive email address"), True),
+        # Words inside an address are not the server's words.
+        (_dsn("5.1.1", "smtp; 550 5.1.1 <filtered@example.org>... User Unknown"), True),
+        # Bare "user unknown" without a bad-address code or the RCPT stage: a filter.
+        (_dsn("5.0.0", "smtp; 550 : User unknown"), False),
+        (_dsn("5.0.0", "smtp; 550 5.1.1 jroe@example.org... User unknown", "delayed"), False),
+    ],
+)
+def test_address_invalid_rules(raw: bytes, invalid: bool) -> None:
+    result = inspect_message(raw)
+    assert result.kind == "bounce"
+    assert result.bounce is not None
+    assert result.bounce.address_invalid is invalid
+
+
+def test_quoted_reply_status_beats_wrapper_status() -> None:
+    raw = _dsn("5.0.0", "smtp; 5.1.0 - Unknown address error 550-'5.7.1 <x@example.org>... "
+                        "Access denied'")
+    result = inspect_message(raw)
+    assert result.bounce is not None
+    assert result.bounce.status == "5.7.1"
+
+
 @pytest.mark.parametrize("raw", [b"", b"%PDF-1.4\n%\xe2\xe3", b"\x89PNG\r\n\x1a\n\x00\x00",
                                  b"hello world\nthis is prose"])
 def test_not_an_email(raw: bytes) -> None:
