@@ -16,7 +16,7 @@ from typing import Any
 from maild.core.ghost import is_ghosting
 from maild.core.model import AskState
 from maild.core.rules import Rules
-from maild.store import Store
+from maild.store import Store, iso
 from maild.store.asks import open_asks
 
 NEXT_STEPS_SHOWN = 10
@@ -95,7 +95,7 @@ def _risk(kind: str, ask_id: int | None, text: str) -> dict[str, Any]:
 
 def _task_risks(store: Store, now: datetime) -> list[dict[str, Any]]:
     """Tasks for the user (call the office) from the last two weeks, still relevant."""
-    since = (now - timedelta(days=14)).isoformat()
+    since = iso(now - timedelta(days=14))
     rows = store.db.execute(
         "SELECT e.ask_id, e.detail FROM events e JOIN asks a ON a.id = e.ask_id "
         "WHERE e.type = 'task' AND e.at >= ? AND a.closed_at IS NULL", (since,)).fetchall()

@@ -22,6 +22,7 @@ from maild.hitlist import (
     to_csv,
     validate,
 )
+from maild.store import iso
 from maild.store import mentors as repo
 
 
@@ -283,6 +284,6 @@ def application_outcome(app: App, application: str, outcome: str) -> None:
     tracker.run_due(now)
     started = store.db.execute("SELECT count(*) FROM asks WHERE playbook = 'thanks' AND "
                                "application_id = ? AND created_at = ?",
-                               (found.id, now.isoformat())).fetchone()[0]
+                               (found.id, iso(now))).fetchone()[0]
     click.echo(f"Recorded the outcome of {found.name}; {started} thank-you draft(s) prepared "
                "(`maild drafts`).")

@@ -13,7 +13,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +121,8 @@ class Store:
 
 
 def iso(at: datetime) -> str:
-    """Times are stored as ISO 8601 with an offset; naive times are a programming error."""
+    """Times are stored as ISO 8601 in UTC, so that SQL compares and sorts them as text
+    correctly (a mentor's Date header may carry any offset); naive times are a bug."""
     if at.tzinfo is None:
         raise ValueError("naive datetime reached the store")
-    return at.isoformat()
+    return at.astimezone(UTC).isoformat()

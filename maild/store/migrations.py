@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 
 def _script(db: sqlite3.Connection, sql: str) -> None:
@@ -172,4 +173,49 @@ def m0001_initial(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m0001_initial,)
+# Every column that holds a time, so that m0002 and any later check know them.
+TIME_COLUMNS: dict[str, tuple[str, ...]] = {
+    "mentors": ("created_at",),
+    "applications": ("created_at",),
+    "asks": ("created_at", "updated_at", "closed_at"),
+    "steps": ("due_at", "created_at", "updated_at"),
+    "drafts": ("send_after", "created_at", "updated_at", "sent_at"),
+    "messages": ("date", "created_at"),
+    "events": ("at",),
+    "folder_state": ("updated_at",),
+}
+
+
+def _to_utc(text: str | None) -> str | None:
+    if not text:
+        return text
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return text  # not a time we wrote; leave it for a human to look at
+    if value.tzinfo is None:
+        return text
+    return value.astimezone(UTC).isoformat()
+
+
+def m0002_times_in_utc(db: sqlite3.Connection) -> None:
+    """Times were stored with whatever offset they came with; SQL compares them as
+    text, so e.g. a reply dated -05:00 sorted wrongly against one dated +00:00."""
+    db.execute("DROP TRIGGER events_no_update")
+    for table, columns in TIME_COLUMNS.items():
+        rows = db.execute(f"SELECT rowid, {', '.join(columns)} FROM {table}").fetchall()
+        for row in rows:
+            values = [_to_utc(row[i + 1]) for i in range(len(columns))]
+            if values != [row[i + 1] for i in range(len(columns))]:
+                db.execute(f"UPDATE {table} SET {', '.join(c + ' = ?' for c in columns)} "
+                           "WHERE rowid = ?", (*values, row[0]))
+    _script(db, """
+        CREATE TRIGGER events_no_update BEFORE UPDATE OF at, type, detail ON events
+            BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        """)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    m0001_initial,
+    m0002_times_in_utc,
+)

@@ -83,3 +83,31 @@ def test_foreign_keys_enforced(tmp_path: Path) -> None:
 def test_naive_time_never_reaches_the_store(tmp_path: Path) -> None:
     with Store.open(tmp_path / "m.db") as store, pytest.raises(ValueError):
         store.add_event(datetime(2026, 1, 1), "note")  # a naive time is the point
+
+
+def test_times_are_stored_in_utc_and_old_offsets_are_migrated(tmp_path: Path) -> None:
+    from datetime import timedelta, timezone
+
+    from maild.store.migrations import m0001_initial
+
+    new_york = timezone(timedelta(hours=-5))
+    with Store.open(tmp_path / "m.db") as store:
+        with store.transaction():
+            store.add_event(datetime(2026, 11, 22, 9, 0, tzinfo=new_york), "note")
+        assert store.db.execute("SELECT at FROM events").fetchone()[0] == \
+            "2026-11-22T14:00:00+00:00"
+    # A database from before m0002 kept each time's own offset.
+    old = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    old.execute("BEGIN")
+    m0001_initial(old)
+    old.execute("PRAGMA user_version = 1")
+    old.execute("INSERT INTO events (at, type) VALUES ('2026-11-22T09:00:00-05:00', 'a'), "
+                "('2026-11-22T13:00:00+00:00', 'b')")
+    old.execute("COMMIT")
+    old.close()
+    with Store.open(tmp_path / "old.db") as store:
+        assert store.version == SCHEMA_VERSION
+        order = [r[0] for r in store.db.execute("SELECT type FROM events ORDER BY at")]
+        assert order == ["b", "a"]  # 13:00 UTC before 14:00 UTC, as text too
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            store.db.execute("UPDATE events SET type = 'x'")
