@@ -217,11 +217,15 @@ class Daemon:
                     config, tracker, sender = self._reloaded(config, store, tracker, sender)
                     notifier = self._notifier(config)
                 await self._step(tracker, sender)
-                if self._loop.time() - last_notice >= NOTICE_EVERY:
-                    last_notice = self._loop.time()
-                    await self._tell_user(notifier, store)
-                self._rearm(scheduler, store)
-                self._status(store)
+                try:
+                    if self._loop.time() - last_notice >= NOTICE_EVERY:
+                        last_notice = self._loop.time()
+                        await self._tell_user(notifier, store)
+                    self._rearm(scheduler, store)
+                    self._status(store)
+                except Exception:
+                    # Housekeeping must never end the daemon; the next round tries again.
+                    log.exception("unexpected error after a round; continuing")
                 now = self._loop.time()
                 due = self._watchdog_every and now - last_ping >= self._watchdog_every
                 # No ping while an IMAP thread is down: systemd restarts a hung daemon.
