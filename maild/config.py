@@ -60,10 +60,6 @@ class PasswordSource:
     def kind(self) -> str:
         return "keyring" if self.keyring else "command" if self.command else "env"
 
-    def describe(self) -> str:
-        """A redacted description, safe to print: it names the source, never a secret."""
-        return f"{self.kind}: {self.keyring or self.command or self.env}"
-
 
 @dataclass(frozen=True)
 class Folders:

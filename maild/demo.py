@@ -13,10 +13,11 @@ import asyncio
 import json
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from maild import paths, review
@@ -43,7 +44,7 @@ TZ = ZoneInfo("America/New_York")
 START = datetime(2026, 11, 23, 9, 0, tzinfo=TZ)  # a Monday morning
 USER = "trainee"
 PASSWORD_ENV = "MAILD_DEMO_PASSWORD"
-SAMPLE_FIELDS = {
+SAMPLE_FIELDS: Mapping[str, str] = MappingProxyType({
     "paper_question": "how did you decide which outcomes to adjudicate centrally?",
     "summary": "we went through the registry data dictionary and the open questions",
     "next_step": "I will draft the analysis plan and send it to you by Friday",
@@ -52,7 +53,7 @@ SAMPLE_FIELDS = {
     "introduced_by": "Dr. Lee",
     "work_together": "the HFpEF registry project",
     "outcome": "I matched at my first-choice program",
-}
+})
 RIVERA = "drivera@med.example.edu"
 OKAFOR = "sokafor@hospital.example.org"
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import shlex
 import sqlite3
 import ssl
 import time
@@ -31,10 +30,12 @@ from zoneinfo import ZoneInfo
 
 from maild import lock, paths, service
 from maild.adapters import credentials
+from maild.adapters.credentials import command_program
 from maild.adapters.imap import ImapAuthError, ImapConnection, translated
 from maild.adapters.smtp_probe import SmtpProbe, probe
 from maild.clock import NOW_ENV, parse_instant
 from maild.config import Account, Config, Endpoint, load
+from maild.core.timing import range_problem
 from maild.errors import ConfigError, CredentialError, MaildError, ProtocolError, StoreError
 from maild.providers import PROVIDERS, guess
 from maild.store import SCHEMA_VERSION, Store
@@ -171,22 +172,13 @@ def check_keyring(accounts: Sequence[Account],
 # -- one account ---------------------------------------------------------------------
 
 
-def _program(command: str) -> str:
-    # Only the program: the command's arguments may carry a secret ("echo hunter2").
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        words = command.split()
-    return words[0] if words else "(empty)"
-
-
 def source_text(account: Account, env: Mapping[str, str]) -> str:
     """Where the account's password comes from, in words that are safe to print."""
     source = account.password
     if source.keyring:
         return f"the keyring ({source.keyring}/{account.username})"
     if source.command:
-        return f"the command {_program(source.command)!r}"
+        return f"the command {command_program(source.command)!r}"
     assert source.env is not None
     if not env.get(source.env) and env.get("CREDENTIALS_DIRECTORY"):
         return f"the systemd credential {source.env}"
@@ -196,14 +188,14 @@ def source_text(account: Account, env: Mapping[str, str]) -> str:
 def _password_fix(account: Account) -> str:
     source = account.password
     if account.auth == "xoauth2":
-        where = (f"check that `{_program(source.command)}` prints a fresh access token"
+        where = (f"check that `{command_program(source.command)}` prints a fresh access token"
                  if source.command else "check the OAuth2 token (it may have expired)")
     elif source.keyring:
         where = f"check the password: `maild auth set {account.name}`"
     elif source.env:
         where = f"check the password in ${source.env}"
     else:
-        where = f"check what `{_program(source.command or '')}` prints (its first line)"
+        where = f"check what `{command_program(source.command or '')}` prints (its first line)"
     provider = _provider(account)
     if provider == "other":
         hint = "Gmail, iCloud and Fastmail need an app password; Microsoft 365 often OAuth2"
@@ -554,6 +546,8 @@ def check_clock(env: Mapping[str, str], real_now: datetime | None = None) -> Che
             fixed = parse_instant(text)
         except MaildError as exc:
             return failed("clock", exc.message, f"fix or unset {NOW_ENV}")
+        if (problem := range_problem(fixed)) is not None:
+            return failed("clock", f"{NOW_ENV}: {text} {problem}", f"fix or unset {NOW_ENV}")
         return warned("clock", f"{NOW_ENV}={text} is set: maild acts as if it were "
                                f"{fixed.isoformat()} (for scripts and tests)",
                       f"unset {NOW_ENV} for real use")

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from maild.errors import UsageError
+
+if TYPE_CHECKING:
+    from _csv import Reader as _CsvReader
 
 COLUMNS: tuple[str, ...] = (
     "rank", "name", "title", "institution", "department", "specialty", "last_publication",
@@ -24,7 +30,7 @@ COLUMNS: tuple[str, ...] = (
 )
 
 # Normalised header (lowercase letters and digits only) -> column.
-_ALIASES: dict[str, str] = {
+_ALIASES: Mapping[str, str] = MappingProxyType({
     **{c.replace("_", ""): c for c in COLUMNS},
     "fullname": "name", "mentor": "name", "mentorname": "name", "faculty": "name",
     "facultyname": "name", "person": "name",
@@ -49,7 +55,7 @@ _ALIASES: dict[str, str] = {
     "priority": "rank", "": "rank", "no": "rank", "number": "rank",
     "tz": "timezone", "timezone": "timezone",
     "note": "notes", "comments": "notes",
-}
+})
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z0-9-]{2,}$")
 # Line breaks and other control characters: in a name or a connection point they would
 # reach a header (From/To names, the Subject) and could add one. Refused at entry.
@@ -57,6 +63,15 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Free text that never reaches a header may span lines.
 _MULTILINE_FIELDS = frozenset({"notes"})
 _SPLIT = re.compile(r"[;,\s]+")
+# Ranks are positions on a list of a dozen people; the bound keeps a typo (or 1e30)
+# from reaching SQLite, whose integers stop at 2**63.
+MAX_RANK = 100_000
+# The date formats a last publication may be written in, and how each is stored.
+_DATE_FORMATS: tuple[tuple[str, str], ...] = (
+    ("%Y-%m-%d", "%Y-%m-%d"), ("%m/%d/%Y", "%Y-%m-%d"), ("%d.%m.%Y", "%Y-%m-%d"),
+    ("%Y-%m", "%Y-%m"), ("%B %Y", "%Y-%m"), ("%b %Y", "%Y-%m"), ("%Y", "%Y"),
+)
+DATE_EXAMPLES = "2025-03-14, 03/14/2025, 14.03.2025, 2025-03, March 2025, Mar 2025 or 2025"
 
 
 @dataclass(frozen=True)
@@ -125,17 +140,22 @@ def check_text(field_name: str, value: str) -> str | None:
             f"character ({shown!r}); it could end up in an email header")
 
 
-def normalise_date(text: str) -> str:
-    """A publication date as ISO text where it can be read, else as written."""
+def read_date(text: str) -> str | None:
+    """A publication date in one of the known formats as ISO text (2025-03-14, 2025-03
+    or 2025), or None when it is in none of them (see DATE_EXAMPLES)."""
     text = text.strip()
-    for fmt, out in (("%Y-%m-%d", "%Y-%m-%d"), ("%m/%d/%Y", "%Y-%m-%d"),
-                     ("%d.%m.%Y", "%Y-%m-%d"), ("%Y-%m", "%Y-%m"), ("%B %Y", "%Y-%m"),
-                     ("%b %Y", "%Y-%m"), ("%Y", "%Y")):
+    for fmt, out in _DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).strftime(out)
         except ValueError:
             continue
-    return text
+    return None
+
+
+def normalise_date(text: str) -> str:
+    """A publication date as ISO text where it can be read, else as written."""
+    found = read_date(text)
+    return text.strip() if found is None else found
 
 
 def check_timezone(name: str) -> str | None:
@@ -162,6 +182,8 @@ def validate(entry: MentorInput) -> list[str]:
             problems.append(problem)
     if entry.timezone and (problem := check_timezone(entry.timezone)) is not None:
         problems.append(problem)
+    if entry.rank is not None and not 0 <= entry.rank <= MAX_RANK:
+        problems.append(f"rank {entry.rank} is not a number from 0 to {MAX_RANK}")
     return problems
 
 
@@ -174,6 +196,38 @@ def parse_csv(text: str, source: str = "CSV") -> list[MentorInput]:
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
+    entries: list[MentorInput] = []
+    problems: list[RowProblem] = []
+    try:
+        _read_rows(reader, source, entries, problems)
+    except csv.Error as exc:
+        # What the csv module cannot read at all (a field over its size limit, usually
+        # a quote that is never closed) ends the file: reported with the rows before it.
+        problems.append(RowProblem(max(reader.line_num, 1), _unreadable(exc)))
+    if problems:
+        raise HitListError(source, problems)
+    return entries
+
+
+def _unreadable(exc: csv.Error) -> str:
+    if "field limit" in str(exc):
+        return (f"a field is longer than {csv.field_size_limit()} characters (is a quote "
+                "never closed?)")
+    return f"not readable as CSV ({exc})"
+
+
+def _rank(text: str) -> int | None:
+    """A rank cell as an integer ("3", "3.0"), or None when it is not a finite number."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return int(number) if math.isfinite(number) else None
+
+
+def _read_rows(reader: _CsvReader, source: str, entries: list[MentorInput],
+               problems: list[RowProblem]) -> None:
+    """Read the header and every row into ``entries``; bad rows into ``problems``."""
     try:
         header = next(reader)
     except StopIteration:
@@ -182,8 +236,6 @@ def parse_csv(text: str, source: str = "CSV") -> list[MentorInput]:
     if "name" not in columns or "email" not in columns:
         raise HitListError(source, [RowProblem(1, "the header needs a name and an email "
                                                f"column (found: {', '.join(header)})")])
-    entries: list[MentorInput] = []
-    problems: list[RowProblem] = []
     seen: dict[str, int] = {}
     for row in reader:
         line = reader.line_num
@@ -194,13 +246,11 @@ def parse_csv(text: str, source: str = "CSV") -> list[MentorInput]:
             if column and cell.strip() and column not in values:
                 values[column] = cell.strip()
         rank_text = values.get("rank", "")
-        rank = None
-        if rank_text:
-            try:
-                rank = int(float(rank_text))
-            except ValueError:
-                problems.append(RowProblem(line, f"rank {rank_text!r} is not a number"))
-                continue
+        rank = _rank(rank_text) if rank_text else None
+        if rank_text and (rank is None or not 0 <= rank <= MAX_RANK):
+            problems.append(RowProblem(line, f"rank {rank_text!r} is not a number from 0 "
+                                             f"to {MAX_RANK}"))
+            continue
         entry = MentorInput(
             name=values.get("name", ""),
             emails=split_addresses(values.get("email", "")),
@@ -225,9 +275,6 @@ def parse_csv(text: str, source: str = "CSV") -> list[MentorInput]:
                 problems.append(RowProblem(line, f"{address} is also on line {seen[address]}"))
             seen.setdefault(address, line)
         entries.append(entry)
-    if problems:
-        raise HitListError(source, problems)
-    return entries
 
 
 def to_csv(rows: Iterable[MentorInput]) -> str:

@@ -28,7 +28,13 @@ NO_KEYRING_HELP = (
 )
 
 
-def _program(command: str) -> str:
+def command_program(command: str) -> str:
+    """The program a password command runs (its first word): the only part safe to print.
+
+    The arguments may carry the secret itself ("echo hunter2"), so messages, ``maild
+    config show`` and ``maild doctor`` name the program alone. Never raises, even for a
+    command the shell would reject (an unclosed quote).
+    """
     try:
         words = shlex.split(command)
     except ValueError:
@@ -45,16 +51,19 @@ def from_command(command: str, env: Mapping[str, str]) -> str:
         )
     except subprocess.TimeoutExpired:
         raise CredentialError(
-            f"password command {_program(command)!r} did not finish in {COMMAND_TIMEOUT:.0f}s"
+            f"password command {command_program(command)!r} did not finish in "
+            f"{COMMAND_TIMEOUT:.0f}s"
         ) from None
     if done.returncode != 0:
-        # stderr may echo secrets (e.g. a failing `echo`), so only its length is reported.
+        # Neither stderr nor stdout is reported: either may echo the secret (a failing
+        # `echo`), so the error names the program and its exit code only.
         raise CredentialError(
-            f"password command {_program(command)!r} failed with exit code {done.returncode}"
+            f"password command {command_program(command)!r} failed with exit code "
+            f"{done.returncode}"
         )
     lines = done.stdout.decode("utf-8", "replace").splitlines()
     if not lines or not lines[0]:
-        raise CredentialError(f"password command {_program(command)!r} printed nothing")
+        raise CredentialError(f"password command {command_program(command)!r} printed nothing")
     return lines[0]
 
 

@@ -104,8 +104,6 @@ async def send(account: Account, secret: str, envelope_from: str,
             raise _classify(exc, "message") from None
         return Accepted(code=response.code, message=response.message)
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        if isinstance(exc, SendError):
-            raise
         what = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
         if body_sent:
             raise SendUncertainError(

@@ -1,12 +1,15 @@
 """The ``maild`` command line: a thin click layer over maild's services.
 
 Every ``MaildError`` raised below a command becomes one line on stderr and the error's
-exit code; a traceback only ever reaches the user with ``--debug``.
+exit code; any other exception (a bug) becomes one "internal error" line and exit code 1.
+A traceback only ever reaches the user with ``--debug``.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import logging
 import os
 from typing import Any
 
@@ -14,7 +17,14 @@ import click
 
 from maild import __version__, logs
 from maild.cli.app import App
-from maild.errors import MaildError
+from maild.clock import NOW_ENV
+from maild.core.timing import range_problem
+from maild.errors import MaildError, UsageError
+
+# Commands that run the daemon: their log is their output, tracker notices included.
+_DAEMON_COMMANDS = frozenset({"run", "demo"})
+# Commands that judge MAILD_NOW themselves (as one finding among others).
+_OWN_CLOCK_CHECK = frozenset({"doctor"})
 
 
 class Failure(click.ClickException):
@@ -48,6 +58,15 @@ class MaildGroup(click.Group):
             if ctx.params.get("debug"):
                 raise
             raise Failure(error) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own: usage errors, --help, exit codes, Ctrl-C at a prompt
+        except Exception as error:  # the last resort: a bug, never a traceback by default
+            if ctx.params.get("debug"):
+                raise
+            text = str(error).splitlines()[0][:200] if str(error).strip() else ""
+            click.echo(f"maild: internal error: {type(error).__name__}: {text} "
+                       "(rerun with --debug for the traceback)", err=True)
+            raise click.exceptions.Exit(1) from None
 
 
 @click.group(cls=MaildGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,9 +87,25 @@ def cli(ctx: click.Context, home: str | None, verbose: int, debug: bool) -> None
     as "now", for scripting what happens on a given date).
     """
     logs.configure(verbose, os.environ)
+    command = ctx.invoked_subcommand
+    if command not in _DAEMON_COMMANDS and not verbose:
+        # A one-shot command prints the tracker's notices itself ("warning: ..."); its log
+        # line would say the same thing twice. Errors (a step that failed) still show.
+        tracker_log = logging.getLogger("maild.tracker")
+        ctx.call_on_close(functools.partial(tracker_log.setLevel, tracker_log.level))
+        tracker_log.setLevel(logging.ERROR)
     app = App.create(home, os.environ)
     ctx.obj = app
     ctx.call_on_close(app.close)
+    if command not in _OWN_CLOCK_CHECK and os.environ.get(NOW_ENV):
+        _check_now(app)
+
+
+def _check_now(app: App) -> None:
+    """Refuse a MAILD_NOW maild cannot plan from before any command uses it."""
+    now = app.now()  # a UsageError when it is not an ISO 8601 time with an offset
+    if (problem := range_problem(now)) is not None:
+        raise UsageError(f"{NOW_ENV}: {app.env.get(NOW_ENV)} {problem}")
 
 
 # Every command: its name and where it lives ("module:object"). Adding a command is one

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from rich.table import Table
 
 from maild.cli.app import App, pass_app
-from maild.cli.mentor_cmd import parse_date
+from maild.cli.mentor_cmd import check_range, parse_date
 from maild.clock import parse_instant
 from maild.core import events as ev
 from maild.core.events import Mark
@@ -56,15 +57,29 @@ def _start(app: App, playbook: str, mentor: str, account: str | None, again: boo
         found = mentors_repo.find_application(store, application)
         app_id = found.id
         when = when or found.deadline
-    meeting = parse_instant(meeting_at, "--at") if meeting_at else None
-    tracker = app.tracker()
     now = app.now()
+    if playbook == "letter" and when is not None:
+        _check_deadline(app, when, now)
+    meeting = parse_instant(meeting_at, "--at") if meeting_at else None
+    if meeting is not None:
+        check_range(meeting, "--at")
+    tracker = app.tracker()
     created = tracker.create_ask(record.id, playbook, now, account=account,
                                  application_id=app_id, deadline=when, meeting_at=meeting,
                                  force=force, again=again, note=note)
     # Steps due right away (the first email) get their draft now, not at the next wake-up.
     tracker.run_due(now)
     _print_created(app, asks_repo.load_ask(store, created.ask.id or 0))
+
+
+def _check_deadline(app: App, deadline: date, now: datetime) -> None:
+    """Refuse a letter deadline maild cannot plan for: out of range, or already past
+    (a day in the user's time zone: the deadline day itself is not past yet)."""
+    check_range(deadline, "the deadline")
+    today = now.astimezone(ZoneInfo(app.config().identity.timezone)).date()
+    if deadline < today:
+        raise UsageError(f"the deadline {deadline} has passed (today is {today}); a letter "
+                         "cannot be asked for it (a new deadline: --deadline YYYY-MM-DD)")
 
 
 _ACCOUNT = click.option("--account", help="Which configured account to send from "
@@ -188,8 +203,7 @@ def ask_list(app: App, show_all: bool, as_json: bool) -> None:
     for ask in found:
         mentor = mentors_repo.get_mentor(store, ask.mentor_id)
         upcoming = [s for s in ask.steps if not s.is_final]
-        nxt = (f"{upcoming[0].name} {upcoming[0].due_at.astimezone():%Y-%m-%d}"
-               if upcoming else "")
+        nxt = f"{upcoming[0].name} {app.local(upcoming[0].due_at)}" if upcoming else ""
         table.add_row(str(ask.id), mentor.name, ask.playbook, str(ask.state), nxt)
     app.console.print(table)
 

@@ -6,7 +6,6 @@ an error (credential errors name the source, never the value or a command's outp
 
 from __future__ import annotations
 
-import shlex
 import sys
 
 import click
@@ -22,18 +21,10 @@ def auth_group() -> None:
     """Store and check account passwords (without ever printing them)."""
 
 
-def _program(command: str) -> str:
-    # Only the program: the command's arguments may carry a secret ("echo hunter2").
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        words = command.split()
-    return words[0] if words else "(empty)"
-
-
 def _not_keyring(app: App, account: Account) -> UsageError:
     source = account.password
-    where = (f"the command {_program(source.command)!r}" if source.command
+    where = (f"the command {credentials.command_program(source.command)!r}"
+             if source.command
              else f"the environment variable {source.env}")
     return UsageError(
         f"account {account.name!r} takes its password from {where}, not the keyring; "

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import asdict
 from typing import Any
 
 import click
 import tomli_w
 
+from maild.adapters.credentials import command_program
 from maild.cli.app import App, pass_app
 from maild.config import Config, PasswordSource
 
@@ -29,9 +29,9 @@ def config_path(app: App) -> None:
 def _redacted(source: PasswordSource) -> dict[str, str]:
     if source.command:
         # The program is useful to see; its arguments may carry a secret.
-        words = shlex.split(source.command) if source.command.strip() else [""]
-        rest = " (arguments redacted)" if len(words) > 1 else ""
-        return {"command": words[0] + rest}
+        program = command_program(source.command)
+        rest = " (arguments redacted)" if program != source.command.strip() else ""
+        return {"command": program + rest}
     if source.env:
         return {"env": source.env}
     return {"keyring": source.keyring or ""}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import click
 
@@ -16,8 +18,10 @@ from maild import doctor, paths
 from maild.cli.app import App, pass_app
 from maild.errors import ConfigError
 
-_COLOURS = {doctor.Status.OK: "green", doctor.Status.WARNING: "yellow",
-            doctor.Status.PROBLEM: "red", doctor.Status.SKIPPED: "bright_black"}
+_COLOURS: Mapping[doctor.Status, str] = MappingProxyType({
+    doctor.Status.OK: "green", doctor.Status.WARNING: "yellow",
+    doctor.Status.PROBLEM: "red", doctor.Status.SKIPPED: "bright_black",
+})
 
 
 def _pinned(app: App) -> bool:

@@ -2,8 +2,9 @@
 
 One file prints DESIGN.md's JSON object (``--json``) or a readable summary. Several
 files print one JSON object per line (JSON Lines) with a ``"file"`` key, in order; a
-file that is not an email gets an ``"error"`` key on its line and the rest still run.
-A single bad file is a one-line error on stderr and exit code 2. ``-`` reads stdin.
+file that is not an email gets an ``"error"`` key on its line and the rest still run
+(without ``--json``, a ``maild: error: ...`` line on stderr). A single bad file is a
+one-line error on stderr, as for every command, and exit code 2. ``-`` reads stdin.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from maild.understand.inspect import Inspection, inspect_message
 
 # Same bound as the parser: reading a 2 GB file to inspect its headers helps no one.
 _MAX_READ = 64 * 1024 * 1024
+
+
+def _error(exc: MessageParseError) -> None:
+    click.echo(f"maild: error: {exc.message}", err=True)
 
 
 def _read(name: str) -> bytes:
@@ -77,7 +82,7 @@ def inspect_command(files: tuple[str, ...], as_json: bool) -> None:
         try:
             result = _inspect_file(files[0])
         except MessageParseError as exc:
-            click.echo(f"error: {exc.message}", err=True)
+            _error(exc)
             sys.exit(exc.exit_code)
         if as_json:
             click.echo(json.dumps(result.to_json(), ensure_ascii=False))
@@ -85,7 +90,8 @@ def inspect_command(files: tuple[str, ...], as_json: bool) -> None:
             click.echo(_summary(result))
         return
     failed = False
-    for index, name in enumerate(files):
+    shown = 0
+    for name in files:
         try:
             result = _inspect_file(name)
         except MessageParseError as exc:
@@ -93,15 +99,16 @@ def inspect_command(files: tuple[str, ...], as_json: bool) -> None:
             if as_json:
                 click.echo(json.dumps({"file": name, "error": exc.message}, ensure_ascii=False))
             else:
-                click.echo(f"== {name}\nerror: {exc.message}")
+                _error(exc)  # the message names the file
             continue
         if as_json:
             record: dict[str, object] = {"file": name, **result.to_json()}
             click.echo(json.dumps(record, ensure_ascii=False))
         else:
-            if index:
+            if shown:
                 click.echo("")
             click.echo(f"== {name}\n{_summary(result)}")
+            shown += 1
     if failed:
         # Every line was printed; the status still tells a script that some files failed.
         sys.exit(MessageParseError.exit_code)

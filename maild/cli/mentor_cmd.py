@@ -13,11 +13,14 @@ import click
 from rich.table import Table
 
 from maild.cli.app import App, pass_app
+from maild.core.timing import range_problem
 from maild.errors import UsageError
 from maild.hitlist import (
+    DATE_EXAMPLES,
+    MAX_RANK,
     MentorInput,
-    normalise_date,
     parse_csv,
+    read_date,
     split_addresses,
     to_csv,
     validate,
@@ -39,11 +42,13 @@ _FIELD_OPTIONS = (
     click.option("--institution", help="University or hospital."),
     click.option("--department", help="Department or division."),
     click.option("--specialty", help="Specialty or research area."),
-    click.option("--last-publication", help="Date of their latest paper (YYYY-MM-DD)."),
+    click.option("--last-publication",
+                 help="Date of their latest paper (YYYY-MM-DD; YYYY-MM or YYYY will do)."),
     click.option("--grant-status", help='Funding, e.g. "R01 active".'),
     click.option("--connection-point", help="What of theirs you read: the hook for your email."),
     click.option("--outreach-status", help='Free text, e.g. "not contacted".'),
-    click.option("--rank", type=int, help="Position on your hit list (1 = first)."),
+    click.option("--rank", type=int,
+                 help=f"Position on your hit list (1 = first; up to {MAX_RANK})."),
     click.option("--timezone", help="Their time zone, if not yours (e.g. America/Denver)."),
     click.option("--notes", help="Anything else."),
 )
@@ -53,6 +58,16 @@ def _field_options(func: Any) -> Any:
     for option in reversed(_FIELD_OPTIONS):
         func = option(func)
     return func
+
+
+def _publication(text: str) -> str:
+    """``--last-publication`` as stored: ISO text, or "" to clear it."""
+    if not text.strip():
+        return ""
+    found = read_date(text)
+    if found is None:
+        raise UsageError(f"--last-publication: {text!r} is not a date (e.g. {DATE_EXAMPLES})")
+    return found
 
 
 def _checked(entry: MentorInput) -> MentorInput:
@@ -80,7 +95,7 @@ def mentor_add(app: App, /, name: str, emails: tuple[str, ...], assistants: tupl
     """Add a mentor to the hit list."""
     values = {k: v for k, v in fields.items() if v is not None}
     if "last_publication" in values:
-        values["last_publication"] = normalise_date(values["last_publication"])
+        values["last_publication"] = _publication(values["last_publication"])
     entry = _checked(MentorInput(
         name=name, emails=tuple(a.lower() for a in emails),
         assistant_emails=tuple(a.lower() for a in assistants), **values))
@@ -141,7 +156,7 @@ def mentor_edit(app: App, /, mentor: str, name: str | None, emails: tuple[str, .
     record = repo.find_mentor(store, mentor)
     changes: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
     if "last_publication" in changes:
-        changes["last_publication"] = normalise_date(changes["last_publication"])
+        changes["last_publication"] = _publication(changes["last_publication"])
     if name:
         changes["name"] = name
     if emails:
@@ -210,10 +225,19 @@ def mentor_export(app: App, output: Path | None) -> None:
 
 
 def parse_date(text: str, what: str) -> date:
+    """A date given on the command line (YYYY-MM-DD), within the years maild plans in."""
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(f"{what}: {text!r} is not a date (YYYY-MM-DD)") from None
+    check_range(value, what)
+    return value
+
+
+def check_range(value: date, what: str) -> None:
+    """A UsageError when maild cannot plan around ``value`` (a date or a datetime)."""
+    if (problem := range_problem(value)) is not None:
+        raise UsageError(f"{what}: {value.isoformat()} {problem}")
 
 
 @click.group("application")

@@ -13,9 +13,22 @@ from zoneinfo import ZoneInfo
 
 WEEKDAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
+# The years maild plans in. A date outside them is a typo or a placeholder (9999-12-31,
+# 0001-01-01), and the engine's arithmetic on it would run past what datetime can hold;
+# the edges (CLI, doctor) refuse such dates before they reach the engine.
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2100
+
 
 class NaiveDatetimeError(ValueError):
     """A datetime without a timezone reached the engine."""
+
+
+def range_problem(value: date) -> str | None:
+    """Why maild will not plan around ``value`` (a date or a datetime), or None."""
+    if EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        return None
+    return f"is outside the years {EARLIEST_YEAR}-{LATEST_YEAR} that maild plans in"
 
 
 def require_aware(value: datetime, what: str = "time") -> datetime:

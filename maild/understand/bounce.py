@@ -19,7 +19,9 @@ import email.policy
 import email.utils
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from flufl.bounce import all_failures
 
@@ -140,7 +142,7 @@ _NOT_INVALID_STATUS = re.compile(r"^(4\.|2\.|5\.2\.[0-4]$|5\.1\.[78]$|5\.3\.4$|5
 # … User unknown" transcript is not one: with PIPELINING the refusal it shows is the
 # deferred answer to RCPT TO (the "503 Need RCPT" that follows says no recipient was
 # taken), so it is not read as a DATA-stage marker.
-_STAGE = {
+_STAGE: Mapping[str, re.Pattern[str]] = MappingProxyType({
     "rcpt": re.compile(
         r"in reply to rcpt to command|after rcpt( to\b| command)|did not like our rcpt to"
         r"|\[rcpt_to\]|>>> rcpt to:\S* <<< [45]\d\d|rcpt to response|smtp:rcpt host",
@@ -149,7 +151,7 @@ _STAGE = {
     "data": re.compile(r"in reply to (end of )?data command|after (end of )?data\b",
                        re.IGNORECASE),
     "mail": re.compile(r">>> mail from:\S* <<< [45]\d\d", re.IGNORECASE),
-}
+})
 # Words that say "no such recipient" only when they answer RCPT TO: Postfix relays the
 # next hop's bare "Recipient address rejected." and Microsoft's directory-based edge
 # blocking says "Recipient address rejected: Access denied" for a mailbox that does not
