@@ -139,14 +139,17 @@ class TemplateDrafts:
                user: Mapping[str, str]) -> DraftSpec:
         """Render (or re-render with the user's fields); missing fields are listed."""
         assert spec.template is not None
-        needed = self.templates.user_fields(spec.template)
-        missing = tuple(f"user.{n}" for n in needed if not user.get(n, "").strip())
-        shown = {n: user.get(n) or PLACEHOLDER.format(n) for n in needed}
+        missing: tuple[str, ...] = ()
         try:
+            # Reading the fields parses the template: a broken override fails here already.
+            needed = self.templates.user_fields(spec.template)
+            missing = tuple(f"user.{n}" for n in needed if not user.get(n, "").strip())
+            shown = {n: user.get(n) or PLACEHOLDER.format(n) for n in needed}
             email = self.templates.render(spec.template, self.context(store, ask, shown))
         except TemplateError as exc:
-            # A hit-list gap (say, no connection point) must not lose the step: the draft
-            # waits with the problem named, and `maild mentor edit` fixes it.
+            # A hit-list gap (say, no connection point) or a broken template override must
+            # not lose the step: the draft waits with the problem named, and `maild mentor
+            # edit` or `maild template` fixes it.
             log.warning("ask %s: draft of %s cannot be rendered yet: %s", ask.id, spec.template,
                         exc.problem)
             return replace(spec, subject=f"({spec.template}: {exc.problem})", body="",

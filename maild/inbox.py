@@ -5,7 +5,19 @@ reads the folder's cursor, fetches only the headers of what is new, matches each
 message to the ask it answers (recording why), fetches the body only of matches,
 classifies it, and applies the resulting event together with the message row and the
 advanced cursor in one transaction: a crash replays at most the message in flight,
-and a message is never applied twice (its Message-ID is checked first).
+and a message is never applied twice, even when two syncs of the same folder run at
+once (the daemon's watcher and the sender's pre-send re-check): its Message-ID is
+checked again inside the transaction, and an event is applied only by the sync whose
+INSERT created the message row. The cursor only ever moves forward.
+
+Bad input never blocks a folder (invariants 4 and 5). Only infrastructure trouble (the
+IMAP connection, the database being busy or unwritable) propagates, so that the
+watcher reconnects and the message is retried. Any other failure is the message's own:
+an unmatched message is recorded as ``message_skipped`` and passed over; a message
+matched to an ask whose classification or application failed is still recorded, its
+ask flagged "needs review", and a conservative ``HumanReply`` with intent "unclear" is
+applied in place of the real event (a person wrote; wrong certainty is worse than
+unclear), so nudges stop. Notices of the tracker go out after each commit.
 
 Matching rules, in order: In-Reply-To/References against Message-IDs of the ask's
 thread; the sender's address against mentors' addresses (one open ask -> that ask;
@@ -19,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,8 +42,9 @@ from email.utils import getaddresses, parsedate_to_datetime
 from maild.adapters.imap import Cursor, HeaderInfo, ImapConnection
 from maild.config import Account, Config
 from maild.core import events as ev
+from maild.core.actions import Level
 from maild.core.model import Intent
-from maild.errors import MaildError
+from maild.errors import ProtocolError, StoreError
 from maild.store import Store, iso
 from maild.store.drafts import OPEN_STATUSES, find_by_message_id, set_status
 from maild.tracker import Tracker
@@ -41,6 +55,13 @@ log = logging.getLogger(__name__)
 _MSGID = re.compile(r"<[^<>\s]+>")
 _MAIL_SYSTEM = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.I)
 _NOTICE_HINT = re.compile(r"letter|recommendation|reference|LoR\b|ERAS|Interfolio", re.I)
+# Thread ids looked up per message: a hostile References header must not make a query
+# too big for SQLite. Clients append, so the newest ids are the last ones.
+_MAX_THREAD_IDS = 200
+# SQLite result codes that mean the database, not the message, is in trouble.
+_SQLITE_INFRA = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL",
+                 "SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_NOMEM", "SQLITE_CORRUPT",
+                 "SQLITE_NOTADB", "SQLITE_INTERRUPT")
 
 
 @dataclass(frozen=True)
@@ -64,7 +85,10 @@ class Headers:
 
     @property
     def thread_ids(self) -> tuple[str, ...]:
-        return self.in_reply_to + tuple(r for r in self.references if r not in self.in_reply_to)
+        ids = self.in_reply_to + tuple(r for r in self.references if r not in self.in_reply_to)
+        if len(ids) <= _MAX_THREAD_IDS:
+            return ids
+        return ids[:_MAX_THREAD_IDS // 2] + ids[-(_MAX_THREAD_IDS // 2):]
 
 
 def parse_headers(raw: bytes) -> Headers:
@@ -187,25 +211,29 @@ class Inbox:
         new = conn.fetch_new(folder, cursor, since,
                              rescan=lambda c: c.search_any(self.rescan_keys(role), rescan_since))
         matched = applied = 0
-        for info in new.messages:
-            try:
-                outcome = self._one(conn, folder, role, info, new.cursor.uidvalidity)
-            except MaildError:
-                raise  # a protocol error: the watcher reconnects and this message is retried
-            except Exception:
-                # Invariant 5: a message we cannot handle is recorded and skipped.
-                log.exception("%s/%s uid %d: could not be processed; skipped", self.account.name,
-                              folder, info.uid)
-                with self.store.transaction():
-                    self.store.add_event(self.now(), "message_skipped", folder=folder,
-                                         uid=info.uid)
-                    self._save_cursor(folder, _advance(new.cursor, cursor, info.uid))
-                continue
-            matched += outcome[0]
-            applied += outcome[1]
-        # The cursor also moves when nothing new matched (or on first sight of a folder).
-        with self.store.transaction():
-            self._save_cursor(folder, new.cursor)
+        try:
+            for info in new.messages:
+                try:
+                    outcome = self._one(conn, folder, role, info, new.cursor.uidvalidity)
+                except Exception as exc:
+                    if _infrastructure(exc):
+                        raise  # the watcher reconnects and this message is retried
+                    # Invariant 5: a message we cannot handle is recorded and skipped.
+                    log.exception("%s/%s uid %d: could not be processed; skipped",
+                                  self.account.name, folder, info.uid)
+                    self._skip(folder, info.uid, new.cursor.uidvalidity, exc)
+                    continue
+                matched += outcome[0]
+                applied += outcome[1]
+            # The cursor also moves when nothing new matched (or on first sight of a
+            # folder); never backwards, should another sync have gone further meanwhile.
+            with self.store.transaction():
+                self._save_cursor_uid(folder, new.cursor)
+        except sqlite3.Error as exc:
+            # As the StoreError the watcher and the sender expect.
+            raise StoreError(f"{self.account.name}/{folder}: database trouble: {exc}") from exc
+        finally:
+            self.tracker.flush_notices()
         return SyncResult(len(new.messages), matched, applied, new.rescanned)
 
     def _one(self, conn: ImapConnection, folder: str, role: str, info: HeaderInfo,
@@ -219,25 +247,69 @@ class Inbox:
         match = self.match(headers, role)
         needs_body = match is not None or self._maybe_bounce_or_notice(headers, role)
         inspection: Inspection | None = None
+        problem: str | None = None
         if needs_body:
             raw = conn.body(info.uid)
             if raw is not None:
-                inspection = inspect_message(raw)
-                if match is None:
-                    match = self._match_by_content(inspection)
+                try:
+                    inspection = inspect_message(raw)
+                    if match is None:
+                        match = self._match_by_content(inspection)
+                except Exception as exc:
+                    if match is None or _infrastructure(exc):
+                        raise  # tied to no ask: sync records it as skipped
+                    log.warning("%s/%s uid %d: could not be classified: %s", self.account.name,
+                                folder, info.uid, _reason(exc), exc_info=True)
+                    inspection = None
+                    problem = f"could not be classified: {_reason(exc)}"
+        if match is None:
+            with self.store.transaction():
+                self._save_cursor_uid(folder, cursor_after)
+            return 0, 0
+        try:
+            with self.store.transaction():
+                applied = self._commit(folder, role, info.uid, uidvalidity, headers, match,
+                                       inspection, problem)
+        except Exception as exc:
+            if match.ask_id is None or _infrastructure(exc):
+                raise
+            # Even recording it failed: record what the headers say, and fall back.
+            log.exception("%s/%s uid %d: could not be recorded", self.account.name, folder,
+                          info.uid)
+            with self.store.transaction():
+                applied = self._commit(folder, role, info.uid, uidvalidity, headers, match,
+                                       None, f"could not be recorded: {_reason(exc)}")
+        finally:
+            self.tracker.flush_notices()
+        return (1 if match.ask_id is not None else 0), applied
+
+    def _commit(self, folder: str, role: str, uid: int, uidvalidity: int, headers: Headers,
+                match: Match, inspection: Inspection | None, problem: str | None) -> int:
+        """Inside the transaction: record and apply the message, advance the cursor."""
+        applied = 0
+        # Checked again here: another sync may have recorded it since the first look.
+        if not (headers.message_id and self._already_seen(headers.message_id, role)):
+            applied = self._record(folder, role, uid, uidvalidity, headers, match, inspection,
+                                   problem)
+        self._save_cursor_uid(folder, Cursor(uidvalidity, uid))
+        return applied
+
+    def _skip(self, folder: str, uid: int, uidvalidity: int, exc: Exception) -> None:
         with self.store.transaction():
-            applied = 0
-            if match is not None:
-                applied = self._record(folder, role, info.uid, uidvalidity, headers, match,
-                                       inspection)
-            self._save_cursor_uid(folder, cursor_after)
-        return (1 if match is not None and match.ask_id is not None else 0), applied
+            self.store.add_event(self.now(), "message_skipped", folder=folder, uid=uid,
+                                 reason=_reason(exc))
+            self._save_cursor_uid(folder, Cursor(uidvalidity, uid))
 
     def _save_cursor_uid(self, folder: str, cursor: Cursor) -> None:
+        """Save ``cursor`` unless the stored one is already as far (it never goes back)."""
         current = self.cursor(folder)
-        if current is not None and current.uidvalidity == cursor.uidvalidity and \
-                current.highest_uid >= cursor.highest_uid:
-            return
+        if current is not None and current.uidvalidity == cursor.uidvalidity:
+            if current.highest_uid > cursor.highest_uid:
+                return
+            if current.highest_uid == cursor.highest_uid and (
+                    cursor.highestmodseq is None
+                    or (current.highestmodseq or 0) >= cursor.highestmodseq):
+                return
         self._save_cursor(folder, cursor)
 
     def _already_seen(self, message_id: str, role: str) -> bool:
@@ -338,12 +410,12 @@ class Inbox:
     # -- applying ---------------------------------------------------------------------
 
     def _record(self, folder: str, role: str, uid: int, uidvalidity: int, headers: Headers,
-                match: Match, inspection: Inspection | None) -> int:
+                match: Match, inspection: Inspection | None, problem: str | None) -> int:
         now = self.now()
         direction = "out" if role == "sent" else "in"
         kind = inspection.kind if inspection else None
         intent = inspection.intent if inspection else None
-        self.store.db.execute(
+        inserted = self.store.db.execute(
             "INSERT OR IGNORE INTO messages (account, folder, uid, uidvalidity, message_id, "
             "in_reply_to, references_, from_addr, to_addrs, subject, date, direction, kind, "
             "intent, ask_id, match_reason, reply_text, created_at) "
@@ -353,7 +425,9 @@ class Inbox:
              headers.from_addr, json.dumps(list(headers.to_addrs)), headers.subject,
              iso(headers.date) if headers.date else None, direction, kind, intent,
              match.ask_id, match.reason,
-             inspection.reply_text[:20000] if inspection else None, iso(now)))
+             inspection.reply_text[:20000] if inspection else None, iso(now))).rowcount
+        if inserted == 0:
+            return 0  # recorded before (by another sync of this folder): never apply twice
         self.store.add_event(now, f"message_{direction}", ask_id=match.ask_id,
                              mentor_id=match.mentor_id, subject=headers.subject, kind=kind,
                              intent=intent, why=match.reason,
@@ -363,11 +437,54 @@ class Inbox:
         if match.needs_review:
             self.store.db.execute("UPDATE asks SET needs_review = 1 WHERE id = ?",
                                   (match.ask_id,))
-        event = self._event(role, headers, inspection)
-        if event is None:
-            return 0
-        self.tracker.handle_in_transaction(match.ask_id, event, now, why=match.reason)
-        return 1
+        if problem is None or role == "sent":  # a sent message needs no classification
+            try:
+                event = self._event(role, headers, inspection)
+                if event is None:
+                    return 0
+                # All or nothing: the tracker rolls back its own writes when it fails.
+                self.tracker.handle_in_transaction(match.ask_id, event, now, why=match.reason)
+                return 1
+            except Exception as exc:
+                if _infrastructure(exc):
+                    raise
+                log.exception("ask %d: %s/%s uid %d could not be applied", match.ask_id,
+                              folder, role, uid)
+                problem = f"could not be applied: {_reason(exc)}"
+        return self._fall_back(folder, role, uid, headers, match, kind, problem, now)
+
+    def _fall_back(self, folder: str, role: str, uid: int, headers: Headers, match: Match,
+                   kind: str | None, problem: str, now: datetime) -> int:
+        """The message is recorded but its real event failed: be conservative.
+
+        The ask is flagged for review. A message from a person (or of unknown kind) is
+        applied as a reply of unclear intent, which stops the nudges and asks the user
+        to read it; anything else (an auto-reply, a bounce, a notice, the user's own
+        sent mail) is only flagged and the user told.
+        """
+        assert match.ask_id is not None
+        self.store.db.execute("UPDATE asks SET needs_review = 1 WHERE id = ?", (match.ask_id,))
+        human = role == "inbox" and kind in (None, "human")
+        self.store.add_event(now, "message_skipped", ask_id=match.ask_id,
+                             mentor_id=match.mentor_id, folder=folder, uid=uid,
+                             subject=headers.subject, reason=problem,
+                             fallback="HumanReply(unclear)" if human else None)
+        if human:
+            try:
+                self.tracker.handle_in_transaction(
+                    match.ask_id, ev.HumanReply(intent=Intent.UNCLEAR,
+                                                message_id=headers.message_id, at=headers.date),
+                    now, why=match.reason, fallback=problem)
+                return 1
+            except Exception as exc:
+                if _infrastructure(exc):
+                    raise
+                log.exception("ask %d: not even a reply of unclear intent could be applied",
+                              match.ask_id)
+        self.tracker.queue_notice(
+            Level.WARNING, f"A message for ask {match.ask_id} ({headers.subject!r}) could not "
+            f"be handled ({problem}); please read it and update the ask.")
+        return 0
 
     def _event(self, role: str, headers: Headers, inspection: Inspection | None
                ) -> ev.Event | None:
@@ -404,7 +521,16 @@ class Inbox:
                              message_id=headers.message_id, at=at)
 
 
-def _advance(new: Cursor, old: Cursor | None, uid: int) -> Cursor:
-    if old is not None and old.uidvalidity == new.uidvalidity and old.highest_uid >= uid:
-        return old
-    return Cursor(new.uidvalidity, uid, None)
+def _infrastructure(exc: BaseException) -> bool:
+    """Trouble with the connection or the database, not with one message: retry later."""
+    if isinstance(exc, ProtocolError | StoreError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        return name.startswith(_SQLITE_INFRA)
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 300 else text[:297] + "..."

@@ -4,17 +4,27 @@ Every change to an ask goes through ``Tracker.handle``: load the ask, ``decide``
 write the new ask and carry out the actions (drafts, tasks, notices, new asks) in one
 transaction, so an event is applied completely or not at all. The tracker never talks
 to a mail server; drafts are rendered by an injected ``DraftMaker``.
+
+Notices for the user (which may run a desktop notification) are never delivered inside
+the write transaction: they are queued with the newest event row as their anchor and
+delivered by ``flush_notices`` once no transaction is open, and only if that anchor
+row is in the database, i.e. only for work that was committed. ``handle`` and
+``create_ask`` flush themselves; callers of ``handle_in_transaction`` call
+``flush_notices`` after their commit (a notice they leave behind goes out at the
+tracker's next flush, or never if its work was rolled back).
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol
 
+from maild.compose import new_message_id
 from maild.config import Config
 from maild.core import events as ev
 from maild.core.actions import (
@@ -37,7 +47,7 @@ from maild.core.model import Ask, AskState, Mentor, Step, StepStatus
 from maild.core.playbooks import merge_overrides
 from maild.core.rules import Rules
 from maild.core.timing import SendingWindow
-from maild.errors import UsageError
+from maild.errors import MaildError, UsageError
 from maild.store import Store
 from maild.store import asks as asks_repo
 from maild.store import drafts as drafts_repo
@@ -57,6 +67,16 @@ class DraftMaker(Protocol):
 
 
 Notifier = Callable[[Level, str], None]
+FollowUps = list[tuple[ev.Event, dict[str, object]]]
+# The newest event row when a notice was queued: (id, at, type, detail).
+Anchor = tuple[int, str, str, str]
+
+
+@dataclass(frozen=True)
+class _Notice:
+    level: Level
+    text: str
+    anchor: Anchor | None
 
 
 def rules_for(config: Config) -> Rules:
@@ -99,7 +119,7 @@ class Tracker:
         self.rules = rules or rules_for(config)
         self.drafts = drafts
         self._notify = notify
-        self._followups: list[tuple[ev.Event, dict[str, object]]] = []
+        self._notices: list[_Notice] = []
 
     # -- reading ----------------------------------------------------------------------
 
@@ -120,10 +140,13 @@ class Tracker:
                    account: str | None = None, application_id: int | None = None,
                    deadline: date | None = None, meeting_at: datetime | None = None,
                    force: bool = False, again: bool = False, note: str | None = None) -> Created:
-        with self.store.transaction():
-            return self._create(mentor_id, playbook, now, account=account,
-                                application_id=application_id, deadline=deadline,
-                                meeting_at=meeting_at, force=force, again=again, note=note)
+        try:
+            with self.store.transaction():
+                return self._create(mentor_id, playbook, now, account=account,
+                                    application_id=application_id, deadline=deadline,
+                                    meeting_at=meeting_at, force=force, again=again, note=note)
+        finally:
+            self.flush_notices()
 
     def _create(self, mentor_id: int, playbook: str, now: datetime, *, account: str | None,
                 application_id: int | None, deadline: date | None,
@@ -151,16 +174,85 @@ class Tracker:
     # -- events -----------------------------------------------------------------------
 
     def handle(self, ask_id: int, event: ev.Event, now: datetime, **detail: object) -> Decision:
-        """Apply one event to one ask, atomically."""
-        with self.store.transaction():
-            return self.handle_in_transaction(ask_id, event, now, **detail)
+        """Apply one event to one ask, atomically; its notices go out after the commit."""
+        try:
+            with self.store.transaction():
+                return self.handle_in_transaction(ask_id, event, now, **detail)
+        finally:
+            self.flush_notices()
 
     def handle_in_transaction(self, ask_id: int, event: ev.Event, now: datetime,
                               **detail: object) -> Decision:
-        ask = asks_repo.load_ask(self.store, ask_id)
-        decision = decide(ask, event, now, self.rules)
-        saved = self._apply(decision, now, type(event).__name__, {**_describe(event), **detail})
+        """Apply one event inside the caller's transaction, completely or not at all.
+
+        On an exception everything this call wrote is rolled back (a savepoint) and its
+        notices are dropped, so the caller may carry on with its transaction. The
+        notices of a successful call wait for ``flush_notices`` after the commit.
+        """
+        db = self.store.db
+        queued = len(self._notices)
+        db.execute("SAVEPOINT tracker_handle")
+        try:
+            ask = asks_repo.load_ask(self.store, ask_id)
+            decision = decide(ask, event, now, self.rules)
+            saved = self._apply(decision, now, type(event).__name__,
+                                {**_describe(event), **detail})
+        except BaseException:
+            del self._notices[queued:]
+            try:
+                db.execute("ROLLBACK TO tracker_handle")
+                db.execute("RELEASE tracker_handle")
+            except sqlite3.Error:
+                log.debug("rolling back to the savepoint failed", exc_info=True)
+            raise
+        db.execute("RELEASE tracker_handle")
         return replace(decision, ask=saved)
+
+    # -- notices ----------------------------------------------------------------------
+
+    def queue_notice(self, level: Level, text: str) -> None:
+        """Tell the user ``text`` once the current transaction has committed.
+
+        Call it after writing the event row that records why (it is the anchor).
+        """
+        row = self.store.db.execute(
+            "SELECT id, at, type, detail FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        anchor = (int(row[0]), str(row[1]), str(row[2]), str(row[3])) if row else None
+        self._notices.append(_Notice(level, text, anchor))
+
+    def flush_notices(self) -> int:
+        """Deliver the queued notices of committed work; returns how many went out.
+
+        Does nothing while a transaction is open. A notice whose anchor event row is not
+        in the database belongs to rolled-back work and is dropped, never delivered.
+        """
+        if not self._notices or self.store.db.in_transaction:
+            return 0
+        pending, self._notices = self._notices, []
+        delivered: set[tuple[Anchor | None, Level, str]] = set()
+        for notice in pending:
+            key = (notice.anchor, notice.level, notice.text)
+            if key in delivered or not self._committed(notice.anchor):
+                continue
+            delivered.add(key)
+            log.log(logging.WARNING if notice.level is not Level.INFO else logging.INFO, "%s",
+                    notice.text)
+            if self._notify is None:
+                continue
+            try:
+                self._notify(notice.level, notice.text)
+            except Exception:
+                # A broken notifier (a hung desktop helper) must not undo committed work.
+                log.exception("a notice could not be delivered")
+        return len(delivered)
+
+    def _committed(self, anchor: Anchor | None) -> bool:
+        if anchor is None:
+            return True
+        row = self.store.db.execute(
+            "SELECT 1 FROM events WHERE id = ? AND at = ? AND type = ? AND detail = ?",
+            anchor).fetchone()
+        return row is not None
 
     def due_steps(self, now: datetime) -> list[tuple[int, str]]:
         """(ask id, step name) of every planned step whose time has come."""
@@ -192,42 +284,51 @@ class Tracker:
 
     def _apply(self, decision: Decision, now: datetime, what: str,
                detail: dict[str, object]) -> Ask:
-        saved = self._persist(decision, now, what, detail)
+        # Follow-up events (an auto-approval) belong to this ask and this call only: a
+        # local list, so nothing is left over for another ask (invariant 1).
+        followups: FollowUps = []
+        saved = self._persist(decision, now, what, detail, followups)
         assert saved.id is not None
-        # Follow-up events (an auto-approval) are decided on the ask as it is by then.
-        follow = deque(self._followups)
-        self._followups.clear()
+        # They are decided on the ask as it is by then.
+        follow = deque(followups)
         while follow:
             event, more = follow.popleft()
             current = asks_repo.load_ask(self.store, saved.id)
+            more_followups: FollowUps = []
             self._persist(decide(current, event, now, self.rules), now, type(event).__name__,
-                          {**_describe(event), **more})
-            follow.extend(self._followups)
-            self._followups.clear()
+                          {**_describe(event), **more}, more_followups)
+            follow.extend(more_followups)
         return asks_repo.load_ask(self.store, saved.id)
 
     def _persist(self, decision: Decision, now: datetime, what: str,
-                 detail: dict[str, object]) -> Ask:
+                 detail: dict[str, object], followups: FollowUps) -> Ask:
         saved = asks_repo.save_ask(self.store, decision.ask, now)
         self.store.add_event(now, what, ask_id=saved.id, mentor_id=saved.mentor_id, **detail)
         for action in decision.actions:
-            self._act(saved, action, now)
+            self._act(saved, action, now, followups)
         return saved
 
-    def _act(self, ask: Ask, action: object, now: datetime) -> None:
+    def _act(self, ask: Ask, action: object, now: datetime, followups: FollowUps) -> None:
         assert ask.id is not None
         store = self.store
         if isinstance(action, CreateDraft):
             step = ask.open_step(action.step)
             if step is None or step.id is None:
                 return None
-            spec = self.drafts.make(store, ask, step, now)
+            try:
+                spec = self.drafts.make(store, ask, step, now)
+            except MaildError as exc:
+                # The step must not be lost, nor the event that led to it (a mentor's
+                # reply): the draft waits with the problem named, like a template gap.
+                log.warning("ask %s: draft of %s cannot be made yet: %s", ask.id, step.name,
+                            exc)
+                spec = self._unmade(ask, step, exc)
             status = "pending"
             drafts_repo.insert_draft(store, spec, status, now)
             store.add_event(now, "draft_created", ask_id=ask.id, mentor_id=ask.mentor_id,
                             step=step.name, subject=spec.subject)
             if self._auto_approved(ask, step) and not spec.missing_fields:
-                self._followups.append((ev.DraftApproved(step=step.name), {"auto": True}))
+                followups.append((ev.DraftApproved(step=step.name), {"auto": True}))
             return None
         if isinstance(action, SendStep):
             step = _step_named(ask, action.step)
@@ -302,6 +403,23 @@ class Tracker:
             self._tell(Level.INFO, f"started cold ask {created.ask.id} to {mentor.name} "
                        f"({action.reason}); its first draft waits for your approval")
 
+    def _unmade(self, ask: Ask, step: Step, exc: MaildError) -> DraftSpec:
+        """A placeholder draft naming why the real one could not be made."""
+        account = next((a for a in self.config.accounts if a.name == ask.account), None)
+        from_addr = account.email if account else self.config.identity.email
+        to: tuple[tuple[str, str], ...] = ()
+        try:
+            entry = mentors_repo.get_mentor(self.store, ask.mentor_id).entry
+            to = ((entry.emails[0], entry.name),) if entry.emails else ()
+        except MaildError:
+            to = ()
+        what = step.template or step.name
+        return DraftSpec(
+            ask_id=ask.id or 0, step_id=step.id, account=ask.account or "",
+            from_addr=from_addr, from_name=self.config.identity.name, to_addrs=to,
+            subject=f"({what}: {exc})", body="", message_id=new_message_id(from_addr),
+            missing_fields=(f"draft: {exc}",), template=step.template)
+
     def _auto_approved(self, ask: Ask, step: Step) -> bool:
         sending = self.config.sending
         if sending.approval != "auto":
@@ -310,9 +428,8 @@ class Tracker:
         return "*" in allowed or f"{ask.playbook}.{step.name}" in allowed
 
     def _tell(self, level: Level, text: str) -> None:
-        log.log(logging.WARNING if level is not Level.INFO else logging.INFO, "%s", text)
-        if self._notify is not None:
-            self._notify(level, text)
+        # Delivered (and logged) by flush_notices, after the transaction commits.
+        self.queue_notice(level, text)
 
 
 def _step_named(ask: Ask, name: str) -> Step | None:
