@@ -35,11 +35,11 @@ class Edit:
 
 
 def step_name(store: Store, draft: Draft) -> str:
-    row = store.db.execute("SELECT name FROM steps WHERE id = ?",
-                           (draft.spec.step_id,)).fetchone()
-    if row is None:
+    """The draft's step name; a UsageError for a draft that belongs to no step."""
+    name = drafts_repo.step_name(store, draft)
+    if name is None:
         raise UsageError(f"draft {draft.id} belongs to no step")
-    return str(row["name"])
+    return name
 
 
 def user_fields_missing(draft: Draft) -> list[str]:

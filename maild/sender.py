@@ -9,10 +9,19 @@ For each approved draft whose time has come, in order:
 3. re-check the thread on the server: a catch-up of INBOX and Sent right before
    sending, so a reply that just arrived cancels a nudge instead of racing it
    (invariant 3), and a draft the user already sent from their own client (found in
-   Sent by its Message-ID, e.g. the copy maild put in Drafts) is superseded;
-4. claim: the draft becomes ``sending`` and that is committed *before* any SMTP traffic;
+   Sent by its Message-ID, e.g. the copy maild put in Drafts) is marked sent (its step
+   superseded);
+4. claim, in one transaction with a last look at the ask (the engine's
+   ``send_verdict``): a paused ask or one waiting for an address holds the draft, an
+   ended ask or a reply after the approval of a nudge cancels it, a reminder goes back
+   before the user; otherwise the draft becomes ``sending`` and that is committed
+   *before* any SMTP traffic;
 5. SMTP; then commit ``sent`` with the message row and the engine's MessageSent;
 6. append a copy to Sent when the account wants one.
+
+Every way back to ``approved`` (a temporary SMTP error, ``maild draft resolve
+--not-sent``, ``maild draft retry``) goes through the engine's SendRetry, so what
+happened meanwhile (a reply, a pause, the ask's end) decides whether it still goes.
 
 A crash between 3 and 4 leaves a ``sending`` draft. ``recover`` resolves it only by
 evidence: its Message-ID in the Sent folder makes it ``sent``; otherwise it becomes
@@ -38,6 +47,8 @@ from maild.adapters.imap import ImapConnection
 from maild.compose import Attachment, Mailbox, compose
 from maild.config import Account, Config
 from maild.core import events as ev
+from maild.core.engine import Verdict, send_verdict
+from maild.core.model import HOLDING_STATES, StepStatus
 from maild.errors import MaildError, UsageError
 from maild.inbox import Inbox
 from maild.store import Store, iso
@@ -91,13 +102,22 @@ class Sender:
     # -- selection --------------------------------------------------------------------
 
     def ready(self, now: datetime) -> list[Draft]:
-        return [d for d in drafts_repo.list_drafts(self.store, ("approved",))
+        """Approved drafts whose time has come, except those of a held ask."""
+        return [d for d in self._sendable()
                 if d.send_after is None or d.send_after <= now]
 
     def next_wakeup(self) -> datetime | None:
-        times = [d.send_after for d in drafts_repo.list_drafts(self.store, ("approved",))
-                 if d.send_after is not None]
+        times = [d.send_after for d in self._sendable() if d.send_after is not None]
         return min(times, default=None)
+
+    def _sendable(self) -> list[Draft]:
+        """Approved drafts, without those of an ask that is paused, waits for an address
+        or for a failed first mail: they wait, unchanged, until the ask is released."""
+        held = {int(r[0]) for r in self.store.db.execute(
+            f"SELECT id FROM asks WHERE state IN ({','.join('?' * len(HOLDING_STATES))})",
+            tuple(str(s) for s in HOLDING_STATES))}
+        return [d for d in drafts_repo.list_drafts(self.store, ("approved",))
+                if d.ask_id not in held]
 
     def _send_times(self, account: str, since: datetime) -> list[datetime]:
         """When this account's messages went out (or may have) since ``since``, oldest first.
@@ -147,6 +167,13 @@ class Sender:
 
     async def send_one(self, draft_id: int) -> str:
         """Try to send one approved draft; returns what became of it."""
+        try:
+            return await self._send_one(draft_id)
+        finally:
+            # The engine's notices (a failure, a held ask) go out once committed.
+            self.tracker.flush_notices()
+
+    async def _send_one(self, draft_id: int) -> str:
         now = self.now()
         draft = drafts_repo.get_draft(self.store, draft_id)
         if draft.status != "approved":
@@ -175,7 +202,8 @@ class Sender:
             # Without a re-check a nudge could follow a reply: better late than wrong.
             log.warning("draft %d: thread re-check failed (%s); trying again later", draft.id,
                         exc)
-            self._defer(draft, now, attempt=self._attempts(draft) + 1)
+            with self.store.transaction():
+                self._defer(draft, now, attempt=self._attempts(draft) + 1)
             return "deferred"
         draft = drafts_repo.get_draft(self.store, draft_id)
         if draft.status == "approved" and sent_by_user:
@@ -186,11 +214,9 @@ class Sender:
                      draft.status)
             return "cancelled"
         self._checkpoint("before_claim")
-        with self.store.transaction():
-            drafts_repo.set_status(self.store, draft.id, "sending", now, sent_at=now,
-                                   expect=("approved",))
-            self.store.db.execute("UPDATE steps SET status = 'sending' WHERE id = ?",
-                                  (draft.spec.step_id,))
+        outcome = self._claim(draft, now)
+        if outcome is not None:
+            return outcome
         self._checkpoint("before_smtp")
         try:
             secret = self._secret(account)
@@ -204,12 +230,16 @@ class Sender:
             return "failed"
         except (smtp.SendTemporaryError, MaildError) as exc:
             log.warning("draft %d: %s; will retry", draft.id, exc)
+            # Back to approved through the engine: a reply or a pause recorded while the
+            # mail was in flight decides whether it is tried again (invariant 3).
             with self.store.transaction():
-                drafts_repo.set_status(self.store, draft.id, "approved", now,
-                                       expect=("sending",))
-                self.store.db.execute("UPDATE steps SET status = 'approved' WHERE id = ?",
-                                      (draft.spec.step_id,))
-            self._defer(draft, now, attempt=self._attempts(draft) + 1, detail=str(exc))
+                put_back(self.store, self.tracker, draft, now, expect=("sending",),
+                         why="temporary send error")
+                if drafts_repo.get_draft(self.store, draft.id).status != "approved":
+                    log.info("draft %d: not tried again: %s", draft.id,
+                             "called off while it was being sent")
+                    return "cancelled"
+                self._defer(draft, now, attempt=self._attempts(draft) + 1, detail=str(exc))
             return "deferred"
         self._checkpoint("after_data")
         self._mark_sent(draft, step, now)
@@ -224,9 +254,44 @@ class Sender:
         return raw
 
     def _step_name(self, draft: Draft) -> str:
-        row = self.store.db.execute("SELECT name FROM steps WHERE id = ?",
-                                    (draft.spec.step_id,)).fetchone()
-        return str(row["name"]) if row else ""
+        return drafts_repo.step_name(self.store, draft) or ""
+
+    def _claim(self, draft: Draft, now: datetime) -> str | None:
+        """Claim the draft (``sending``, committed), or why not: its outcome.
+
+        The last look at the ask happens in the same transaction as the claim, so a
+        reply, a pause or a cancellation recorded before it is never raced.
+        """
+        with self.store.transaction():
+            current = drafts_repo.get_draft(self.store, draft.id)
+            if current.status != "approved":
+                log.info("draft %d: %s before it was claimed; not sent", draft.id,
+                         current.status)
+                return "cancelled"
+            verdict, why = self._verdict(current)
+            if verdict is Verdict.HOLD:
+                log.info("draft %d waits: %s", draft.id, why)
+                return "deferred"
+            if verdict is not Verdict.SEND:
+                log.info("draft %d not sent: %s", draft.id, why)
+                put_back(self.store, self.tracker, current, now, expect=("approved",),
+                         why=why)
+                return "cancelled"
+            drafts_repo.set_status(self.store, draft.id, "sending", now, sent_at=now,
+                                   expect=("approved",))
+            self.store.db.execute("UPDATE steps SET status = 'sending' WHERE id = ?",
+                                  (draft.spec.step_id,))
+        return None
+
+    def _verdict(self, draft: Draft) -> tuple[Verdict, str]:
+        if draft.spec.step_id is None:
+            return Verdict.SEND, ""
+        ask = asks_repo.load_ask(self.store, draft.ask_id)
+        step = next((s for s in ask.steps if s.id == draft.spec.step_id), None)
+        if step is None or step.status is not StepStatus.APPROVED:
+            state = step.status.value if step else "gone"
+            return Verdict.CANCEL, f"its step is {state}"
+        return send_verdict(ask, step, self.tracker.rules, drafted_at=draft.created_at)
 
     def _attempts(self, draft: Draft) -> int:
         row = self.store.db.execute(
@@ -235,14 +300,15 @@ class Sender:
         return int(row[0])
 
     def _defer(self, draft: Draft, now: datetime, attempt: int, detail: str = "") -> None:
-        """Back off exponentially (2 min, 4, 8, ... at most 2 h) after a temporary error."""
+        """Back off exponentially (2 min, 4, 8, ... at most 2 h) after a temporary error.
+
+        Call inside a transaction."""
         delay = min(RETRY_CAP, RETRY_BASE * (2 ** min(max(0, attempt - 1), 16)))
-        with self.store.transaction():
-            drafts_repo.set_status(self.store, draft.id, "approved", now, send_after=now + delay,
-                                   expect=("approved",))
-            self.store.add_event(now, "send_retry", ask_id=draft.ask_id, draft=draft.id,
-                                 attempt=attempt, after=(now + delay).isoformat(),
-                                 error=detail or None)
+        drafts_repo.set_status(self.store, draft.id, "approved", now, send_after=now + delay,
+                               expect=("approved",))
+        self.store.add_event(now, "send_retry", ask_id=draft.ask_id, draft=draft.id,
+                             attempt=attempt, after=(now + delay).isoformat(),
+                             error=detail or None)
 
     def _recheck_thread(self, account: Account, draft: Draft) -> bool:
         """Catch up on INBOX and Sent; True when the draft itself is already in Sent.
@@ -260,18 +326,18 @@ class Sender:
             return bool(conn.find_message_id(sent, draft.spec.message_id))
 
     def _supersede(self, draft: Draft, step: str, now: datetime) -> None:
+        """The user sent this very draft from their own client: it went out, so it is
+        ``sent`` (and counts toward the rate limit), as when the inbox finds it in Sent;
+        its step is superseded by the engine (the user sent it, not maild)."""
         log.info("draft %d is already in Sent: the user sent it themselves; maild will not",
                  draft.id)
         with self.store.transaction():
+            drafts_repo.set_status(self.store, draft.id, "sent", now, sent_at=now,
+                                   expect=("approved",))
             self.tracker.handle_in_transaction(
-                draft.ask_id, ev.MessageSent(step=step, by_user=True,
+                draft.ask_id, ev.MessageSent(step=step or None, by_user=True,
                                              message_id=draft.spec.message_id, at=now),
                 now, draft=draft.id, why="found in Sent before sending")
-            # The engine cancels the step's open drafts; make sure this one is among them.
-            current = drafts_repo.get_draft(self.store, draft.id)
-            if current.status == "approved":
-                drafts_repo.set_status(self.store, draft.id, "superseded", now,
-                                       expect=("approved",))
 
     def _message(self, draft: Draft, now: datetime) -> EmailMessage:
         s = draft.spec
@@ -407,6 +473,7 @@ class Sender:
                 self._finish_failed(draft, step, now, uncertain=True,
                                     detail="interrupted while sending; not found in Sent")
                 outcomes.append((draft.id, "uncertain"))
+            self.tracker.flush_notices()
         return outcomes
 
 
@@ -440,9 +507,7 @@ def resolve_uncertain(store: Store, tracker: Tracker, draft_id: int, *, went_out
     if draft.status != "uncertain":
         raise UsageError(f"draft {draft_id} is {draft.status}; only an uncertain send can be "
                          "resolved")
-    row = store.db.execute("SELECT name FROM steps WHERE id = ?",
-                           (draft.spec.step_id,)).fetchone()
-    step = str(row["name"]) if row else ""
+    step = drafts_repo.step_name(store, draft) or ""
     with store.transaction():
         if went_out:
             at = draft.sent_at or now
@@ -452,13 +517,53 @@ def resolve_uncertain(store: Store, tracker: Tracker, draft_id: int, *, went_out
                 draft.ask_id, ev.MessageSent(step=step, message_id=draft.spec.message_id,
                                              at=at), now, draft=draft.id, why="user confirmed")
         else:
-            drafts_repo.set_status(store, draft.id, "approved", now, send_after=now,
-                                   expect=("uncertain",))
-            store.db.execute("UPDATE steps SET status = 'approved' WHERE id = ?",
-                             (draft.spec.step_id,))
+            # Approved again only if the ask still wants it (a decline, a reply to a
+            # nudge or a cancellation meanwhile calls it off): the engine decides.
+            put_back(store, tracker, draft, now, expect=("uncertain",),
+                     why="the user says it did not go out")
         store.add_event(now, "uncertain_resolved", ask_id=draft.ask_id, draft=draft.id,
                         went_out=went_out)
+    tracker.flush_notices()
     return drafts_repo.get_draft(store, draft_id)
+
+
+def retry_failed(store: Store, tracker: Tracker, draft_id: int, now: datetime) -> Draft:
+    """``maild draft retry``: a failed draft goes back to approved, through the engine.
+
+    For a draft that failed for good (login refused, unreadable attachment), once the
+    user fixed the cause. A held ask (its first mail failed) is released, its follow-ups
+    counted from now; a step called off meanwhile stays off and the draft is cancelled.
+    """
+    draft = drafts_repo.get_draft(store, draft_id)
+    if draft.status != "failed":
+        raise UsageError(f"draft {draft_id} is {draft.status}; only a failed send can be "
+                         "retried")
+    with store.transaction():
+        put_back(store, tracker, draft, now, expect=("failed",), why="retried by the user")
+        store.add_event(now, "send_retried", ask_id=draft.ask_id, draft=draft.id)
+    tracker.flush_notices()
+    return drafts_repo.get_draft(store, draft_id)
+
+
+def put_back(store: Store, tracker: Tracker, draft: Draft, now: datetime, *,
+             expect: tuple[str, ...], why: str) -> None:
+    """Return a draft that did not go out to ``approved`` through the engine's SendRetry
+    (inside a transaction). The engine decides with what happened meanwhile: its step is
+    approved again, or called off (the draft is then cancelled), or drafted afresh for a
+    new approval (the draft is then discarded)."""
+    drafts_repo.set_status(store, draft.id, "approved", now, send_after=now, expect=expect)
+    step = drafts_repo.step_name(store, draft)
+    if step is None:
+        return
+    tracker.handle_in_transaction(draft.ask_id, ev.SendRetry(step=step, why=why), now,
+                                  draft=draft.id)
+    row = store.db.execute("SELECT status FROM steps WHERE id = ?",
+                           (draft.spec.step_id,)).fetchone()
+    if row is not None and row["status"] != StepStatus.APPROVED.value \
+            and drafts_repo.get_draft(store, draft.id).status == "approved":
+        # The engine called the step off (or re-planned it) and this draft is no longer
+        # its mail; cancelling it here covers a step already final before the event.
+        drafts_repo.set_status(store, draft.id, "cancelled", now, expect=("approved",))
 
 
 def check_header_block(raw: bytes) -> None:

@@ -1,4 +1,5 @@
-"""``maild drafts``, ``maild draft show``, ``approve``, ``reject``, ``snooze``: review.
+"""``maild drafts``, ``maild draft show``, ``approve``, ``reject``, ``snooze``: review;
+``maild draft resolve`` and ``maild draft retry``: settle a send that did not go through.
 
 Nothing is sent without passing through ``approve`` (invariant 1). Fields only the user
 can write (``user.*`` in the template) are asked for here, or given with ``--field``.
@@ -19,7 +20,7 @@ from rich.table import Table
 from maild import review
 from maild.cli.app import App, pass_app
 from maild.errors import UsageError
-from maild.sender import resolve_uncertain
+from maild.sender import resolve_uncertain, retry_failed
 from maild.store import drafts as drafts_repo
 from maild.store.drafts import Draft
 
@@ -178,3 +179,17 @@ def draft_resolve(app: App, draft_id: int, went_out: bool | None) -> None:
     else:
         click.echo(f"Draft {draft_id} approved again; maild sends it in the mentor's next "
                    "sending window (`maild run` must be running).")
+
+
+@draft_group.command("retry")
+@click.argument("draft_id", type=int)
+@pass_app
+def draft_retry(app: App, draft_id: int) -> None:
+    """Send a failed draft again, once you fixed what stopped it (see docs/sending.md)."""
+    draft = retry_failed(app.store(), app.tracker(), draft_id, app.now())
+    if draft.status == "approved":
+        click.echo(f"Draft {draft_id} approved again; maild sends it in the mentor's next "
+                   "sending window (`maild run` must be running).")
+    else:
+        click.echo(f"Draft {draft_id} is {draft.status}: its step was called off meanwhile "
+                   "(see `maild ask show`); nothing will be sent.")

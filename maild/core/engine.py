@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,7 @@ from maild.core.events import (
     MessageSent,
     OutcomeRecorded,
     SendFailed,
+    SendRetry,
     StepDue,
     UserMarked,
 )
@@ -76,6 +78,56 @@ _COMMITTED = frozenset(
 _CONVERSATION = frozenset(
     {AskState.ACTIVE, AskState.QUESTION, AskState.MEETING, AskState.REPLIED}
 )
+# A step whose mail did not go out and may be put back to be sent (SendRetry).
+_RETRYABLE = frozenset(
+    {StepStatus.APPROVED, StepStatus.SENDING, StepStatus.UNCERTAIN, StepStatus.FAILED}
+)
+REDRAFT_REASON = "the mentor replied after it was approved; it needs approving again"
+
+
+class Verdict(StrEnum):
+    """May an approved mail go out now (``send_verdict``)."""
+
+    SEND = "send"
+    HOLD = "hold"  # not now: the ask is paused, waits for an address or a failed mail
+    CANCEL = "cancel"  # never: the mentor replied to a nudge, or the ask has ended
+    REDRAFT = "redraft"  # not as approved: a reply came after a reminder was approved
+
+
+def send_verdict(
+    ask: Ask, step: Step, rules: Rules = DEFAULT_RULES, drafted_at: datetime | None = None
+) -> tuple[Verdict, str]:
+    """Whether ``step``'s approved mail may go out, and why not; pure.
+
+    The sender asks right before claiming a draft; SendRetry applies the same verdict.
+    ``drafted_at`` (the draft's creation) stands in for ``step.approved_at`` when a
+    step was approved before that was recorded.
+    """
+    if step.recalled:
+        return Verdict.CANCEL, step.recalled
+    pb = rules.playbook(ask.playbook)
+    chaser = step.nudge or step.followup
+    if _has_ended(ask, pb) and (chaser or _opens(pb, step)):
+        return Verdict.CANCEL, f"the ask is {ask.state.value}"
+    since = step.approved_at or drafted_at
+    if chaser and ask.last_reply_at is not None and since is not None \
+            and ask.last_reply_at > to_utc(since):
+        if step.nudge:
+            return Verdict.CANCEL, "the mentor replied"
+        return Verdict.REDRAFT, REDRAFT_REASON
+    if ask.state in HOLDING_STATES:
+        return Verdict.HOLD, f"the ask is {ask.state.value}"
+    return Verdict.SEND, ""
+
+
+def _has_ended(ask: Ask, pb: Playbook) -> bool:
+    return ask.state in ENDED_STATES or (ask.state is AskState.AGREED and pb.close_on_agree)
+
+
+def _opens(pb: Playbook, step: Step) -> bool:
+    """Whether ``step`` is the ask's opening mail, the one its follow-ups refer to."""
+    first = pb.rules(Trigger.CREATED)
+    return bool(first) and first[0].name == step.name and step.kind is StepKind.EMAIL
 
 
 def decide(ask: Ask, event: Event, now: datetime, rules: Rules = DEFAULT_RULES) -> Decision:
@@ -119,6 +171,8 @@ class _Work:
                 self.on_edited(event.step)
             case SendFailed():
                 self.on_send_failed(event)
+            case SendRetry():
+                self.on_send_retry(event)
             case MessageSent():
                 self.on_sent(event)
             case HumanReply():
@@ -165,14 +219,21 @@ class _Work:
         return new
 
     def cancel(self, reason: str, keep: frozenset[str] = frozenset(), **flags: bool) -> None:
-        """Call off the cancellable steps matching every flag given (all when none)."""
+        """Call off the cancellable steps matching every flag given (all when none).
+
+        A step being sent is recalled instead: if its send comes back unsent, it is not
+        tried again (SendRetry).
+        """
         names: list[str] = []
         for step in self.ask.steps:
-            if not step.is_cancellable or step.name in keep:
+            if step.name in keep:
                 continue
             if all(getattr(step, flag) == value for flag, value in flags.items()):
-                self.update(step, status=StepStatus.CANCELLED, reason=reason)
-                names.append(step.name)
+                if step.is_cancellable:
+                    self.update(step, status=StepStatus.CANCELLED, reason=reason)
+                    names.append(step.name)
+                else:
+                    self.recall(step, reason)
         if names:
             self.emit(CancelSteps(tuple(names), reason))
 
@@ -183,8 +244,30 @@ class _Work:
             if step is not None and step.is_cancellable:
                 self.update(step, status=StepStatus.CANCELLED, reason=reason)
                 called_off.append(name)
+            elif step is not None:
+                self.recall(step, reason)
         if called_off:
             self.emit(CancelSteps(tuple(called_off), reason))
+
+    def recall(self, step: Step, reason: str) -> None:
+        if step.status is StepStatus.SENDING and step.recalled is None:
+            self.update(step, recalled=reason)
+
+    def redraft(self, step: Step, reason: str, notice: str | None = None) -> None:
+        """Put an approved step back before the user: its draft is discarded and the step
+        is drafted afresh (now, at its sending window, or once the ask is released) for a
+        new approval."""
+        due = max(step.due_at, self.shift(self.now, step.kind))
+        planned = self.update(step, status=StepStatus.PLANNED, due_at=due, approved_at=None,
+                              recalled=None, reason=reason)
+        # CancelSteps discards the step's open draft; the step itself lives on.
+        self.emit(CancelSteps((step.name,), reason))
+        self.emit(ScheduleStep(planned))
+        self.notify(Level.INFO, notice or f"The mentor wrote after you approved the "
+                    f"{step.name} mail: it was not sent; look at its new draft and approve it "
+                    "again.")
+        if due <= self.now:
+            self.fire(planned)
 
     def shift(self, moment: datetime, kind: StepKind) -> datetime:
         """A due time moved into the sending window; checks are internal and never wait."""
@@ -371,7 +454,7 @@ class _Work:
     def on_approved(self, name: str) -> None:
         step = self.ask.open_step(name)
         if step is not None and step.status is StepStatus.DRAFTED:
-            self.update(step, status=StepStatus.APPROVED)
+            self.update(step, status=StepStatus.APPROVED, approved_at=self.now, recalled=None)
             self.emit(SendStep(name))
 
     def on_rejected(self, name: str) -> None:
@@ -390,15 +473,48 @@ class _Work:
         if step is None or step.status not in {StepStatus.APPROVED, StepStatus.SENDING}:
             return
         status = StepStatus.UNCERTAIN if event.uncertain else StepStatus.FAILED
-        self.update(step, status=status, reason=event.detail)
+        step = self.update(step, status=status, reason=event.detail)
         what = "may or may not have gone out; check your Sent folder" if event.uncertain \
             else "was not sent"
         self.notify(Level.WARNING, f"The {event.step} mail {what}.")
+        if step.recalled and not event.uncertain:
+            # Called off while in flight, and it did not go out: it is simply off.
+            self.cancel_named([step.name], step.recalled)
+            return
+        held = self.ask.state in HOLDING_STATES or _has_ended(self.ask, self.pb)
+        if not event.uncertain and _opens(self.pb, step) and not held:
+            # Its follow-ups would chase a mail the mentor never got: hold the ask.
+            self.ask = replace(self.ask, held_from=self.ask.state)
+            self.set_state(AskState.SEND_FAILED, f"the {step.name} mail failed")
+            self.notify(Level.WARNING, f"The follow-ups of this ask wait: fix what stopped "
+                        f"the {step.name} mail, then `maild draft retry` it, or cancel the "
+                        "ask.")
+
+    def on_send_retry(self, event: SendRetry) -> None:
+        step = self.ask.open_step(event.step)
+        if step is None or step.status not in _RETRYABLE:
+            return
+        if self.ask.state is AskState.SEND_FAILED and step.status is StepStatus.FAILED:
+            self.release_send_hold("the failed mail is tried again")
+            self.reanchor(self.now)  # the follow-ups count from the new attempt
+        step = self.update(step, status=StepStatus.APPROVED)
+        verdict, why = send_verdict(self.ask, step, self.rules)
+        if verdict is Verdict.CANCEL:
+            self.cancel_named([step.name], why)
+        elif verdict is Verdict.REDRAFT:
+            self.redraft(step, why)
+
+    def release_send_hold(self, reason: str) -> None:
+        back = self.ask.held_from or (
+            AskState.WAITING_REPLY if self.ask.first_contact_at else AskState.ACTIVE
+        )
+        self.ask = replace(self.ask, held_from=None)
+        self.set_state(back, reason)
 
     def pending_for_user_message(self, at: datetime) -> Step | None:
         emails = [s for s in self.ask.steps if s.kind is StepKind.EMAIL and not s.is_final]
         for step in emails:
-            if step.status in PENDING_DRAFT_STATUSES:
+            if step.status in PENDING_DRAFT_STATUSES or step.status is StepStatus.FAILED:
                 return step
         due = [s for s in emails if s.status is StepStatus.PLANNED and s.due_at <= to_utc(at)]
         return due[0] if due else None
@@ -408,6 +524,8 @@ class _Work:
         step = self.ask.open_step(event.step) if event.step else None
         if step is None and event.by_user:
             step = self.pending_for_user_message(at)
+        if self.ask.state is AskState.SEND_FAILED:
+            self.release_send_hold("a message to the mentor went out")
         was = self.ask.state
         ids = self.ask.thread_message_ids
         if event.message_id and event.message_id not in ids:
@@ -477,7 +595,8 @@ class _Work:
             ids = (*ids, message_id)
         self.ask = replace(
             self.ask,
-            last_reply_at=to_utc(at),
+            # Never later than now: a reply dated in the future must not outdate approvals.
+            last_reply_at=min(to_utc(at), self.now),
             last_intent=intent,
             unanswered_followups=0,
             thread_message_ids=ids,
@@ -498,6 +617,10 @@ class _Work:
         elif new is not None and intent is not Intent.SUBMITTED:
             self.set_state(new, f"reply ({intent.value})")
         self.react(intent, at, new)
+        # A reminder approved before this reply may no longer fit: ask again (invariant 3).
+        for step in self.ask.steps:
+            if step.followup and not step.nudge and step.status is StepStatus.APPROVED:
+                self.redraft(step, REDRAFT_REASON)
 
     def react(self, intent: Intent, at: datetime, new: AskState | None) -> None:
         if intent is Intent.AGREE and new is AskState.AGREED:
@@ -599,6 +722,12 @@ class _Work:
             bounced_step=sent[-1].name if sent else self.ask.bounced_step,
         )
         self.set_state(AskState.NEEDS_ADDRESS, "hard bounce")
+        for step in self.ask.steps:
+            if step.kind is StepKind.EMAIL and step.status is StepStatus.APPROVED:
+                # Its draft is addressed to the dead address: drafted again on resume.
+                self.redraft(step, "the address bounced; drafted again for the new address",
+                             f"The approved {step.name} mail was not sent: the address "
+                             "bounced. It is drafted again once you resume the ask.")
         urgent = self.ask.deadline is not None and self.ask.submitted_at is None
         self.notify(
             Level.URGENT if urgent else Level.WARNING,
@@ -637,6 +766,10 @@ class _Work:
 
     def on_resume(self) -> None:
         if self.ask.state not in HOLDING_STATES:
+            return
+        if self.ask.state is AskState.SEND_FAILED:
+            self.notify(Level.WARNING, "The ask waits for its failed first mail: "
+                        "`maild draft retry` it, or cancel the ask.")
             return
         back = self.ask.held_from or (
             AskState.WAITING_REPLY if self.ask.first_contact_at else AskState.ACTIVE
@@ -726,10 +859,13 @@ class _Work:
     # ----------------------------------------------------------------- closing
 
     def settle(self) -> None:
-        ended = self.ask.state in ENDED_STATES or (
-            self.ask.state is AskState.AGREED and self.pb.close_on_agree
-        )
-        if ended and self.ask.closed_at is None and all(s.is_final for s in self.ask.steps):
-            self.ask = replace(self.ask, closed_at=self.now)
+        """``closed_at`` is the engine's alone: set once the ask has ended and no step is
+        open, cleared when it comes back to life (a late reply, a new step)."""
+        ended = _has_ended(self.ask, self.pb)
+        if ended and all(s.is_final for s in self.ask.steps):
+            if self.ask.closed_at is None:
+                self.ask = replace(self.ask, closed_at=self.now)
+        elif self.ask.closed_at is not None:
+            self.ask = replace(self.ask, closed_at=None)
         if self.actions or self.ask.updated_at is None:
             self.ask = replace(self.ask, updated_at=self.now)

@@ -69,6 +69,21 @@ class SendFailed:
 
 
 @dataclass(frozen=True)
+class SendRetry:
+    """A step's mail did not go out and is put back to be sent again.
+
+    Every way back to ``approved`` goes through this event: a temporary SMTP error (the
+    step was ``sending``), the user's ``maild draft resolve --not-sent`` (``uncertain``)
+    or ``maild draft retry`` (``failed``), and the sender's last look before claiming
+    (``approved``). The engine applies what happened meanwhile: the step is approved
+    again, cancelled (a reply, the ask ended) or put back before the user.
+    """
+
+    step: str
+    why: str | None = None
+
+
+@dataclass(frozen=True)
 class MessageSent:
     """A message to the mentor left the mailbox.
 
@@ -153,6 +168,7 @@ Event = (
     | DraftRejected
     | DraftEdited
     | SendFailed
+    | SendRetry
     | MessageSent
     | HumanReply
     | AutoReply

@@ -37,9 +37,12 @@ class StepStatus(StrEnum):
     DONE = "done"
 
 
-# Statuses from which a step can still be called off without risking a sent mail.
+# Statuses from which a step can still be called off without risking a sent mail: a
+# failed or uncertain send is not retried by anyone once its step is called off. A step
+# that is ``sending`` is in flight: it is marked ``recalled`` instead (see Step).
 CANCELLABLE_STATUSES: frozenset[StepStatus] = frozenset(
-    {StepStatus.PLANNED, StepStatus.DRAFTED, StepStatus.APPROVED}
+    {StepStatus.PLANNED, StepStatus.DRAFTED, StepStatus.APPROVED, StepStatus.FAILED,
+     StepStatus.UNCERTAIN}
 )
 # Statuses after which a step never changes again.
 FINAL_STATUSES: frozenset[StepStatus] = frozenset(
@@ -67,6 +70,7 @@ class AskState(StrEnum):
     MISSED_DEADLINE = "missed_deadline"
     PAUSED = "paused"
     NEEDS_ADDRESS = "needs_address"
+    SEND_FAILED = "send_failed"
     CLOSED = "closed"
     CANCELLED = "cancelled"
 
@@ -75,8 +79,12 @@ class AskState(StrEnum):
 ENDED_STATES: frozenset[AskState] = frozenset(
     {AskState.DECLINED, AskState.NO_RESPONSE, AskState.CLOSED, AskState.CANCELLED}
 )
-# Email steps are held (not drafted) while the ask is in one of these.
-HOLDING_STATES: frozenset[AskState] = frozenset({AskState.PAUSED, AskState.NEEDS_ADDRESS})
+# Email steps are held (not drafted, approved drafts not sent) while the ask is in one of
+# these. ``send_failed``: the ask's opening mail failed for good and its follow-ups
+# would refer to a mail the mentor never got; ``maild draft retry`` releases it.
+HOLDING_STATES: frozenset[AskState] = frozenset(
+    {AskState.PAUSED, AskState.NEEDS_ADDRESS, AskState.SEND_FAILED}
+)
 
 
 class Intent(StrEnum):
@@ -128,6 +136,10 @@ class Step:
     ``nudge`` steps are called off by any human reply; ``followup`` steps count as an
     unanswered follow-up once sent. Steps the engine creates have no ``id`` yet; within
     an ask at most one not-final step carries a given ``name``.
+
+    ``approved_at`` is when the user last approved the step's draft (a reply after it
+    makes a nudge or reminder stale); ``recalled`` is the reason the step was called off
+    while its mail was being sent: if that send comes back unsent, it is not retried.
     """
 
     name: str
@@ -144,6 +156,8 @@ class Step:
     note: str | None = None
     reason: str | None = None
     edited: bool = False
+    approved_at: datetime | None = None
+    recalled: str | None = None
 
     @property
     def is_final(self) -> bool:
@@ -160,6 +174,9 @@ class Step:
         data: dict[str, Any] = {"nudge": self.nudge, "followup": self.followup}
         _put_time(data, "send_by", self.send_by)
         _put_time(data, "sent_at", self.sent_at)
+        _put_time(data, "approved_at", self.approved_at)
+        if self.recalled is not None:
+            data["recalled"] = self.recalled
         if self.note is not None:
             data["note"] = self.note
         if self.reason is not None:
@@ -195,6 +212,8 @@ class Step:
             followup=bool(extra.get("followup", False)),
             send_by=_get_time(extra, "send_by"),
             sent_at=_get_time(extra, "sent_at"),
+            approved_at=_get_time(extra, "approved_at"),
+            recalled=extra.get("recalled"),
             note=extra.get("note"),
             reason=extra.get("reason"),
             edited=bool(extra.get("edited", False)),

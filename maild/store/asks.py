@@ -3,7 +3,8 @@
 The engine returns the whole ask as it should now be; ``save_ask`` writes it back:
 columns it knows, extras in the JSON ``data`` column, new steps (no id yet) inserted,
 existing steps updated in place. Call it inside ``Store.transaction()`` together with
-whatever the decision's actions write, so one event is one commit.
+whatever the decision's actions write, so one event is one commit. ``closed_at`` is
+the engine's to set and clear; the store writes what it is given.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 
-from maild.core.model import ENDED_STATES, Ask, Step
+from maild.core.model import Ask, Step
 from maild.errors import NotFoundError
 from maild.store.db import Store, iso
 
@@ -81,10 +82,8 @@ def open_asks(store: Store, *, with_steps: bool = True) -> list[Ask]:
 def save_ask(store: Store, ask: Ask, now: datetime) -> Ask:
     """Write ``ask`` (insert when it has no id) and its steps; returns it with ids."""
     db = store.db
+    # closed_at is the engine's decision (settle): written as given, never derived here.
     closed_at = ask.closed_at
-    if closed_at is None and ask.state in ENDED_STATES and not any(
-            not s.is_final for s in ask.steps):
-        closed_at = now
     values = (ask.mentor_id, ask.application_id, ask.playbook, str(ask.state), ask.account,
               iso(now), iso(closed_at) if closed_at else None, int(ask.needs_review),
               json.dumps(ask.to_data()))

@@ -148,6 +148,15 @@ def set_status(store: Store, draft_id: int, status: str, now: datetime,
         raise UsageError(f"draft {draft_id} is {current}, not {' or '.join(expect or ())}")
 
 
+def step_name(store: Store, draft: Draft) -> str | None:
+    """The name of the step ``draft`` belongs to (None for a draft without a step)."""
+    if draft.spec.step_id is None:
+        return None
+    row = store.db.execute("SELECT name FROM steps WHERE id = ?",
+                           (draft.spec.step_id,)).fetchone()
+    return str(row["name"]) if row else None
+
+
 def find_by_message_id(store: Store, message_id: str) -> Draft | None:
     row = store.db.execute("SELECT * FROM drafts WHERE message_id = ?",
                            (message_id,)).fetchone()

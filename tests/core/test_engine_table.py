@@ -34,6 +34,7 @@ from maild.core.events import (
     MessageSent,
     OutcomeRecorded,
     SendFailed,
+    SendRetry,
     StepDue,
     UserMarked,
 )
@@ -62,6 +63,18 @@ COLD_SENT: list[tuple[Event, datetime]] = [
     (MessageSent("initial", message_id="<i@x>", at=june(1, 10, 2)), june(1, 10, 2)),
 ]
 COLD_NUDGE_DRAFTED = [*COLD_SENT, (StepDue("nudge"), june(8, 8))]
+COLD_INITIAL_APPROVED: list[tuple[Event, datetime]] = [
+    (AskCreated(), june(1)),
+    (DraftApproved("initial"), june(1, 10, 1)),
+]
+COLD_INITIAL_FAILED = [
+    *COLD_INITIAL_APPROVED, (SendFailed("initial", detail="535 5.7.8 login refused"), june(1, 11)),
+]
+COLD_INITIAL_UNCERTAIN = [
+    *COLD_INITIAL_APPROVED, (SendFailed("initial", uncertain=True), june(1, 11)),
+]
+COLD_NO_RESPONSE = [*COLD_SENT, (StepDue("stop"), june(22, 8))]
+FAILED, UNCERTAIN = StepStatus.FAILED, StepStatus.UNCERTAIN
 WARM_SENT: list[tuple[Event, datetime]] = [
     (AskCreated(), june(1)),
     (MessageSent("initial", at=june(1, 11)), june(1, 11)),
@@ -171,6 +184,63 @@ ROWS = [
         AskState.AGREED, {"CancelSteps"}, {"nudge": C}, closed=True),
     Row("cold late yes reopens", "cold", [*COLD_SENT, (StepDue("stop"), june(22, 8))],
         HumanReply(Intent.AGREE), june(25), AskState.AGREED, {"ChangeState"}, {}),
+    # A failed first mail holds the ask: no nudge about a mail the mentor never got.
+    Row("cold initial fails for good: the ask is held", "cold", COLD_INITIAL_APPROVED,
+        SendFailed("initial", detail="535"), june(1, 11), AskState.SEND_FAILED,
+        {"Notify", "ChangeState"}, {"initial": FAILED, "nudge": P, "stop": P}, closed=False),
+    Row("cold held by a failed initial drafts no nudge", "cold", COLD_INITIAL_FAILED,
+        StepDue("nudge"), june(8, 8), AskState.SEND_FAILED, set(), {"nudge": P},
+        no_actions=True),
+    Row("cold held by a failed initial does not stop the ladder", "cold", COLD_INITIAL_FAILED,
+        StepDue("stop"), june(22, 8), AskState.SEND_FAILED, set(), {"stop": P},
+        no_actions=True),
+    Row("cold retry of the failed initial releases the ask", "cold", COLD_INITIAL_FAILED,
+        SendRetry("initial"), june(2), AskState.ACTIVE, {"ChangeState", "ScheduleStep"},
+        {"initial": A, "nudge": P}),
+    Row("cold resume does not release a failed initial", "cold", COLD_INITIAL_FAILED,
+        UserMarked(Mark.RESUME), june(2), AskState.SEND_FAILED, {"Notify"},
+        {"initial": FAILED}),
+    Row("cold user sends the failed initial themselves", "cold", COLD_INITIAL_FAILED,
+        MessageSent(by_user=True, message_id="<own@x>", at=june(2)), june(2),
+        AskState.WAITING_REPLY, {"CancelSteps"}, {"initial": SUP, "nudge": P}),
+    Row("cold cancel covers a failed initial", "cold", COLD_INITIAL_FAILED,
+        UserMarked(Mark.CANCEL), june(2), AskState.CANCELLED, {"CancelSteps"},
+        {"initial": C, "nudge": C}, closed=True),
+    Row("cold a nudge failure does not hold", "cold",
+        [*COLD_NUDGE_DRAFTED, (DraftApproved("nudge"), june(8, 9))],
+        SendFailed("nudge"), june(8, 9, 5), AskState.WAITING_REPLY, {"Notify"},
+        {"nudge": FAILED}),
+    # An uncertain send is called off by the ask's end; putting it back changes nothing.
+    Row("cold decline cancels an uncertain initial", "cold", COLD_INITIAL_UNCERTAIN,
+        HumanReply(Intent.DECLINE), june(2), AskState.DECLINED, {"CancelSteps"},
+        {"initial": C, "decline_thanks": D}),
+    Row("cold 'not sent' after a decline does not re-approve", "cold",
+        [*COLD_INITIAL_UNCERTAIN, (HumanReply(Intent.DECLINE), june(2))],
+        SendRetry("initial"), june(2, 11), AskState.DECLINED, set(), {"initial": C},
+        no_actions=True),
+    Row("cold 'not sent' of an uncertain initial re-approves", "cold", COLD_INITIAL_UNCERTAIN,
+        SendRetry("initial"), june(1, 12), AskState.ACTIVE, set(), {"initial": A}),
+    Row("cold reply cancels an uncertain nudge", "cold",
+        [*COLD_NUDGE_DRAFTED, (DraftApproved("nudge"), june(8, 9)),
+         (SendFailed("nudge", uncertain=True), june(8, 9, 5))],
+        HumanReply(Intent.QUESTION), june(8, 11), AskState.QUESTION, {"CancelSteps"},
+        {"nudge": C}),
+    Row("cold hard bounce redrafts an approved nudge", "cold",
+        [*COLD_NUDGE_DRAFTED, (DraftApproved("nudge"), june(8, 9))],
+        Bounce(True, ("a@x.edu",), "5.1.1"), june(8, 10), AskState.NEEDS_ADDRESS,
+        {"CancelSteps", "Notify"}, {"nudge": P}),
+    # closed_at follows the state: cleared when a late reply brings the ask back.
+    Row("cold no response is closed", "cold", COLD_SENT, StepDue("stop"), june(22, 8),
+        AskState.NO_RESPONSE, {"ChangeState"}, {"stop": DONE}, closed=True),
+    Row("cold late question reopens", "cold", COLD_NO_RESPONSE, HumanReply(Intent.QUESTION),
+        june(25), AskState.QUESTION, {"ChangeState"}, {}, closed=False),
+    Row("cold answered late question plans nudges again", "cold",
+        [*COLD_NO_RESPONSE, (HumanReply(Intent.QUESTION), june(25))],
+        MessageSent(by_user=True, at=june(26)), june(26), AskState.WAITING_REPLY,
+        {"ScheduleStep"}, {"nudge": P, "final_nudge": P}, closed=False),
+    Row("cold late decline reopens until the thanks is sent", "cold", COLD_NO_RESPONSE,
+        HumanReply(Intent.DECLINE), june(25), AskState.DECLINED, {"CreateDraft"},
+        {"decline_thanks": D}, closed=False),
     # ---------------------------------------------------------------- warm
     Row("warm created", "warm", [], AskCreated(), june(1), AskState.ACTIVE,
         {"CreateDraft"}, {"initial": D, "nudge": P, "stop": P}),
@@ -228,6 +298,15 @@ ROWS = [
         AskState.CLOSED, {"StartAsk", "CancelSteps"}, {"reminder": C}, closed=True),
     Row("letter hard bounce", "letter", LETTER_SENT, Bounce(True, ("dean@x.edu",)),
         june(1, 12), AskState.NEEDS_ADDRESS, {"Notify"}, {"reminder": P}),
+    Row("letter reply sends an approved reminder back for approval", "letter",
+        [*LETTER_AGREED, (StepDue("reminder"), datetime(2026, 7, 31, 8, tzinfo=NY)),
+         (DraftApproved("reminder"), datetime(2026, 7, 31, 9, tzinfo=NY))],
+        HumanReply(Intent.QUESTION), datetime(2026, 7, 31, 10, tzinfo=NY), AskState.AGREED,
+        {"CancelSteps", "CreateDraft", "Notify"}, {"reminder": D}),
+    Row("letter request fails for good: held", "letter",
+        [(AskCreated(), june(1)), (DraftApproved("request"), june(1, 11))],
+        SendFailed("request", detail="attachment unreadable"), june(1, 12),
+        AskState.SEND_FAILED, {"Notify"}, {"request": FAILED, "reminder": P}),
     Row("letter deadline later", "letter", LETTER_AGREED, DeadlineChanged(date(2026, 9, 1)),
         june(5), AskState.AGREED, {"ScheduleStep", "Notify"}, {"reminder": P}),
     # ---------------------------------------------------------------- meeting
