@@ -46,7 +46,7 @@ from maild.core.actions import Level
 from maild.core.model import Intent
 from maild.errors import ProtocolError, StoreError
 from maild.store import Store, iso
-from maild.store.drafts import OPEN_STATUSES, find_by_message_id, set_status
+from maild.store.drafts import OPEN_STATUSES, find_by_message_id, set_status, step_name
 from maild.tracker import Tracker
 from maild.understand.inspect import Inspection, inspect_message
 
@@ -497,9 +497,7 @@ class Inbox:
                     # it went out, so maild must never send it, and the step is done.
                     set_status(self.store, ours.id, "sent", self.now(), sent_at=at or self.now(),
                                expect=OPEN_STATUSES)
-                    step = self.store.db.execute("SELECT name FROM steps WHERE id = ?",
-                                                 (ours.spec.step_id,)).fetchone()
-                    return ev.MessageSent(step=step["name"] if step else None, by_user=True,
+                    return ev.MessageSent(step=step_name(self.store, ours), by_user=True,
                                           message_id=headers.message_id, at=at)
                 if ours is not None:
                     return None  # maild's own sent copy; the sender already recorded it

@@ -78,6 +78,7 @@ def approve(store: Store, tracker: Tracker, draft_id: int, now: datetime,
         if edit is not None:
             tracker.handle_in_transaction(draft.ask_id, ev.DraftEdited(step), now)
         tracker.handle_in_transaction(draft.ask_id, ev.DraftApproved(step), now, draft=draft.id)
+    tracker.flush_notices()
     final = drafts_repo.get_draft(store, draft_id)
     if final.status != "approved":
         raise UsageError(f"draft {draft_id} could not be approved (it is {final.status})")
@@ -93,6 +94,7 @@ def reject(store: Store, tracker: Tracker, draft_id: int, now: datetime) -> None
         drafts_repo.set_status(store, draft_id, "rejected", now, expect=drafts_repo.OPEN_STATUSES)
         tracker.handle_in_transaction(draft.ask_id, ev.DraftRejected(step_name(store, draft)),
                                       now)
+    tracker.flush_notices()
 
 
 def snooze(store: Store, draft_id: int, until: datetime, now: datetime) -> None:

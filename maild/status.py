@@ -62,8 +62,9 @@ def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
             risks.append(_risk("ghosting", ask.id, f"{mentor} has not answered two follow-ups "
                                "in weeks; consider a second mentor"))
         if ask.needs_review:
-            risks.append(_risk("needs_review", ask.id, f"a message from {mentor} was matched "
-                               f"to ask {ask.id} by sender only; check it"))
+            risks.append(_risk("needs_review", ask.id, f"a message from {mentor} for ask "
+                               f"{ask.id} needs your eyes (matched by sender only, or not "
+                               "understood); see `maild timeline`"))
     risks += _task_risks(store, now)
 
     applications = []
