@@ -96,6 +96,10 @@ class Sending:
     rate_per_hour: int = 20
     daily_cap: int = 60
     digest: bool = False
+    # Copies of drafts in the Drafts folder, to read on a phone. maild never deletes
+    # mail (invariant 7), so a copy stays after maild sent the draft; sending it again
+    # from the phone would reach the mentor twice. Off for those who would rather not.
+    mirror_drafts: bool = True
 
 
 @dataclass(frozen=True)
@@ -343,6 +347,7 @@ def _sending(t: _Table) -> Sending:
         rate_per_hour=_positive(t, "rate_per_hour", 20),
         daily_cap=_positive(t, "daily_cap", 60),
         digest=t.get("digest", bool, False),
+        mirror_drafts=t.get("mirror_drafts", bool, True),
     )
     t.finish()
     return sending

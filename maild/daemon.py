@@ -284,7 +284,8 @@ class Daemon:
             if handled:
                 log.info("%d due step(s) handled", handled)
             # New drafts go to the Drafts folder too, so they can be read on a phone.
-            await asyncio.to_thread(sender.mirror_drafts)
+            if sender.config.sending.mirror_drafts:
+                await asyncio.to_thread(sender.mirror_drafts)
             report = await sender.send_ready()
             if report.sent or report.failed or report.uncertain:
                 log.info("sent %d, failed %d, uncertain %d", report.sent, report.failed,
