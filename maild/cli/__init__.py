@@ -17,14 +17,10 @@ import click
 
 from maild import __version__, logs
 from maild.cli.app import App
-from maild.clock import NOW_ENV
-from maild.core.timing import range_problem
-from maild.errors import MaildError, UsageError
+from maild.errors import MaildError
 
 # Commands that run the daemon: their log is their output, tracker notices included.
 _DAEMON_COMMANDS = frozenset({"run", "demo"})
-# Commands that judge MAILD_NOW themselves (as one finding among others).
-_OWN_CLOCK_CHECK = frozenset({"doctor"})
 
 
 class Failure(click.ClickException):
@@ -97,15 +93,6 @@ def cli(ctx: click.Context, home: str | None, verbose: int, debug: bool) -> None
     app = App.create(home, os.environ)
     ctx.obj = app
     ctx.call_on_close(app.close)
-    if command not in _OWN_CLOCK_CHECK and os.environ.get(NOW_ENV):
-        _check_now(app)
-
-
-def _check_now(app: App) -> None:
-    """Refuse a MAILD_NOW maild cannot plan from before any command uses it."""
-    now = app.now()  # a UsageError when it is not an ISO 8601 time with an offset
-    if (problem := range_problem(now)) is not None:
-        raise UsageError(f"{NOW_ENV}: {app.env.get(NOW_ENV)} {problem}")
 
 
 # Every command: its name and where it lives ("module:object"). Adding a command is one

@@ -18,9 +18,10 @@ import click
 from rich.console import Console
 
 from maild import paths
-from maild.clock import Clock
+from maild.clock import NOW_ENV, Clock
 from maild.config import Config, load
-from maild.errors import MaildError
+from maild.core.timing import range_problem
+from maild.errors import MaildError, UsageError
 from maild.store import Store
 
 if TYPE_CHECKING:
@@ -57,8 +58,13 @@ class App:
 
     @property
     def clock(self) -> Clock:
+        """MAILD_NOW or the real clock, checked when a command first needs the time (so a
+        bad MAILD_NOW is one line from any command that uses it, and --help still works)."""
         if self._clock is None:
-            self._clock = Clock.from_env(self.env)
+            clock = Clock.from_env(self.env)  # UsageError unless ISO 8601 with an offset
+            if (problem := range_problem(clock.now())) is not None:
+                raise UsageError(f"{NOW_ENV}: {self.env.get(NOW_ENV)} {problem}")
+            self._clock = clock
         return self._clock
 
     def now(self) -> datetime:

@@ -24,6 +24,9 @@ def run_command(ctx: click.Context, app: App) -> None:
     """
     verbosity = ctx.find_root().params.get("verbose", 0)
     logs.configure(verbosity, app.env, daemon=True)
-    app.config()  # a broken config is one clear line before anything starts
-    daemon = Daemon(app.home, app.env, Clock.from_env(app.env, speed=1.0))
+    # A broken config or MAILD_NOW is one clear line before anything starts.
+    app.config()
+    start = app.now()
+    clock = Clock.starting_at(start) if app.clock.is_virtual else Clock()
+    daemon = Daemon(app.home, app.env, clock)
     raise SystemExit(asyncio.run(daemon.run()))

@@ -100,7 +100,8 @@ def test_an_unexpected_exception_is_one_internal_error_line(
 
 def test_maild_now_out_of_range_is_refused_and_doctor_says_so(tmp_path: Path) -> None:
     far = "9999-12-30T09:00:00+00:00"
-    result = maild("--home", str(tmp_path), "mentor", "list", env={"MAILD_NOW": far})
+    result = maild("--home", str(tmp_path), "mentor", "add", "A B", "--email",
+                   "ab@uni.example.edu", env={"MAILD_NOW": far})
     assert result.exit_code == 2
     assert result.output == (f"maild: error: MAILD_NOW: {far} is outside the years "
                              "2000-2100 that maild plans in\n")
@@ -108,6 +109,10 @@ def test_maild_now_out_of_range_is_refused_and_doctor_says_so(tmp_path: Path) ->
     assert check.status == doctor.Status.PROBLEM and "2000-2100" in check.detail
     assert doctor.check_clock({"MAILD_NOW": "2100-12-31T09:00:00+00:00"}).status == (
         doctor.Status.WARNING)
+    # Commands that never read the clock, and --help, are not stopped by it.
+    assert maild("--home", str(tmp_path), "ask", "--help", env={"MAILD_NOW": far}).exit_code == 0
+    assert maild("--home", str(tmp_path), "mentor", "list",
+                 env={"MAILD_NOW": "garbage"}).exit_code == 0
 
 
 # -- maild inspect ---------------------------------------------------------------------
