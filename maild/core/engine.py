@@ -312,8 +312,11 @@ class _Work:
             note=rule.note,
         )
 
-    def plan_rule(self, rule: StepRule, anchor: datetime, move: bool = False) -> None:
-        """Plan ``rule`` unless a live (or finished, not cancelled) step already has its name."""
+    def plan_rule(self, rule: StepRule, anchor: datetime, move: bool = False,
+                  again: bool = False) -> None:
+        """Plan ``rule`` unless a live (or finished, not cancelled) step already has its name.
+
+        ``again``: a finished step of that name does not count (a ladder restarted)."""
         due = self.due_for(rule, anchor)
         if due is None:
             return
@@ -326,7 +329,7 @@ class _Work:
                     self.fire(moved)
             return
         latest = self.ask.latest_step(rule.name)
-        if latest is not None and latest.status is not StepStatus.CANCELLED:
+        if latest is not None and latest.status is not StepStatus.CANCELLED and not again:
             return
         self.add_step(self.step_from(rule, due, anchor))
 
@@ -584,10 +587,17 @@ class _Work:
                 self.emit(ScheduleStep(self.update(step, due_at=due)))
 
     def replan_ladder(self, at: datetime) -> None:
-        """After the user answered the mentor's question, the nudges run again from there."""
+        """After the user answered the mentor's question, the nudges run again from there.
+
+        A question can come after the ladder ran out (the ask had ended with no
+        response): then every rung is planned anew, the final stop included, so the ask
+        can end again instead of waiting forever."""
+        restart = any(s.name == rule.name and s.is_final and s.status is not
+                      StepStatus.CANCELLED for rule in self.ladder() if rule.kind is
+                      StepKind.STOP for s in self.ask.steps)
         for rule in self.ladder():
             if rule.nudge:
-                self.plan_rule(rule, at)
+                self.plan_rule(rule, at, again=restart)
 
     def on_reply(self, intent: Intent, at: datetime, message_id: str | None) -> None:
         ids = self.ask.thread_message_ids

@@ -367,3 +367,23 @@ def test_decide_is_deterministic_and_leaves_its_input_alone() -> None:
     second = decide(ask, AskCreated(), ny(2026, 6, 1))
     assert first == second and ask.steps == ()
     assert decide(first.ask, AskCreated(), ny(2026, 6, 2)).ask.steps == first.ask.steps
+
+
+def test_question_after_no_response_restarts_the_whole_ladder_stop_included() -> None:
+    created = ny(2026, 6, 1)
+    ask = sent_cold(created).ask
+    for name, day in (("nudge", ny(2026, 6, 8, 8)), ("final_nudge", ny(2026, 6, 15, 8))):
+        ask = decide(ask, StepDue(name), day).ask
+        ask = decide(ask, MessageSent(name, at=day), day).ask
+    ask = decide(ask, StepDue("stop"), ny(2026, 6, 22, 8)).ask
+    assert ask.state is AskState.NO_RESPONSE and ask.closed_at is not None
+    ask = decide(ask, HumanReply(Intent.QUESTION), ny(2026, 6, 24)).ask
+    assert ask.state is AskState.QUESTION and ask.closed_at is None
+    answered = decide(ask, MessageSent(by_user=True, at=ny(2026, 6, 25, 9)),
+                      ny(2026, 6, 25, 9)).ask
+    planned = {s.name: local(s.due_at) for s in answered.steps if s.status is StepStatus.PLANNED}
+    assert planned == {"nudge": ny(2026, 6, 30, 9), "final_nudge": ny(2026, 7, 7, 9),
+                       "stop": ny(2026, 7, 15, 9)}
+    # And the restarted ladder ends the ask again when it runs out.
+    ended = decide(answered, StepDue("stop"), ny(2026, 7, 15, 9)).ask
+    assert ended.state is AskState.NO_RESPONSE
