@@ -3,10 +3,11 @@ inbox and sender for one fresh IMAP user, plus helpers to play the mentor."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,6 +27,9 @@ from maild.store import Store
 from maild.store import drafts as drafts_repo
 from maild.store.mentors import add_mentors
 from maild.tracker import Tracker
+
+if TYPE_CHECKING:
+    from tests.mail.worlds import Notices
 
 MENTOR = "drivera@med.example.edu"
 ASSISTANT = "office.rivera@med.example.edu"
@@ -146,3 +150,22 @@ def world(tmp_path: Path, dovecot: DovecotServer, smtp_for_user: SmtpSandbox, im
     world.sync("Sent", "sent")
     yield world
     store.close()
+
+
+Make = Callable[..., "tuple[World, Notices]"]
+
+
+@pytest.fixture
+def make(tmp_path: Path, dovecot: DovecotServer, smtp_for_user: SmtpSandbox, imap_user: str,
+         monkeypatch: pytest.MonkeyPatch) -> Make:
+    """Build a world with extra config and a record of the notices the user was given."""
+    # worlds.py builds on this module, so it is imported here, not at the top.
+    from tests.mail.worlds import Notices, build_world
+
+    monkeypatch.setenv(PW_ENV, dovecot.password)
+
+    def build(extra: str = "") -> tuple[World, Notices]:
+        notices = Notices()
+        return build_world(tmp_path, dovecot, smtp_for_user, imap_user, extra=extra,
+                           notices=notices), notices
+    return build

@@ -8,43 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from maild.cli import cli
 from maild.core.actions import Level
-from maild.sandbox.dovecot import DovecotServer
-from maild.sandbox.smtp import SmtpSandbox
 from maild.store import drafts as drafts_repo
-from tests.mail.conftest import PW_ENV, World
+from tests.mail.conftest import Make, World
 from tests.mail.worlds import (
-    Notices,
     add_mentor,
     approved_draft,
-    build_world,
     draft_status,
     events,
     send,
     step_status,
 )
-
-Make = Callable[..., tuple[World, Notices]]
-
-
-@pytest.fixture
-def make(tmp_path: Path, dovecot: DovecotServer, smtp_for_user: SmtpSandbox, imap_user: str,
-         monkeypatch: pytest.MonkeyPatch) -> Make:
-    monkeypatch.setenv(PW_ENV, dovecot.password)
-
-    def build(extra: str = "") -> tuple[World, Notices]:
-        notices = Notices()
-        return build_world(tmp_path, dovecot, smtp_for_user, imap_user, extra=extra,
-                           notices=notices), notices
-    return build
 
 
 def send_ready(world: World) -> dict[str, int]:

@@ -8,9 +8,7 @@ quietly. Against the real aiosmtpd and Dovecot sandboxes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -18,33 +16,15 @@ from click.testing import CliRunner
 from maild.cli import cli
 from maild.core import events as ev
 from maild.core.model import Intent
-from maild.sandbox.dovecot import DovecotServer
-from maild.sandbox.smtp import SmtpSandbox
 from maild.sender import Sender, resolve_uncertain
 from maild.store import drafts as drafts_repo
-from tests.mail.conftest import PW_ENV, World
+from tests.mail.conftest import Make, World
 from tests.mail.worlds import (
-    Notices,
     approved_draft,
-    build_world,
     draft_status,
     send,
     step_status,
 )
-
-Make = Callable[..., tuple[World, Notices]]
-
-
-@pytest.fixture
-def make(tmp_path: Path, dovecot: DovecotServer, smtp_for_user: SmtpSandbox, imap_user: str,
-         monkeypatch: pytest.MonkeyPatch) -> Make:
-    monkeypatch.setenv(PW_ENV, dovecot.password)
-
-    def build(extra: str = "") -> tuple[World, Notices]:
-        notices = Notices()
-        return build_world(tmp_path, dovecot, smtp_for_user, imap_user, extra=extra,
-                           notices=notices), notices
-    return build
 
 
 def send_ready(world: World, sender: Sender | None = None) -> dict[str, int]:
