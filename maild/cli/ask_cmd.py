@@ -218,6 +218,26 @@ def ask_mark(app: App, ask_id: int, mark: str) -> None:
     click.echo(f"Ask {ask_id} is now {decision.ask.state}.")
 
 
+@ask_group.command("reviewed")
+@click.argument("ask_id", type=int)
+@pass_app
+def ask_reviewed(app: App, ask_id: int) -> None:
+    """Clear the "needs review" flag once you checked the ask's latest message.
+
+    maild sets the flag when it matched a message by sender only (several open asks to
+    the same mentor) or could not understand it; `maild timeline MENTOR` shows why. If
+    maild read the reply wrongly, say what it meant with `maild ask mark`.
+    """
+    store = app.store()
+    ask = asks_repo.load_ask(store, ask_id)
+    if not ask.needs_review:
+        raise UsageError(f"ask {ask_id} does not need review")
+    with store.transaction():
+        store.db.execute("UPDATE asks SET needs_review = 0 WHERE id = ?", (ask_id,))
+        store.add_event(app.now(), "reviewed", ask_id=ask_id, mentor_id=ask.mentor_id)
+    click.echo(f"Ask {ask_id}: review done.")
+
+
 @ask_group.command("deadline")
 @click.argument("ask_id", type=int)
 @click.argument("deadline")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from tests.tracking.conftest import Run, as_json
 
@@ -131,3 +132,19 @@ def test_outcome_thanks_every_letter_writer(run: Run, rivera: int) -> None:
     assert sorted(a["mentor"]["name"] for a in thanks) == ["Dana Rivera", "Sam Okafor"]
     drafts = [d for d in as_json(run("drafts", "--json")) if d["template"] == "outcome_thanks"]
     assert len(drafts) == 2
+
+
+def test_needs_review_is_shown_and_cleared(run: Run, rivera: int, home: Path) -> None:
+    from maild.store import Store
+
+    run("ask", "cold", "Rivera")
+    with Store.open(home / "maild.db") as store:
+        store.db.execute("UPDATE asks SET needs_review = 1 WHERE id = 1")
+    status = as_json(run("status", "--json"))
+    assert [r["kind"] for r in status["risks"]] == ["needs_review"]
+    assert as_json(run("ask", "show", "1", "--json"))["needs_review"] is True
+    run("ask", "reviewed", "1")
+    assert as_json(run("ask", "show", "1", "--json"))["needs_review"] is False
+    assert as_json(run("status", "--json"))["risks"] == []
+    again = run("ask", "reviewed", "1", ok=False)
+    assert again.exit_code == 2 and "does not need review" in again.output
