@@ -33,7 +33,7 @@ import logging
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
@@ -82,6 +82,7 @@ class Headers:
     subject: str
     date: datetime | None
     content_type: str
+    gm_thrid: int | None = None
 
     @property
     def thread_ids(self) -> tuple[str, ...]:
@@ -238,10 +239,16 @@ class Inbox:
 
     def _one(self, conn: ImapConnection, folder: str, role: str, info: HeaderInfo,
              uidvalidity: int) -> tuple[int, int]:
-        headers = parse_headers(info.headers)
+        headers = replace(parse_headers(info.headers), gm_thrid=info.gm_thrid)
         cursor_after = Cursor(uidvalidity, info.uid)
         if headers.message_id and self._already_seen(headers.message_id, role):
             with self.store.transaction():
+                if headers.gm_thrid is not None:
+                    # maild's own sends are recorded at SMTP time; Gmail's copy in Sent
+                    # tells which Gmail thread they started.
+                    self.store.db.execute(
+                        "UPDATE messages SET gm_thrid = ? WHERE message_id = ? AND "
+                        "gm_thrid IS NULL", (headers.gm_thrid, headers.message_id))
                 self._save_cursor_uid(folder, cursor_after)
             return 0, 0
         match = self.match(headers, role)
@@ -328,12 +335,26 @@ class Inbox:
         by_thread = self._match_thread(headers.thread_ids)
         if by_thread is not None:
             return by_thread
+        by_gmail = self._match_gmail_thread(headers.gm_thrid)
+        if by_gmail is not None:
+            return by_gmail
         people = headers.to_addrs if role == "sent" else (headers.from_addr,)
         for address in people:
             by_sender = self._match_address(address, "recipient" if role == "sent" else "sender")
             if by_sender is not None:
                 return by_sender
         return None
+
+    def _match_gmail_thread(self, thrid: int | None) -> Match | None:
+        """Gmail keeps a thread together even when a client dropped In-Reply-To."""
+        if thrid is None:
+            return None
+        row = self.store.db.execute(
+            "SELECT m.ask_id, a.mentor_id FROM messages m JOIN asks a ON a.id = m.ask_id "
+            "WHERE m.gm_thrid = ? ORDER BY m.id DESC LIMIT 1", (thrid,)).fetchone()
+        if row is None:
+            return None
+        return Match(row["ask_id"], f"Gmail thread {thrid}", mentor_id=row["mentor_id"])
 
     def _match_thread(self, ids: Sequence[str]) -> Match | None:
         if not ids:
@@ -418,14 +439,15 @@ class Inbox:
         inserted = self.store.db.execute(
             "INSERT OR IGNORE INTO messages (account, folder, uid, uidvalidity, message_id, "
             "in_reply_to, references_, from_addr, to_addrs, subject, date, direction, kind, "
-            "intent, ask_id, match_reason, reply_text, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "intent, ask_id, match_reason, reply_text, created_at, gm_thrid) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (self.account.name, folder, uid, uidvalidity, headers.message_id,
              " ".join(headers.in_reply_to) or None, " ".join(headers.references) or None,
              headers.from_addr, json.dumps(list(headers.to_addrs)), headers.subject,
              iso(headers.date) if headers.date else None, direction, kind, intent,
              match.ask_id, match.reason,
-             inspection.reply_text[:20000] if inspection else None, iso(now))).rowcount
+             inspection.reply_text[:20000] if inspection else None, iso(now),
+             headers.gm_thrid)).rowcount
         if inserted == 0:
             return 0  # recorded before (by another sync of this folder): never apply twice
         self.store.add_event(now, f"message_{direction}", ask_id=match.ask_id,

@@ -15,7 +15,7 @@ import logging
 import select
 import socket
 import ssl
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -68,6 +68,8 @@ class HeaderInfo:
     uid: int
     headers: bytes
     size: int
+    # Gmail's thread id, when the server offers X-GM-EXT-1.
+    gm_thrid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,17 @@ def ssl_context(endpoint: Endpoint) -> ssl.SSLContext:
     if endpoint.ca_file:
         context.load_verify_locations(cafile=endpoint.ca_file)
     return context
+
+
+def header_info(uid: int, headers: bytes, item: Mapping[bytes, Any]) -> HeaderInfo:
+    """One FETCH answer as a HeaderInfo (RFC822.SIZE, and Gmail's thread id if any)."""
+    thrid = item.get(b"X-GM-THRID")
+    try:
+        gm_thrid = int(thrid) if thrid is not None else None
+    except (TypeError, ValueError):
+        gm_thrid = None
+    return HeaderInfo(uid=uid, headers=headers, size=int(item.get(b"RFC822.SIZE", 0) or 0),
+                      gm_thrid=gm_thrid)
 
 
 class ImapConnection:
@@ -203,17 +216,19 @@ class ImapConnection:
 
     def headers(self, uids: Sequence[int]) -> list[HeaderInfo]:
         out: list[HeaderInfo] = []
+        items = [_HEADER_ITEM, "RFC822.SIZE"]
+        if self.has("X-GM-EXT-1"):
+            items.append("X-GM-THRID")
         for start in range(0, len(uids), FETCH_CHUNK):
             chunk = list(uids[start:start + FETCH_CHUNK])
             with translated("FETCH headers"):
-                data = self.client.fetch(chunk, [_HEADER_ITEM, "RFC822.SIZE"])
+                data = self.client.fetch(chunk, items)
             for uid in chunk:
                 item = data.get(uid)
                 if item is None:  # expunged meanwhile
                     continue
                 raw = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"")
-                out.append(HeaderInfo(uid=uid, headers=raw or b"",
-                                      size=int(item.get(b"RFC822.SIZE", 0))))
+                out.append(header_info(uid, raw or b"", item))
         return out
 
     def body(self, uid: int) -> bytes | None:

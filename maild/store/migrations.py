@@ -215,7 +215,17 @@ def m0002_times_in_utc(db: sqlite3.Connection) -> None:
         """)
 
 
+def m0003_gmail_threads(db: sqlite3.Connection) -> None:
+    """Gmail's own thread id (X-GM-THRID), for replies whose client dropped the
+    In-Reply-To and References headers."""
+    _script(db, """
+        ALTER TABLE messages ADD COLUMN gm_thrid INTEGER;
+        CREATE INDEX messages_gm_thrid ON messages(gm_thrid);
+        """)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m0001_initial,
     m0002_times_in_utc,
+    m0003_gmail_threads,
 )
