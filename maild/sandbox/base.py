@@ -9,6 +9,8 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from types import TracebackType
+from typing import Self
 
 from maild.errors import MaildError
 
@@ -17,6 +19,29 @@ LOOPBACK = "127.0.0.1"
 
 class SandboxError(MaildError):
     """A sandbox server could not be started, stopped or changed."""
+
+
+class SandboxServer:
+    """A server used as ``with Server() as server:``: started on entry, and closed
+    (stopped, temporary files removed) on exit, or when starting fails half-way."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
 
 def free_port() -> int:

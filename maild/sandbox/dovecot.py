@@ -29,11 +29,10 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from imapclient import imap_utf7
 
-from maild.sandbox.base import LOOPBACK, SandboxError, free_port, wait_for_greeting
+from maild.sandbox.base import LOOPBACK, SandboxError, SandboxServer, free_port, wait_for_greeting
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +137,7 @@ class RunAs:
         return os.geteuid() != self.uid
 
 
-class DovecotServer:
+class DovecotServer(SandboxServer):
     """One Dovecot instance on 127.0.0.1, living in its own temporary directory.
 
     Use as a context manager (start on enter; stop and remove the directory on exit)
@@ -344,22 +343,6 @@ class DovecotServer:
             logger.info("keeping dovecot sandbox directory %s", self.base_dir)
             return
         shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> DovecotServer:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of Dovecot's log and of its stderr (start-up failures)."""

@@ -22,14 +22,13 @@ from collections import deque
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from maild.sandbox.base import LOOPBACK, SandboxError, free_port
+from maild.sandbox.base import LOOPBACK, SandboxError, SandboxServer, free_port
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +146,7 @@ class _Handler:
         return "250 2.0.0 OK: queued"
 
 
-class SmtpSandbox:
+class SmtpSandbox(SandboxServer):
     """An aiosmtpd server on 127.0.0.1 that requires TLS and AUTH.
 
     ``implicit_tls=False`` (default): plain port with STARTTLS, like port 587.
@@ -264,22 +263,6 @@ class SmtpSandbox:
         for path in self._dir.iterdir():
             path.unlink()
         self._dir.rmdir()
-
-    def __enter__(self) -> SmtpSandbox:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- for clients -----------------------------------------------------------------
 

@@ -14,9 +14,7 @@ import pytest
 from maild import review
 from maild.adapters.credentials import secret_for
 from maild.adapters.imap import ImapConnection
-from maild.config import Account, Config, load
-from maild.drafting import TemplateDrafts
-from maild.hitlist import MentorInput
+from maild.config import Account, Config
 from maild.inbox import Inbox
 from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.home import write_sandbox_home
@@ -25,7 +23,6 @@ from maild.sandbox.smtp import SmtpSandbox
 from maild.sender import Sender
 from maild.store import Store
 from maild.store import drafts as drafts_repo
-from maild.store.mentors import add_mentors
 from maild.tracker import Tracker
 
 if TYPE_CHECKING:
@@ -134,22 +131,13 @@ def smtp_for_user(dovecot: DovecotServer, imap_user: str) -> Iterator[SmtpSandbo
 @pytest.fixture
 def world(tmp_path: Path, dovecot: DovecotServer, smtp_for_user: SmtpSandbox, imap_user: str,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    smtp_server = smtp_for_user
+    # worlds.py builds on this module, so it is imported here, not at the top.
+    from tests.mail.worlds import build_world
+
     monkeypatch.setenv(PW_ENV, dovecot.password)
-    config = load(write_config(tmp_path, dovecot, smtp_server, imap_user))
-    store = Store.open(tmp_path / "maild.db")
-    clock = Clock()
-    tracker = Tracker(store, config, TemplateDrafts(tmp_path, config))
-    add_mentors(store, [MentorInput(
-        name="Dana Rivera", title="Dr.", emails=(MENTOR,), assistant_emails=(ASSISTANT,),
-        specialty="cardiology", connection_point="2025 paper on HFpEF registries",
-        timezone="America/New_York")], clock())
-    world = World(tmp_path, config, store, tracker, clock, dovecot, smtp_server, imap_user)
-    # First sight of INBOX and Sent: maild starts watching from now.
-    world.sync("INBOX", "inbox")
-    world.sync("Sent", "sent")
+    world = build_world(tmp_path, dovecot, smtp_for_user, imap_user)
     yield world
-    store.close()
+    world.store.close()
 
 
 Make = Callable[..., "tuple[World, Notices]"]
