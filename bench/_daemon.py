@@ -10,19 +10,14 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
+from bench._world import asks_waiting_for_reply
 from maild.config import load
-from maild.drafting import TemplateDrafts
-from maild.hitlist import MentorInput
 from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.home import write_sandbox_home
 from maild.sandbox.smtp import SmtpSandbox
-from maild.store import Store
-from maild.store import drafts as drafts_repo
-from maild.store.mentors import add_mentors
-from maild.tracker import Tracker
 
 PW_ENV = "MAILD_BENCH_PASSWORD"
 NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
@@ -33,31 +28,11 @@ def write_home(home: Path, dovecot: DovecotServer, smtp: SmtpSandbox, user: str)
 
 
 def fill_asks(home: Path, count: int) -> list[tuple[str, str]]:
-    """``count`` mentors with one open cold ask each, whose first email "was sent" on
-    the Monday before NOW.
-
-    Returns (mentor address, Message-ID of the sent email) for each ask.
-    """
+    """``count`` mentors with one open cold ask each whose first email went out before
+    NOW; returns (mentor address, Message-ID of that email) for each ask."""
     config = load(home / "config.toml")
-    sent: list[tuple[str, str]] = []
-    with Store.open(home / "maild.db") as store:
-        tracker = Tracker(store, config, TemplateDrafts(home, config))
-        entries = [MentorInput(name=f"Mentor {i}", title="Dr.",
-                               emails=(f"mentor{i}@uni{i % 50}.example.edu",),
-                               specialty="cardiology", connection_point=f"paper {i}")
-                   for i in range(count)]
-        add_mentors(store, entries, NOW - timedelta(days=1))
-        for mentor_id in range(1, count + 1):
-            tracker.create_ask(mentor_id, "cold", NOW - timedelta(days=1))
-        tracker.run_due(NOW - timedelta(days=1))
-        for draft in drafts_repo.list_drafts(store, ("pending",)):
-            with store.transaction():
-                drafts_repo.set_status(store, draft.id, "sent", NOW - timedelta(days=1),
-                                       sent_at=NOW - timedelta(days=1))
-                store.db.execute("UPDATE steps SET status = 'sent' WHERE id = ?",
-                                 (draft.spec.step_id,))
-            sent.append((draft.spec.to_addrs[0][0], draft.spec.message_id))
-    return sent
+    return [(address, message_id) for _ask, address, message_id
+            in asks_waiting_for_reply(home, config, count, NOW)]
 
 
 class Notify:
