@@ -235,10 +235,13 @@ class Tracker:
             if key in delivered or not self._committed(notice.anchor):
                 continue
             delivered.add(key)
-            log.log(logging.WARNING if notice.level is not Level.INFO else logging.INFO, "%s",
-                    notice.text)
             if self._notify is None:
+                # Nobody else tells the user, so the log does.
+                log.log(logging.WARNING if notice.level is not Level.INFO else logging.INFO,
+                        "%s", notice.text)
                 continue
+            # The notifier is the user's channel (and logs itself where it must).
+            log.debug("notice: %s", notice.text)
             try:
                 self._notify(notice.level, notice.text)
             except Exception:

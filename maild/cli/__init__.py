@@ -7,9 +7,7 @@ A traceback only ever reaches the user with ``--debug``.
 
 from __future__ import annotations
 
-import functools
 import importlib
-import logging
 import os
 from typing import Any
 
@@ -18,9 +16,6 @@ import click
 from maild import __version__, logs
 from maild.cli.app import App
 from maild.errors import MaildError
-
-# Commands that run the daemon: their log is their output, tracker notices included.
-_DAEMON_COMMANDS = frozenset({"run", "demo"})
 
 
 class Failure(click.ClickException):
@@ -83,13 +78,6 @@ def cli(ctx: click.Context, home: str | None, verbose: int, debug: bool) -> None
     as "now", for scripting what happens on a given date).
     """
     logs.configure(verbose, os.environ)
-    command = ctx.invoked_subcommand
-    if command not in _DAEMON_COMMANDS and not verbose:
-        # A one-shot command prints the tracker's notices itself ("warning: ..."); its log
-        # line would say the same thing twice. Errors (a step that failed) still show.
-        tracker_log = logging.getLogger("maild.tracker")
-        ctx.call_on_close(functools.partial(tracker_log.setLevel, tracker_log.level))
-        tracker_log.setLevel(logging.ERROR)
     app = App.create(home, os.environ)
     ctx.obj = app
     ctx.call_on_close(app.close)
