@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from maild.app.drafting import TemplateDrafts
+from maild.app.tracker import Tracker
 from maild.config import Config
-from maild.drafting import TemplateDrafts
-from maild.hitlist import MentorInput
+from maild.core.entries import MentorInput
 from maild.store import Store
 from maild.store import drafts as drafts_repo
 from maild.store.mentors import add_mentors
-from maild.tracker import Tracker
 
 
 def asks_waiting_for_reply(home: Path, config: Config, count: int, now: datetime

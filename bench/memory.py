@@ -25,7 +25,7 @@ from maild.sandbox.smtp import SmtpSandbox
 
 def baseline() -> float:
     proc = subprocess.Popen([sys.executable, "-c",
-                             "import maild.cli, maild.daemon, time; time.sleep(5)"])
+                             "import maild.cli, maild.runtime.daemon, time; time.sleep(5)"])
     time.sleep(3)
     value = rss_mib(proc.pid)
     proc.kill()

@@ -34,15 +34,15 @@ from bench._daemon import NOW, PW_ENV, write_home
 from bench._world import asks_waiting_for_reply
 from maild.adapters.credentials import secret_for
 from maild.adapters.imap import ImapConnection
+from maild.app.drafting import TemplateDrafts
+from maild.app.inbox import Inbox
+from maild.app.tracker import Tracker
 from maild.config import load
-from maild.drafting import TemplateDrafts
-from maild.inbox import Inbox
+from maild.runtime.watcher import FolderWatcher
 from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.mail import make_message
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
-from maild.tracker import Tracker
-from maild.watcher import FolderWatcher
 
 USER = "bench-latency"
 
@@ -92,7 +92,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     # The bench config has no identity.role, so the initial drafts log that they are
     # incomplete; irrelevant here (only their Message-IDs matter).
-    logging.getLogger("maild.drafting").setLevel(logging.ERROR)
+    logging.getLogger("maild.app.drafting").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="maild-bench-") as tmp, DovecotServer() as dovecot, \
             SmtpSandbox(username=USER, password=dovecot.password) as smtp:
         home = Path(tmp)

@@ -39,17 +39,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from maild.app.drafting import TemplateDrafts
+from maild.app.status import build_status
+from maild.app.tracker import Tracker
 from maild.config import load
 from maild.core import events as ev
+from maild.core.entries import MentorInput
 from maild.core.model import Intent
-from maild.drafting import TemplateDrafts
 from maild.errors import MaildError
-from maild.hitlist import MentorInput
-from maild.status import build_status
 from maild.store import Store
 from maild.store import drafts as drafts_repo
 from maild.store.mentors import add_application, add_mentors
-from maild.tracker import Tracker
 
 NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York
 T = TypeVar("T")
@@ -255,7 +255,7 @@ def ms(seconds: float) -> str:
 
 def measure(home: Path, reps: int) -> None:
     config = load(home / "config.toml")
-    from maild.tracker import rules_for
+    from maild.app.tracker import rules_for
 
     rules = rules_for(config)
     with Store.open(home / "maild.db") as store:

@@ -25,7 +25,7 @@ from maild.errors import MaildError, UsageError
 from maild.store import Store
 
 if TYPE_CHECKING:
-    from maild.tracker import Tracker
+    from maild.app.tracker import Tracker
 
 
 @dataclass
@@ -80,8 +80,8 @@ class App:
 
     def tracker(self) -> Tracker:
         """The tracker over this home's store and config (drafts rendered from templates)."""
-        from maild.drafting import TemplateDrafts
-        from maild.tracker import Tracker
+        from maild.app.drafting import TemplateDrafts
+        from maild.app.tracker import Tracker
 
         config = self.config()
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 
+from maild.app.status import build_status, timeline
 from maild.cli.app import App, pass_app
 from maild.cli.mentor_cmd import check_range, parse_date
 from maild.clock import parse_instant
@@ -17,7 +18,6 @@ from maild.core import events as ev
 from maild.core.events import Mark
 from maild.core.model import Ask
 from maild.errors import UsageError
-from maild.status import build_status, timeline
 from maild.store import asks as asks_repo
 from maild.store import mentors as mentors_repo
 

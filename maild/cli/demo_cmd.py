@@ -8,7 +8,7 @@ import click
 
 from maild import logs
 from maild.cli.app import App, pass_app
-from maild.demo import Demo
+from maild.runtime.demo import Demo
 
 
 @click.command("demo")

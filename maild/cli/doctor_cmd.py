@@ -1,6 +1,6 @@
 """``maild doctor``: check the installation end to end, one line per check.
 
-A thin layer over ``maild.doctor``: it prints each check as soon as it is done (the
+A thin layer over ``maild.runtime.doctor``: it prints each check as soon as it is done (the
 network checks take a moment), or one JSON object with ``--json``, and exits 1 when any
 check found a problem. Warnings and skipped checks do not change the exit code.
 """
@@ -14,9 +14,10 @@ from types import MappingProxyType
 
 import click
 
-from maild import doctor, paths
+from maild import paths
 from maild.cli.app import App, pass_app
 from maild.errors import ConfigError
+from maild.runtime import doctor
 
 _COLOURS: Mapping[doctor.Status, str] = MappingProxyType({
     doctor.Status.OK: "green", doctor.Status.WARNING: "yellow",

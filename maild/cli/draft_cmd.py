@@ -17,10 +17,10 @@ from typing import Any
 import click
 from rich.table import Table
 
-from maild import review
+from maild.app import review
+from maild.app.outbox import resolve_uncertain, retry_failed
 from maild.cli.app import App, pass_app
 from maild.errors import UsageError
-from maild.sender import resolve_uncertain, retry_failed
 from maild.store import drafts as drafts_repo
 from maild.store.drafts import Draft
 

@@ -12,19 +12,18 @@ from typing import Any
 import click
 from rich.table import Table
 
+from maild.app.hitlist_csv import parse_csv, to_csv
 from maild.cli.app import App, pass_app
-from maild.core.timing import range_problem
-from maild.errors import UsageError
-from maild.hitlist import (
+from maild.core.entries import (
     DATE_EXAMPLES,
     MAX_RANK,
     MentorInput,
-    parse_csv,
     read_date,
     split_addresses,
-    to_csv,
     validate,
 )
+from maild.core.timing import range_problem
+from maild.errors import UsageError
 from maild.store import iso
 from maild.store import mentors as repo
 

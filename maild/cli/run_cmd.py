@@ -9,7 +9,7 @@ import click
 from maild import logs
 from maild.cli.app import App, pass_app
 from maild.clock import Clock
-from maild.daemon import Daemon
+from maild.runtime.daemon import Daemon
 
 
 @click.command("run")

@@ -1,6 +1,6 @@
 """``maild service install|uninstall|status``: maild as a systemd user service or launchd agent.
 
-A thin layer over ``maild.service``: it decides whether MAILD_HOME is pinned (the user
+A thin layer over ``maild.runtime.service``: it decides whether MAILD_HOME is pinned (the user
 chose --home or MAILD_HOME), prints plans for ``--dry-run``, and reports results.
 """
 
@@ -11,8 +11,9 @@ from typing import cast
 
 import click
 
-from maild import lock, paths, service
+from maild import paths
 from maild.cli.app import App, pass_app
+from maild.runtime import lock, service
 
 
 def _installation(app: App, platform: str | None = None) -> service.Installation:

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from maild.core.entries import MentorInput
 from maild.errors import NotFoundError, UsageError
-from maild.hitlist import MentorInput
 from maild.store.db import Store, iso
 
 

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from maild.core.candidates import free_slots, next_candidates
 from maild.core.contacts import PriorAsk, check_never_twice, ensure_not_contacted
-from maild.core.hitlist import free_slots, next_candidates
 from maild.core.letters import Runway, check_runway, is_letter_writer
 from maild.core.model import Ask, AskState, Mentor
 from maild.core.refusals import ContactedRecently

@@ -53,7 +53,7 @@ def test_core_never_reads_the_clock() -> None:
 def test_importing_the_core_loads_no_io_module() -> None:
     code = (
         "import sys; before = set(sys.modules)\n"
-        "import maild.core.engine, maild.core.hitlist, maild.core.contacts\n"
+        "import maild.core.engine, maild.core.candidates, maild.core.contacts\n"
         "print(' '.join(sorted(set(sys.modules) - before)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -13,11 +13,11 @@ from types import MappingProxyType
 import pytest
 from click.testing import CliRunner, Result
 
-from maild import doctor
+from maild.app.hitlist_csv import HitListError, parse_csv
 from maild.cli import cli
 from maild.cli.app import App
 from maild.config import PasswordSource
-from maild.hitlist import HitListError, parse_csv
+from maild.runtime import doctor
 
 REPLIES = Path(__file__).resolve().parents[1] / "data" / "replies"
 CONFIG = """
@@ -169,8 +169,9 @@ def test_config_show_with_an_unclosed_quote_in_the_command(tmp_path: Path) -> No
 
 
 def test_lookup_tables_are_read_only() -> None:
-    from maild import demo, hitlist
+    from maild.app import hitlist_csv as hitlist
     from maild.cli import doctor_cmd
+    from maild.runtime import demo
     from maild.understand import bounce, ooo
 
     for table in (ooo._MONTHS, ooo._WEEKDAYS, bounce._STAGE, doctor_cmd._COLOURS,

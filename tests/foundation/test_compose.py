@@ -7,7 +7,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from maild.compose import (
+from maild.adapters.compose import (
     Attachment,
     HeaderInjectionError,
     Mailbox,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from maild.app.hitlist_csv import HitListError, parse_csv, to_csv
 from maild.cli import cli
-from maild.hitlist import HitListError, parse_csv, to_csv
 
 SPREADSHEET = (
     "\ufeffPriority,Full Name,University,Dept.,Research Area,Last Pub Date,Funding,"

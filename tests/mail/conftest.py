@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from maild import review
 from maild.adapters.credentials import secret_for
 from maild.adapters.imap import ImapConnection
+from maild.app import review
+from maild.app.inbox import Inbox
+from maild.app.outbox import Sender
+from maild.app.tracker import Tracker
 from maild.config import Account, Config
-from maild.inbox import Inbox
 from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.home import write_sandbox_home
 from maild.sandbox.mail import append, make_message
 from maild.sandbox.smtp import SmtpSandbox
-from maild.sender import Sender
 from maild.store import Store
 from maild.store import drafts as drafts_repo
-from maild.tracker import Tracker
 
 if TYPE_CHECKING:
     from tests.mail.worlds import Notices

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from maild.adapters.credentials import secret_for
 from maild.adapters.imap import ImapConnection
+from maild.app.drafting import TemplateDrafts
+from maild.app.outbox import Sender
+from maild.app.tracker import Tracker
 from maild.config import Account, load
-from maild.drafting import TemplateDrafts
-from maild.sender import Sender
 from maild.store import Store
-from maild.tracker import Tracker
 
 
 def main(argv: list[str]) -> int:

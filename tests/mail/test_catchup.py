@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from maild.inbox import SyncResult
+from maild.app.inbox import SyncResult
 from tests.mail.conftest import MENTOR, World
 from tests.mail.test_watch import Watchers, events, steps_cancelled, wait_until
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from maild.adapters.imap import header_info
-from maild.inbox import parse_headers
+from maild.app.inbox import parse_headers
 from maild.sandbox.mail import make_message
 from tests.mail.conftest import MENTOR, World
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from maild.app.hitlist_csv import HitListError, parse_csv
+from maild.app.outbox import UnsendableError, check_header_block
 from maild.cli import cli
-from maild.hitlist import HitListError, MentorInput, parse_csv, validate
-from maild.sender import UnsendableError, check_header_block
+from maild.core.entries import MentorInput, validate
 from maild.store import drafts as drafts_repo
 from tests.mail.conftest import MENTOR, World
 from tests.mail.worlds import approved_draft, draft_status, events, send, step_status

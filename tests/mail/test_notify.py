@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from maild.adapters.credentials import secret_for
+from maild.app.notify import Notifier, desktop_command
 from maild.core.actions import Level
-from maild.notify import Notifier, desktop_command
 from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import drafts as drafts_repo
@@ -56,7 +56,7 @@ def test_tell_never_raises(world: World, caplog: pytest.LogCaptureFixture) -> No
     hung = Runs(fail=subprocess.TimeoutExpired(["notify-send"], 5))
     notifier = Notifier(world.config, platform="linux", env={"DISPLAY": ":0"}, which=which,
                         run=hung)
-    with caplog.at_level("INFO", logger="maild.notify"):
+    with caplog.at_level("INFO", logger="maild.app.notify"):
         assert notifier.tell("2 drafts wait") is False
         notifier(Level.WARNING, "The nudge mail was not sent.")  # the tracker's hook
     assert len(hung.commands) == 2

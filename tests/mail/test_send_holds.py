@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
+from maild.app.outbox import Sender, resolve_uncertain
 from maild.cli import cli
 from maild.core import events as ev
 from maild.core.model import Intent
-from maild.sender import Sender, resolve_uncertain
 from maild.store import drafts as drafts_repo
 from tests.mail.conftest import Make, World
 from tests.mail.worlds import (

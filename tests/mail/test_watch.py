@@ -19,16 +19,16 @@ from typing import Any
 
 import pytest
 
-from maild import inbox as inbox_module
 from maild.adapters.imap import ImapConnection
-from maild.drafting import TemplateDrafts
-from maild.inbox import Inbox, SyncResult
+from maild.app import inbox as inbox_module
+from maild.app.drafting import TemplateDrafts
+from maild.app.inbox import Inbox, SyncResult
+from maild.app.tracker import Tracker
+from maild.runtime.watcher import FolderWatcher, WatchTiming, backoff_delay
 from maild.sandbox.mail import make_message
 from maild.store import Store
 from maild.store import drafts as drafts_repo
-from maild.tracker import Tracker
 from maild.understand.inspect import inspect_message
-from maild.watcher import FolderWatcher, WatchTiming, backoff_delay
 from tests.mail.conftest import MENTOR, World
 
 # Small everything: a test must not wait seconds for a stop or a reconnect.

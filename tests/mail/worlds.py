@@ -10,16 +10,16 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from maild.app.drafting import TemplateDrafts
+from maild.app.tracker import Tracker
 from maild.config import load
 from maild.core.actions import Level
-from maild.drafting import TemplateDrafts
-from maild.hitlist import MentorInput
+from maild.core.entries import MentorInput
 from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
 from maild.store import drafts as drafts_repo
 from maild.store.mentors import add_mentors
-from maild.tracker import Tracker
 from tests.mail.conftest import ASSISTANT, MENTOR, Clock, World, write_config
 
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from maild import doctor
 from maild.config import parse
-from maild.lock import DaemonLock
+from maild.runtime import doctor
+from maild.runtime.lock import DaemonLock
 from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import SCHEMA_VERSION, Store

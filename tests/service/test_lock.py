@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from maild import paths
-from maild.lock import AlreadyRunningError, DaemonLock, running_pid
+from maild.runtime.lock import AlreadyRunningError, DaemonLock, running_pid
 
 HOLDER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from maild.lock import DaemonLock
+    from maild.runtime.lock import DaemonLock
     lock = DaemonLock.acquire(Path(sys.argv[1]))
     print("locked", flush=True)
     sys.stdin.read()  # hold until the test closes our stdin (or kills us)
@@ -71,7 +71,7 @@ def test_lock_of_a_killed_process_does_not_block(tmp_path: Path,
 
 
 def test_a_second_process_gets_one_clear_line(tmp_path: Path) -> None:
-    code = ("import sys; from pathlib import Path; from maild.lock import DaemonLock\n"
+    code = ("import sys; from pathlib import Path; from maild.runtime.lock import DaemonLock\n"
             "try:\n    DaemonLock.acquire(Path(sys.argv[1]))\n"
             "except Exception as e:\n    print(type(e).__name__, e); sys.exit(1)")
     with DaemonLock.acquire(tmp_path):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from maild import service
 from maild.cli import cli
+from maild.runtime import service
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,18 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from maild.app.drafting import TemplateDrafts
+from maild.app.tracker import Tracker
 from maild.config import Config, load
 from maild.core import events as ev
 from maild.core.actions import Level
+from maild.core.entries import MentorInput
 from maild.core.model import Ask, Intent, Step
-from maild.drafting import TemplateDrafts
 from maild.errors import MaildError
-from maild.hitlist import MentorInput
 from maild.store import Store
 from maild.store import drafts as drafts_repo
 from maild.store.drafts import DraftSpec
 from maild.store.mentors import add_mentors
-from maild.tracker import Tracker
 from tests.tracking.conftest import CONFIG
 
 # Tuesday 2026-11-17, 10:00 in New York: inside the sending window.

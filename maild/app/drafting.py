@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from maild.adapters.compose import new_message_id
 from maild.adapters.templates import (
     ApplicationFields,
     AttachmentFields,
@@ -25,7 +26,6 @@ from maild.adapters.templates import (
     TemplateSet,
     ThreadFields,
 )
-from maild.compose import new_message_id
 from maild.config import Config
 from maild.core.model import Ask, Step
 from maild.errors import UsageError

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol
 
-from maild.compose import new_message_id
+from maild.adapters.compose import new_message_id
 from maild.config import Config
 from maild.core import events as ev
 from maild.core.actions import (
@@ -40,9 +40,9 @@ from maild.core.actions import (
     StartAsk,
     SuggestCandidates,
 )
+from maild.core.candidates import next_candidates
 from maild.core.contacts import PriorAsk, ensure_not_contacted
 from maild.core.engine import decide
-from maild.core.hitlist import next_candidates
 from maild.core.model import Ask, AskState, Mentor, Step, StepStatus
 from maild.core.playbooks import merge_overrides
 from maild.core.rules import Rules

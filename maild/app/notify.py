@@ -31,7 +31,7 @@ from email.policy import SMTP
 from zoneinfo import ZoneInfo
 
 from maild.adapters import smtp
-from maild.compose import Mailbox, compose, new_message_id
+from maild.adapters.compose import Mailbox, compose, new_message_id
 from maild.config import Account, Config
 from maild.core.actions import Level
 from maild.errors import MaildError

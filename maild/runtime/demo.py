@@ -20,13 +20,16 @@ from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from maild import paths, review
+from maild import paths
+from maild.app import review
+from maild.app.drafting import TemplateDrafts
+from maild.app.tracker import Tracker
 from maild.clock import Clock
 from maild.config import load
-from maild.daemon import Daemon, DaemonOptions
-from maild.drafting import TemplateDrafts
+from maild.core.entries import MentorInput
 from maild.errors import MaildError
-from maild.hitlist import MentorInput
+from maild.runtime.daemon import Daemon, DaemonOptions
+from maild.runtime.watcher import WatchTiming
 from maild.sandbox.dovecot import DovecotServer, find_dovecot
 from maild.sandbox.home import write_sandbox_home
 from maild.sandbox.mail import append, make_message
@@ -34,8 +37,6 @@ from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
 from maild.store import drafts as drafts_repo
 from maild.store.mentors import add_mentors
-from maild.tracker import Tracker
-from maild.watcher import WatchTiming
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Watching one IMAP folder in a thread: IDLE, reconnects, and when to catch up.
 
 A ``FolderWatcher`` owns the protocol loop only. What to do with new mail is the
-``sync`` callback's business (see ``maild.inbox``), called in this thread with the live
+``sync`` callback's business (see ``maild.app.inbox``), called in this thread with the live
 connection whenever the folder may have changed: after every (re)connect and on every
 EXISTS the server pushes. Any error drops the connection and reconnects with
 exponential backoff and jitter; the thread dies only when asked to stop.

@@ -32,18 +32,18 @@ from maild import paths
 from maild.adapters import sdnotify
 from maild.adapters.credentials import secret_for
 from maild.adapters.imap import ImapConnection
+from maild.app.drafting import TemplateDrafts
+from maild.app.inbox import Inbox
+from maild.app.notify import Notifier
+from maild.app.outbox import Sender
+from maild.app.tracker import Tracker
 from maild.clock import Clock
 from maild.config import Account, Config, load
 from maild.core.actions import Level
-from maild.drafting import TemplateDrafts
 from maild.errors import MaildError
-from maild.inbox import Inbox
-from maild.lock import DaemonLock
-from maild.notify import Notifier
-from maild.sender import Sender
+from maild.runtime.lock import DaemonLock
+from maild.runtime.watcher import FolderWatcher, WatchTiming
 from maild.store import Store
-from maild.tracker import Tracker
-from maild.watcher import FolderWatcher, WatchTiming
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from maild import lock, paths, service
+from maild import paths
 from maild.adapters import credentials
 from maild.adapters.credentials import command_program
 from maild.adapters.imap import ImapAuthError, ImapConnection, translated
@@ -38,6 +38,7 @@ from maild.config import Account, Config, Endpoint, load
 from maild.core.timing import range_problem
 from maild.errors import ConfigError, CredentialError, MaildError, ProtocolError, StoreError
 from maild.providers import PROVIDERS, guess
+from maild.runtime import lock, service
 from maild.store import SCHEMA_VERSION, Store
 
 DEFAULT_TIMEOUT = 10.0

@@ -14,15 +14,15 @@ from email import message_from_string
 from email.policy import default as default_policy
 from email.utils import getaddresses
 
-from maild.compose import check_address, check_header_value
+from maild.adapters.compose import check_address, check_header_value
+from maild.app.drafting import TemplateDrafts
+from maild.app.tracker import Tracker
 from maild.core import events as ev
-from maild.drafting import TemplateDrafts
 from maild.errors import UsageError
 from maild.store import Store
 from maild.store import asks as asks_repo
 from maild.store import drafts as drafts_repo
 from maild.store.drafts import Draft, DraftSpec
-from maild.tracker import Tracker
 
 
 @dataclass(frozen=True)

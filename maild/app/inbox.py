@@ -40,6 +40,7 @@ from email.policy import default as default_policy
 from email.utils import getaddresses, parsedate_to_datetime
 
 from maild.adapters.imap import Cursor, HeaderInfo, ImapConnection
+from maild.app.tracker import Tracker
 from maild.config import Account, Config
 from maild.core import events as ev
 from maild.core.actions import Level
@@ -47,7 +48,6 @@ from maild.core.model import Intent
 from maild.errors import ProtocolError, StoreError
 from maild.store import Store, iso
 from maild.store.drafts import OPEN_STATUSES, find_by_message_id, set_status, step_name
-from maild.tracker import Tracker
 from maild.understand.inspect import Inspection, inspect_message
 
 log = logging.getLogger(__name__)

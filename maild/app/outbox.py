@@ -43,19 +43,19 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from maild.adapters import smtp
+from maild.adapters.compose import Attachment, Mailbox, compose
 from maild.adapters.imap import ImapConnection
-from maild.compose import Attachment, Mailbox, compose
+from maild.app.inbox import Inbox
+from maild.app.tracker import Tracker
 from maild.config import Account, Config
 from maild.core import events as ev
 from maild.core.engine import Verdict, send_verdict
 from maild.core.model import HOLDING_STATES, StepStatus
 from maild.errors import MaildError, UsageError
-from maild.inbox import Inbox
 from maild.store import Store, iso
 from maild.store import asks as asks_repo
 from maild.store import drafts as drafts_repo
 from maild.store.drafts import Draft
-from maild.tracker import Tracker
 
 log = logging.getLogger(__name__)
 

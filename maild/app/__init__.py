@@ -1,0 +1,1 @@
+"""Use cases: what maild does with asks, drafts and mail, over the store and adapters."""
