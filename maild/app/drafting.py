@@ -10,6 +10,7 @@ about the paper) are shown as ``[[name]]`` until the user supplies them at appro
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -45,6 +46,12 @@ def salutation(record: MentorRecord) -> str:
     if entry.title and parts:
         return f"{entry.title.strip()} {parts[-1]}"
     return entry.name
+
+
+def _in_thread(ask: Ask, row: sqlite3.Row) -> bool:
+    """Whether a recorded message is part of the thread maild replies in: a thread the
+    user started on their own (recorded from Sent, not in the ask's thread) is not."""
+    return row["direction"] != "out" or row["message_id"] in ask.thread_message_ids
 
 
 def _label(key: str) -> str:
@@ -94,9 +101,10 @@ class TemplateDrafts:
             "SELECT subject FROM drafts WHERE ask_id = ? AND status = 'sent' "
             "ORDER BY sent_at, id LIMIT 1", (ask.id,)).fetchone()
         if row is None:
-            row = store.db.execute(
-                "SELECT subject FROM messages WHERE ask_id = ? ORDER BY date, id LIMIT 1",
-                (ask.id,)).fetchone()
+            rows = store.db.execute(
+                "SELECT subject, message_id, direction FROM messages WHERE ask_id = ? "
+                "ORDER BY date, id", (ask.id,)).fetchall()
+            row = next((r for r in rows if _in_thread(ask, r)), None)
         subject = str(row["subject"]) if row else ""
         while subject.lower().startswith(("re:", "aw:")):
             subject = subject[3:].strip()
@@ -105,12 +113,14 @@ class TemplateDrafts:
     def thread_headers(self, store: Store, ask: Ask) -> tuple[str | None, tuple[str, ...]]:
         """In-Reply-To (the latest message of the thread) and References (all of it)."""
         rows = store.db.execute(
-            "SELECT message_id, sent_at AS at FROM drafts WHERE ask_id = ? AND status = 'sent' "
-            "UNION ALL SELECT message_id, coalesce(date, created_at) AS at FROM messages "
-            "WHERE ask_id = ? AND message_id IS NOT NULL AND (kind IS NULL OR kind = 'human') "
-            "ORDER BY at", (ask.id, ask.id)).fetchall()
+            "SELECT message_id, sent_at AS at, 'in' AS direction FROM drafts "
+            "WHERE ask_id = ? AND status = 'sent' "
+            "UNION ALL SELECT message_id, coalesce(date, created_at) AS at, direction "
+            "FROM messages WHERE ask_id = ? AND message_id IS NOT NULL "
+            "AND (kind IS NULL OR kind = 'human') ORDER BY at", (ask.id, ask.id)).fetchall()
         ids: list[str] = []
-        for mid in [*ask.thread_message_ids, *(r["message_id"] for r in rows)]:
+        known = [r["message_id"] for r in rows if _in_thread(ask, r)]
+        for mid in [*ask.thread_message_ids, *known]:
             if mid and mid not in ids:
                 ids.append(mid)
         return (ids[-1] if ids else None), tuple(ids)

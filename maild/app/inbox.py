@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from maild.adapters.imap import Cursor, HeaderInfo, ImapConnection
+from maild.app import sent_by_hand as sent_by_hand_app
 from maild.app.tracker import Tracker
 from maild.config import Account, Config
 from maild.core import events as ev
@@ -42,7 +43,6 @@ from maild.errors import ProtocolError, StoreError
 from maild.store import Store
 from maild.store import folders as folders_repo
 from maild.store import messages as messages_repo
-from maild.store.drafts import OPEN_STATUSES, set_status
 from maild.store.messages import MessageRecord, StoreIndex
 from maild.understand.headers import Headers, parse_headers, worth_reading
 from maild.understand.inspect import Inspection, inspect_message
@@ -261,7 +261,12 @@ class Inbox:
             messages_repo.flag_for_review(self.store, found.ask_id)
         if problem is None or role == "sent":  # a sent message needs no classification
             try:
-                event = self._event(role, headers, inspection)
+                if role == "sent" and found.draft is not None and sent_by_hand(found.draft):
+                    credited = sent_by_hand_app.credit(
+                        self.store, self.tracker, found.draft.draft_id, headers.message_id,
+                        headers.date, now, why=found.reason)
+                    return 1 if credited else 0
+                event = self._event(role, headers, inspection, found)
                 if event is None:
                     return 0
                 # All or nothing: the tracker rolls back its own writes when it fails.
@@ -308,16 +313,10 @@ class Inbox:
             f"be handled ({problem}); please read it and update the ask.")
         return 0
 
-    def _event(self, role: str, headers: Headers, inspection: Inspection | None
-               ) -> ev.Event | None:
+    def _event(self, role: str, headers: Headers, inspection: Inspection | None,
+               found: Match) -> ev.Event | None:
         if role == "sent":
-            draft = self.index.own_draft(headers.message_id) if headers.message_id else None
-            if draft is not None and sent_by_hand(draft):
-                # The user sent maild's draft (its Drafts copy) from their own client:
-                # it went out, so maild must never send it.
-                set_status(self.store, draft.draft_id, "sent", self.now(),
-                           sent_at=headers.date or self.now(), expect=OPEN_STATUSES)
-            return sent_event(headers.message_id, headers.date, draft)
+            return sent_event(found, headers.message_id, headers.date)
         if inspection is None:
             return None
         return incoming_event(inspection, headers.message_id, headers.date)

@@ -9,8 +9,8 @@ For each approved draft whose time has come, in order:
 3. re-check the thread on the server: a catch-up of INBOX and Sent right before
    sending, so a reply that just arrived cancels a nudge instead of racing it
    (invariant 3), and a draft the user already sent from their own client (found in
-   Sent by its Message-ID, e.g. the copy maild put in Drafts) is marked sent (its step
-   superseded);
+   Sent by its Message-ID, e.g. the copy maild put in Drafts) is credited as sent,
+   exactly as if maild had sent it (``maild.app.sent_by_hand``);
 4. claim, in one transaction with a last look at the ask (the engine's
    ``send_verdict``): a paused ask or one waiting for an address holds the draft, an
    ended ask or a reply after the approval of a nudge cancels it, a reminder goes back
@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo
 from maild.adapters import smtp
 from maild.adapters.compose import Attachment, Mailbox, compose
 from maild.adapters.imap import ImapConnection
+from maild.app import sent_by_hand
 from maild.app.inbox import Inbox
 from maild.app.tracker import Tracker
 from maild.config import Account, Config
@@ -207,7 +208,7 @@ class Sender:
             return "deferred"
         draft = drafts_repo.get_draft(self.store, draft_id)
         if draft.status == "approved" and sent_by_user:
-            self._supersede(draft, step, now)
+            self._sent_by_hand(draft, now)
             draft = drafts_repo.get_draft(self.store, draft_id)
         if draft.status != "approved":
             log.info("draft %d: %s after re-checking the thread; not sent", draft.id,
@@ -325,19 +326,15 @@ class Sender:
             inbox.sync(conn, sent, "sent")
             return bool(conn.find_message_id(sent, draft.spec.message_id))
 
-    def _supersede(self, draft: Draft, step: str, now: datetime) -> None:
+    def _sent_by_hand(self, draft: Draft, now: datetime) -> None:
         """The user sent this very draft from their own client: it went out, so it is
-        ``sent`` (and counts toward the rate limit), as when the inbox finds it in Sent;
-        its step is superseded by the engine (the user sent it, not maild)."""
+        ``sent`` (and counts toward the rate limit), as when the inbox finds it in Sent,
+        and its step moves on as if maild had sent it."""
         log.info("draft %d is already in Sent: the user sent it themselves; maild will not",
                  draft.id)
         with self.store.transaction():
-            drafts_repo.set_status(self.store, draft.id, "sent", now, sent_at=now,
-                                   expect=("approved",))
-            self.tracker.handle_in_transaction(
-                draft.ask_id, ev.MessageSent(step=step or None, by_user=True,
-                                             message_id=draft.spec.message_id, at=now),
-                now, draft=draft.id, why="found in Sent before sending")
+            sent_by_hand.credit(self.store, self.tracker, draft.id, draft.spec.message_id,
+                                now, now, why="found in Sent before sending")
 
     def _message(self, draft: Draft, now: datetime) -> EmailMessage:
         s = draft.spec

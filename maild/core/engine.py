@@ -47,6 +47,7 @@ from maild.core.events import (
     SendFailed,
     SendRetry,
     StepDue,
+    ThreadChosen,
     UserMarked,
 )
 from maild.core.ghost import ghost_due, is_ghosting
@@ -78,6 +79,9 @@ _COMMITTED = frozenset(
 _CONVERSATION = frozenset(
     {AskState.ACTIVE, AskState.QUESTION, AskState.MEETING, AskState.REPLIED}
 )
+# The mentor answered and the next move was ours: once we write, we wait for them again
+# and the follow-ups run anew from our message (else the ask would wait for ever).
+_AWAITING_US = frozenset({AskState.QUESTION, AskState.MEETING, AskState.REPLIED})
 # A step whose mail did not go out and may be put back to be sent (SendRetry).
 _RETRYABLE = frozenset(
     {StepStatus.APPROVED, StepStatus.SENDING, StepStatus.UNCERTAIN, StepStatus.FAILED}
@@ -184,7 +188,7 @@ class _Work:
             case Bounce():
                 self.on_bounce(event)
             case LetterServiceNotification():
-                if event.submitted:
+                if event.submitted and self.pb.rules(Trigger.SUBMITTED):
                     self.on_submitted(self.now, "the letter service reports it submitted")
                 else:
                     service = event.service or "the letter service"
@@ -198,6 +202,10 @@ class _Work:
                 self.on_mark(event.mark)
             case DeadlineChanged():
                 self.on_deadline_changed(event)
+            case ThreadChosen():
+                ids = tuple(i for i in self.ask.thread_message_ids if i != event.message_id)
+                # The last one is what the next follow-up replies to.
+                self.ask = replace(self.ask, thread_message_ids=(*ids, event.message_id))
 
     # ----------------------------------------------------------------- helpers
 
@@ -462,8 +470,25 @@ class _Work:
 
     def on_rejected(self, name: str) -> None:
         step = self.ask.open_step(name)
-        if step is not None and step.status in PENDING_DRAFT_STATUSES:
-            self.cancel_named([name], "rejected by the user")
+        if step is None or step.status not in PENDING_DRAFT_STATUSES:
+            return
+        self.cancel_named([name], "rejected by the user")
+        rule = self.pb.rule(name)
+        if rule is None or _has_ended(self.ask, self.pb):
+            return
+        if self.pb.recurring == name:
+            # One update skipped, not the habit: the next one comes at its interval.
+            self.plan_recurring(rule, self.now)
+        elif _opens(self.pb, step) and self.ask.first_contact_at is None:
+            # Nothing went out: its follow-ups would chase a mail the mentor never got.
+            self.cancel("its first email was rejected")
+            self.set_state(AskState.CANCELLED, "its first email was rejected")
+            self.notify(Level.INFO, f"You rejected the first email ({name}), so the ask is "
+                        "cancelled. If you send that draft from your own mail app after all, "
+                        "maild picks the ask up again.")
+        elif rule.closes:
+            self.set_state(AskState.CLOSED, f"the {name} mail was rejected; nothing is left "
+                           "to do")
 
     def on_edited(self, name: str) -> None:
         step = self.ask.open_step(name)
@@ -522,20 +547,43 @@ class _Work:
         due = [s for s in emails if s.status is StepStatus.PLANNED and s.due_at <= to_utc(at)]
         return due[0] if due else None
 
+    def revive(self, name: str) -> Step | None:
+        """A step of that name, afresh, for a mail of a step called off that went out
+        after all (the user sent maild's draft from their own mail app)."""
+        old = self.ask.latest_step(name)
+        if old is None or old.kind is not StepKind.EMAIL:
+            return None
+        fresh = Step(name=name, kind=old.kind, due_at=old.due_at, template=old.template,
+                     in_thread=old.in_thread, nudge=old.nudge, followup=old.followup,
+                     note="sent from the user's own mail app after it was called off")
+        self.ask = replace(self.ask, steps=(*self.ask.steps, fresh))
+        return fresh
+
     def on_sent(self, event: MessageSent) -> None:
         at = to_utc(event.at or self.now)
         step = self.ask.open_step(event.step) if event.step else None
+        revived = False
+        if step is None and event.step and not event.by_user:
+            step = self.revive(event.step)
+            revived = step is not None
         if step is None and event.by_user:
             step = self.pending_for_user_message(at)
+        # A copy filed after the mentor's answer to it was seen (Sent synced late): it is
+        # contact, but the answer is the news; nothing moves back to waiting.
+        late = self.ask.last_reply_at is not None and at < self.ask.last_reply_at
+        first = self.ask.first_contact_at is None
         if self.ask.state is AskState.SEND_FAILED:
             self.release_send_hold("a message to the mentor went out")
         was = self.ask.state
         ids = self.ask.thread_message_ids
-        if event.message_id and event.message_id not in ids:
+        # A thread the user started on their own is not the one maild replies in, unless
+        # the ask has no other yet (their mail is its opening).
+        if event.message_id and event.message_id not in ids and not (event.new_thread and ids):
             ids = (*ids, event.message_id)
+        last = self.ask.last_contact_at
         self.ask = replace(
             self.ask,
-            last_contact_at=at,
+            last_contact_at=at if last is None or at > to_utc(last) else last,
             first_contact_at=self.ask.first_contact_at or at,
             thread_message_ids=ids,
         )
@@ -548,12 +596,21 @@ class _Work:
                 self.update(step, status=StepStatus.SENT, sent_at=at)
             if step.followup:
                 self.ask = replace(self.ask, unanswered_followups=self.ask.unanswered_followups + 1)
-        if was in _CONVERSATION:
+        opening = step is not None and _opens(self.pb, step)
+        if late:
+            pass
+        elif was in _CONVERSATION:
             self.set_state(self.pb.sent_state, "message sent")
+        elif revived and opening and first and was is AskState.CANCELLED:
+            # Cancelled only because its first email was rejected; the email went out.
+            self.set_state(self.pb.sent_state, "its first email went out after all")
         if step is not None:
             self.after_step_sent(step, at)
-        if was is AskState.QUESTION and event.by_user:
-            self.replan_ladder(at)
+        if not late:
+            if was in _AWAITING_US or (revived and opening):
+                self.replan_chasers(at)
+            elif event.by_user and not first:
+                self.retime(at)
         self.plan_ghost_check()
 
     def after_step_sent(self, step: Step, at: datetime) -> None:
@@ -563,13 +620,17 @@ class _Work:
         if rule.closes and self.ask.state not in ENDED_STATES:
             self.set_state(AskState.CLOSED, f"{step.name} sent")
         if self.pb.recurring == step.name and self.ask.state not in ENDED_STATES:
-            weeks = self.pb.param("interval_weeks")
-            if weeks > 0:
-                due = self.shift(add_days(at, weeks * 7, self.tz), rule.kind)
-                self.add_step(self.step_from(rule, due, at))
+            self.plan_recurring(rule, at)
         first = self.pb.rules(Trigger.CREATED)
         if first and first[0].name == step.name:
             self.reanchor(at)
+
+    def plan_recurring(self, rule: StepRule, at: datetime) -> None:
+        """The next occurrence of the playbook's recurring step, its interval after ``at``."""
+        weeks = self.pb.param("interval_weeks")
+        if weeks > 0 and self.ask.open_step(rule.name) is None:
+            due = self.shift(add_days(at, weeks * 7, self.tz), rule.kind)
+            self.add_step(self.step_from(rule, due, at))
 
     def ladder(self) -> tuple[StepRule, ...]:
         return tuple(
@@ -599,6 +660,58 @@ class _Work:
             if rule.nudge:
                 self.plan_rule(rule, at, again=restart)
 
+    def replan_chasers(self, at: datetime) -> None:
+        """We wrote and wait for the mentor again: the follow-ups that were called off
+        are planned anew, the ladder from ``at``, the reminders from the deadline (those
+        whose moment passed are left out; the deadline check is not)."""
+        self.replan_ladder(at)
+        self.replan_deadline(at)
+
+    def reminding(self) -> bool:
+        """Whether a step counted from the deadline is still open."""
+        return any(not s.is_final and self.anchor_of(s) is Anchor.DEADLINE
+                   for s in self.ask.steps)
+
+    def replan_deadline(self, at: datetime) -> None:
+        """The deadline's reminders, planned anew where they were called off. Those whose
+        moment passed are left out, but a passed deadline is checked again (and tells the
+        user) while the letter is not in."""
+        if self.ask.submitted_at is not None:
+            return
+        for rule in self.pb.rules(Trigger.CREATED)[1:]:
+            if rule.anchor is not Anchor.DEADLINE:
+                continue
+            due = self.due_for(rule, at)
+            if due is None:
+                continue
+            if rule.kind is StepKind.CHECK:
+                self.plan_rule(rule, at, again=due < self.now)
+            elif due >= self.now:
+                self.plan_rule(rule, at)
+
+    def retime(self, at: datetime) -> None:
+        """The user wrote to the mentor on their own: the next rung of the ladder counts
+        from this contact (never sooner than planned); the later ones keep their gaps."""
+        planned: list[tuple[int, Step]] = []
+        first = self.pb.rules(Trigger.CREATED)
+        previous = first[0].offset if first else 0
+        for rule in self.ladder():
+            step = self.ask.open_step(rule.name)
+            if step is not None and step.status is StepStatus.PLANNED:
+                planned.append((rule.offset - previous, step))
+            previous = rule.offset
+        if not planned:
+            return
+        gap, head = planned[0]
+        target = self.shift(add_days(at, gap, self.tz), head.kind)
+        if target <= head.due_at:
+            return
+        delta = (local_date(target, self.tz) - local_date(head.due_at, self.tz)).days
+        self.emit(ScheduleStep(self.update(head, due_at=target)))
+        for _gap, step in planned[1:]:
+            moved = self.shift(add_days(step.due_at, delta, self.tz), step.kind)
+            self.emit(ScheduleStep(self.update(step, due_at=moved)))
+
     def on_reply(self, intent: Intent, at: datetime, message_id: str | None) -> None:
         ids = self.ask.thread_message_ids
         if message_id and message_id not in ids:
@@ -620,6 +733,7 @@ class _Work:
             new = None
         if self.ask.submitted_at is not None and intent is not Intent.SUBMITTED:
             new = None  # a letter once in stays in, whatever the chatter afterwards
+        before = self.ask.state
         if self.ask.state in HOLDING_STATES:
             restored = self.ask.held_from or AskState.WAITING_REPLY
             self.ask = replace(self.ask, held_from=None)
@@ -627,6 +741,11 @@ class _Work:
         elif new is not None and intent is not Intent.SUBMITTED:
             self.set_state(new, f"reply ({intent.value})")
         self.react(intent, at, new)
+        if self.ask.state in _COMMITTED and before not in _COMMITTED \
+                and not _has_ended(self.ask, self.pb) and not self.reminding():
+            # A yes after the reminders were called off (a no, a rejected request): the
+            # letter still has a deadline to be reminded of.
+            self.replan_deadline(self.now)
         # A reminder approved before this reply may no longer fit: ask again (invariant 3).
         for step in self.ask.steps:
             if step.followup and not step.nudge and step.status is StepStatus.APPROVED:
@@ -639,6 +758,8 @@ class _Work:
                 self.cancel("the mentor agreed")
             self.plan_trigger(Trigger.AGREED, self.now)
         elif intent is Intent.HESITANT and self.pb.reactions:
+            self.notify(Level.INFO, "The mentor is hesitant: clarify the timeline with them "
+                        "and consider asking a backup mentor.")
             self.plan_reaction("hesitant", Trigger.HESITANT)
             backups = self.rules.playbook("hesitant").param("backups")
             if backups > 0:
@@ -723,6 +844,11 @@ class _Work:
         if not event.address_invalid:
             self.notify(Level.INFO, f"Mail to {to} was delayed or bounced temporarily.")
             return
+        if _has_ended(self.ask, self.pb):
+            # An ended ask waits for nothing: the address matters only to a new one.
+            self.notify(Level.WARNING, f"The address {to} does not exist: correct the "
+                        "mentor's address before you write to them again.")
+            return
         sent = [s for s in self.ask.steps if s.kind is StepKind.EMAIL
                 and s.status is StepStatus.SENT]
         held = self.ask.held_from if self.ask.state in HOLDING_STATES else self.ask.state
@@ -759,6 +885,8 @@ class _Work:
         if mark is Mark.AGREED:
             self.on_reply(Intent.AGREE, self.now, None)
         elif mark is Mark.SUBMITTED:
+            if not self.pb.rules(Trigger.SUBMITTED):
+                raise UsageError(f"a {self.pb.name} ask has no letter to mark submitted")
             self.on_submitted(self.now, "marked submitted by the user")
         elif mark is Mark.DECLINED:
             self.cancel("marked declined")

@@ -22,6 +22,8 @@ from maild.store.db import Store, iso
 
 # Draft statuses whose Message-ID went (or may have gone) out: replies can quote it.
 _OUT_STATUSES = ("sent", "sending", "uncertain")
+# Draft statuses of a mail maild sent or is sending.
+_BY_MAILD = ("sent", "sending")
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,26 @@ class StoreIndex:
         if row is None:
             return None
         return OwnDraft(row["id"], row["ask_id"], row["mentor_id"], row["status"], row["step"])
+
+    def unsent_draft(self, subject: str, recipients: Sequence[str]) -> OwnDraft | None:
+        if not recipients:
+            return None
+        wanted = tuple(r.lower() for r in recipients)
+        rows = self._store.db.execute(
+            "SELECT d.id, d.ask_id, d.status, d.subject, a.mentor_id, s.name AS step "
+            "FROM drafts d JOIN asks a ON a.id = d.ask_id "
+            "LEFT JOIN steps s ON s.id = d.step_id "
+            f"WHERE d.status NOT IN ({_marks(_BY_MAILD)}) AND d.in_reply_to IS NULL "
+            "AND EXISTS (SELECT 1 FROM json_each(d.to_addrs) t "
+            f"WHERE lower(json_extract(t.value, '$[0]')) IN ({_marks(wanted)})) "
+            "ORDER BY d.status IN ('pending', 'approved') DESC, d.id DESC",
+            (*_BY_MAILD, *wanted)).fetchall()
+        for row in rows:
+            # Clients fold and re-space long subjects; the words are what they keep.
+            if " ".join(str(row["subject"]).split()) == subject:
+                return OwnDraft(row["id"], row["ask_id"], row["mentor_id"], row["status"],
+                                row["step"])
+        return None
 
     def _mentor_of(self, ask_id: int) -> int | None:
         row = self._store.db.execute("SELECT mentor_id FROM asks WHERE id = ?",

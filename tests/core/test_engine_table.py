@@ -36,6 +36,7 @@ from maild.core.events import (
     SendFailed,
     SendRetry,
     StepDue,
+    ThreadChosen,
     UserMarked,
 )
 from maild.core.model import AskState, Intent, StepStatus
@@ -155,6 +156,8 @@ ROWS = [
     Row("cold user sends own nudge", "cold", COLD_NUDGE_DRAFTED,
         MessageSent(by_user=True, message_id="<u@x>"), june(8, 9), AskState.WAITING_REPLY,
         {"CancelSteps"}, {"nudge": SUP, "final_nudge": P}),
+    Row("cold thread chosen", "cold", COLD_SENT, ThreadChosen("<own@x>"), june(2),
+        AskState.WAITING_REPLY, set(), {"nudge": P}),
     Row("cold draft rejected", "cold", COLD_NUDGE_DRAFTED, DraftRejected("nudge"), june(8, 9),
         AskState.WAITING_REPLY, {"CancelSteps"}, {"nudge": C, "final_nudge": P}),
     Row("cold approved draft edited", "cold",

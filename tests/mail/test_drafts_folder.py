@@ -1,5 +1,5 @@
 """Drafts mirrored to the account's Drafts folder (for reading on a phone), and a draft
-the user sends from their own client instead: recognised in Sent, superseded, and never
+the user sends from their own client instead: recognised in Sent, credited, and never
 sent by maild.
 """
 
@@ -69,10 +69,10 @@ def test_draft_sent_by_the_user_from_drafts_is_not_resent(world: World) -> None:
     world.approve(draft_id, paper_question="How did you handle missing data?")
     assert send(world, draft_id) == "cancelled"
     assert world.smtp.messages == []
-    # It did go out, from the user's client: the draft is sent, and the engine counts the
-    # step as superseded by the user's own message.
+    # It did go out, from the user's client: the draft is sent, and its step too, exactly
+    # as if maild had sent it.
     assert draft_status(world, draft_id) == "sent"
-    assert step_status(world, draft_id) == "superseded"
+    assert step_status(world, draft_id) == "sent"
 
 
 def test_users_own_reply_in_the_thread_supersedes_an_approved_nudge(world: World) -> None:
