@@ -26,7 +26,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.response_parser import parse_response
 
 from maild.config import Account, Endpoint
-from maild.errors import ProtocolError
+from maild.errors import ConfigError, ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,15 @@ def translated(what: str) -> Iterator[None]:
     except (IMAPClientError, imaplib.IMAP4.error, OSError, EOFError, ssl.SSLError) as exc:
         raise ProtocolError(f"IMAP {what} failed: {type(exc).__name__}: {_describe(exc)}") \
             from None
+
+
+def check_ca_file(path: str) -> None:
+    """A ConfigError unless ``path`` holds certificates TLS can trust (PEM)."""
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=path)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or _describe(exc)
+        raise ConfigError(path, f"not a readable PEM certificate file ({reason})") from None
 
 
 def ssl_context(endpoint: Endpoint) -> ssl.SSLContext:

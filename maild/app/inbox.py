@@ -254,7 +254,10 @@ class Inbox:
         self.store.add_event(now, f"message_{direction}", ask_id=found.ask_id,
                              mentor_id=found.mentor_id, subject=headers.subject, kind=kind,
                              intent=intent, why=found.reason,
-                             evidence=inspection.evidence if inspection else None)
+                             evidence=inspection.evidence if inspection else None,
+                             message_id=headers.message_id)
+        log.info("%s/%s uid %d: %s for ask %s: %s", self.account.name, folder, uid,
+                 "sent" if role == "sent" else "received", found.ask_id, found.reason)
         if found.ask_id is None:
             return 0
         if found.needs_review:

@@ -114,9 +114,16 @@ _SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
                                                      "suggested ") + str(d.get("candidates")),
     "task": lambda d: f"task: {d.get('text', '')}",
     "message_in": lambda d: f"received {d.get('kind', '')} {d.get('intent') or ''}: "
-                            f"{d.get('subject', '')}",
-    "message_out": lambda d: f"sent: {d.get('subject', '')}",
+                            f"{d.get('subject', '')}{_why(d)}",
+    "message_out": lambda d: f"sent: {d.get('subject', '')}{_why(d)}",
 }
+
+
+def _why(detail: dict[str, Any]) -> str:
+    """How a message found in the mailbox was matched to its ask (maild's own sends,
+    recorded at SMTP time, need no reason)."""
+    why = detail.get("why")
+    return f" (matched: {why})" if why else ""
 
 
 def timeline(store: Store, mentor_id: int) -> list[dict[str, Any]]:

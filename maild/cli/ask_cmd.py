@@ -20,6 +20,7 @@ from maild.core.model import Ask
 from maild.errors import UsageError
 from maild.store import asks as asks_repo
 from maild.store import mentors as mentors_repo
+from maild.store import messages as messages_repo
 
 
 def ask_json(app: App, ask: Ask) -> dict[str, Any]:
@@ -236,6 +237,29 @@ def ask_reviewed(app: App, ask_id: int) -> None:
         store.db.execute("UPDATE asks SET needs_review = 0 WHERE id = ?", (ask_id,))
         store.add_event(app.now(), "reviewed", ask_id=ask_id, mentor_id=ask.mentor_id)
     click.echo(f"Ask {ask_id}: review done.")
+
+
+@ask_group.command("thread")
+@click.argument("ask_id", type=int)
+@click.argument("message_id")
+@pass_app
+def ask_thread(app: App, ask_id: int, message_id: str) -> None:
+    """Make maild's follow-ups reply in the thread of MESSAGE_ID from now on.
+
+    An email you write to the mentor yourself, outside the ask's thread, counts as
+    contact (the follow-ups wait for it) but maild keeps replying in the ask's own
+    thread. If you want the follow-ups in your new thread instead, name your message's
+    Message-ID (`maild timeline MENTOR --json` shows it).
+    """
+    mid = message_id.strip()
+    if not mid.startswith("<"):
+        mid = f"<{mid.strip('<>')}>"
+    store = app.store()
+    asks_repo.load_ask(store, ask_id)  # a clear error for an unknown ask
+    if not messages_repo.of_ask(store, ask_id, mid):
+        raise UsageError(f"{mid} is not a message of ask {ask_id}; see `maild timeline`")
+    app.tracker().handle(ask_id, ev.ThreadChosen(mid), app.now(), by="user")
+    click.echo(f"Ask {ask_id}: follow-ups reply in the thread of {mid} from now on.")
 
 
 @ask_group.command("deadline")

@@ -7,6 +7,7 @@ turns any missing answer into an error instead of a question, for scripts.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,6 +15,7 @@ import tomli_w
 
 from maild import paths
 from maild.adapters import credentials
+from maild.adapters.imap import check_ca_file
 from maild.cli.app import App, pass_app
 from maild.config import parse
 from maild.errors import ConfigError, UsageError
@@ -48,6 +50,9 @@ def _ask(value: Any, prompt: str, no_input: bool, flag: str, **kwargs: Any) -> A
 @click.option("--smtp-port", type=int, help="SMTP port.")
 @click.option("--smtp-security", type=click.Choice(["tls", "starttls", "none"]),
               help="SMTP connection security.")
+@click.option("--ca-file", metavar="PEM",
+              help="A certificate authority (PEM) to trust besides the system's, for IMAP and "
+                   "SMTP: e.g. the certificate a local bridge (ProtonMail Bridge) made.")
 @click.option("--password-command", help="A command that prints the password (like "
               "`pass show mail`); nothing is stored.")
 @click.option("--password-env", help="Name of an environment variable holding the password.")
@@ -60,7 +65,7 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
                  institution: str | None, tz: str | None, provider: str | None,
                  account_name: str | None, username: str | None, imap_host: str | None,
                  imap_port: int | None, imap_security: str | None, smtp_host: str | None,
-                 smtp_port: int | None, smtp_security: str | None,
+                 smtp_port: int | None, smtp_security: str | None, ca_file: str | None,
                  password_command: str | None, password_env: str | None,
                  password_stdin: bool, no_input: bool, force: bool) -> None:
     """Create config.toml: who you are and how to reach your mailbox.
@@ -74,6 +79,9 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
         maild init --no-input --name "Alex Kim" --email alex@school.edu
         --timezone America/New_York --provider other --imap-host imap.school.edu
         --smtp-host smtp.school.edu --password-command "pass show school"
+
+    A local bridge (ProtonMail Bridge) serves IMAP and SMTP on 127.0.0.1 with its own
+    certificate: give that certificate with --ca-file (verification stays on).
     """
     target = paths.config_path(app.home)
     if target.exists() and not force:
@@ -105,6 +113,14 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
                  "security": smtp_security or preset.smtp_security},
         "save_sent_copy": "never" if preset.saves_sent_copy else "auto",
     }
+    if ca_file:
+        # Absolute: the daemon may run from any directory.
+        ca_file = str(Path(ca_file).expanduser().resolve())
+        try:
+            check_ca_file(ca_file)
+        except ConfigError as exc:
+            raise UsageError(f"--ca-file {ca_file}: {exc.problem}") from None
+        account["imap"]["ca_file"] = account["smtp"]["ca_file"] = ca_file
     account["password"] = _password_source(app, account, password_command, password_env,
                                            password_stdin, no_input)
     document: dict[str, Any] = {

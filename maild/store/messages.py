@@ -86,6 +86,16 @@ def flag_for_review(store: Store, ask_id: int) -> None:
     store.db.execute("UPDATE asks SET needs_review = 1 WHERE id = ?", (ask_id,))
 
 
+def of_ask(store: Store, ask_id: int, message_id: str) -> bool:
+    """Whether ``message_id`` is a message recorded for the ask, or one maild sent for it."""
+    row = store.db.execute(
+        "SELECT 1 FROM messages WHERE ask_id = ? AND message_id = ? UNION ALL "
+        f"SELECT 1 FROM drafts WHERE ask_id = ? AND message_id = ? AND status IN "
+        f"({_marks(_OUT_STATUSES)}) LIMIT 1",
+        (ask_id, message_id, ask_id, message_id, *_OUT_STATUSES)).fetchone()
+    return row is not None
+
+
 # -- what a catch-up after a UIDVALIDITY change searches for ---------------------------
 
 
