@@ -4,8 +4,9 @@
 #   bash tests/bootstrap.sh demo    # install what is missing, run `maild demo`
 #   bash tests/bootstrap.sh test    # install what is missing, run the test suite
 #
-# Installs Dovecot (Debian/Ubuntu: apt-get; macOS: Homebrew) when missing, creates
-# .venv, installs maild with its test extra. Extra arguments go to pytest / maild demo.
+# Installs Dovecot (and for the tests neomutt and tmux, to drive a real mail client)
+# when missing (Debian/Ubuntu: apt-get; macOS: Homebrew), creates .venv, installs maild
+# with its test extra. Extra arguments go to pytest / maild demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-test}"
@@ -32,6 +33,23 @@ if ! find_dovecot; then
     else
         say "Dovecot is not installed and neither apt-get nor brew is available;"
         say "install Dovecot's IMAP server yourself (tests that need it will be skipped)"
+    fi
+fi
+
+# tests/mail/test_neomutt.py drives a real mail client (neomutt) in tmux.
+if [ "$mode" = test ] && { ! command -v neomutt >/dev/null 2>&1 \
+        || ! command -v tmux >/dev/null 2>&1; }; then
+    if command -v apt-get >/dev/null 2>&1; then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        say "installing neomutt and tmux with apt-get"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq neomutt tmux >/dev/null
+    elif command -v brew >/dev/null 2>&1; then
+        say "installing neomutt and tmux with Homebrew"
+        brew install neomutt tmux
+    else
+        say "neomutt or tmux is missing (the test with a real mail client will be skipped)"
     fi
 fi
 
