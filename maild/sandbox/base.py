@@ -6,9 +6,15 @@ The sandbox (a throwaway Dovecot and an aiosmtpd server) only ever listens on
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
@@ -19,6 +25,35 @@ LOOPBACK = "127.0.0.1"
 
 class SandboxError(MaildError):
     """A sandbox server could not be started, stopped or changed."""
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """How a sandbox mail server checks a bearer token: RFC 7662 introspection.
+
+    The endpoint must answer ``{"active": true, "username": ...}`` and the username must
+    be the one the client logs in as; otherwise the login is refused. Dovecot's oauth2
+    passdb and the SMTP sandbox both check this way, against ``maild.sandbox.oauth``.
+    """
+
+    introspection_url: str
+    client_id: str
+    client_secret: str
+
+    def allows(self, username: str, token: str, timeout: float = 5.0) -> bool:
+        """Whether ``token`` is active and belongs to ``username`` (False on any error)."""
+        credentials = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode())
+        req = urllib.request.Request(
+            self.introspection_url, data=urllib.parse.urlencode({"token": token}).encode(),
+            headers={"Authorization": f"Basic {credentials.decode()}",
+                     "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as answer:
+                payload = json.load(answer)
+        except (OSError, ValueError, urllib.error.URLError):
+            return False
+        return (isinstance(payload, dict) and payload.get("active") is True
+                and str(payload.get("username", "")).lower() == username.lower())
 
 
 class SandboxServer:
