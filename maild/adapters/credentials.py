@@ -318,7 +318,6 @@ class Secrets:
             scopes=grant.scopes, account=grant.account)
         self._tokens[account.name] = token
         self._refused.pop(account.name, None)
-        self._told.discard(account.name)
         self.refreshes += 1
         log.info("%s: new access token from %s, valid until %s", account.name, client.host,
                  f"{token.expires_at:%Y-%m-%d %H:%M:%S %Z}" if token.expires_at else "revoked")
@@ -330,8 +329,14 @@ class Secrets:
         return (f"{account.name}: {label} no longer accepts maild's sign-in{because}; "
                 f"run `maild auth login {account.name}` to sign in again")
 
+    def accepted(self, account: Account) -> None:
+        """A server took the account's token: whatever went wrong before is over."""
+        with self._lock:
+            self._told.discard(account.name)
+
     def tell(self, account: Account, text: str) -> None:
-        """Tell the user (once per problem) that ``account`` needs a new sign-in."""
+        """Tell the user that ``account`` needs a new sign-in: once, until a server has
+        accepted a token again (so a retrying daemon does not repeat itself)."""
         with self._lock:
             if account.name in self._told:
                 return
@@ -350,7 +355,7 @@ class TokenSecret:
 
     ``current()`` before logging in; after the server refused it, ``renewed()`` once;
     if the server refuses the renewed token too, ``rejected(words)`` tells the user and
-    gives the hint the adapter adds to its error.
+    gives the hint the adapter puts in its error; ``accepted()`` after a login worked.
     """
 
     def __init__(self, secrets: Secrets, account: Account) -> None:
@@ -365,19 +370,20 @@ class TokenSecret:
                  self.account.name)
         return self.secrets.access_token(self.account, force=True).value
 
+    def accepted(self) -> None:
+        self.secrets.accepted(self.account)
+
     def rejected(self, words: str) -> str:
         signed_in = self.secrets.cached(self.account)
         who = signed_in.account if signed_in is not None else None
-        mismatch = (f" (the sign-in is for {who}, the account logs in as "
-                    f"{self.account.username})"
+        mismatch = (f" (signed in as {who}, not {self.account.username})"
                     if who and who not in (self.account.username.lower(),
                                            self.account.email.lower()) else "")
-        text = (f"{self.account.name}: the server refused a freshly renewed access token"
-                f"{mismatch}: {words}; run `maild auth login {self.account.name}` and sign "
-                "in with this account")
-        self.secrets.tell(self.account, text)
-        return f"a renewed access token was refused too{mismatch}; run " \
-               f"`maild auth login {self.account.name}`"
+        hint = (f"a renewed access token was refused too{mismatch}; run "
+                f"`maild auth login {self.account.name}`")
+        self.secrets.tell(self.account, f"{self.account.name}: {hint} and sign in with this "
+                                        f"account ({words})")
+        return hint
 
     def __repr__(self) -> str:
         return f"TokenSecret({self.account.name!r})"

@@ -165,8 +165,9 @@ class ImapConnection:
                         _login(client, account, secret.renewed())
                     except ImapAuthError as again:
                         words = again.message.removeprefix("IMAP login refused: ")
-                        raise ImapAuthError(f"IMAP login refused: {words} "
-                                            f"({secret.rejected('IMAP: ' + words)})") from None
+                        hint = secret.rejected("IMAP: " + words)
+                        raise ImapAuthError(f"IMAP login refused: {hint} ({words})") from None
+                secret.accepted()
         except BaseException:
             _quietly(client.shutdown)
             raise

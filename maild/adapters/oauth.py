@@ -407,6 +407,31 @@ def _poll(client: OAuthClient, session: OAuth2Session, device_code: str, code: D
                       "again for a new one")
 
 
+def discover(issuer: str) -> dict[str, str]:
+    """The endpoints an OpenID provider publishes (its discovery document), for config.
+
+    Returns the keys of an [accounts.oauth] table: authorize_url, token_url and, when
+    the provider has one, device_url.
+    """
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    try:
+        answer = requests.get(url, timeout=HTTP_TIMEOUT)
+        answer.raise_for_status()
+        document = answer.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise CredentialError(f"cannot read the provider's settings at {url} "
+                              f"({type(exc).__name__}: {_first_line(exc)})") from None
+    if not isinstance(document, dict) or not all(
+            isinstance(document.get(k), str)
+            for k in ("authorization_endpoint", "token_endpoint")):
+        raise CredentialError(f"{url} is not an OpenID discovery document")
+    found = {"authorize_url": document["authorization_endpoint"],
+             "token_url": document["token_endpoint"]}
+    if isinstance(document.get("device_authorization_endpoint"), str):
+        found["device_url"] = document["device_authorization_endpoint"]
+    return found
+
+
 def revoke(client: OAuthClient, refresh_token: str) -> bool:
     """Ask the provider to revoke ``refresh_token``; False where it offers no way."""
     if not client.revoke_url:

@@ -85,8 +85,10 @@ async def login(client: aiosmtplib.SMTP, account: Account, secret: Secret) -> No
             await _auth(client, account, fresh)
         except aiosmtplib.SMTPAuthenticationError as again:
             hint = await asyncio.to_thread(secret.rejected, f"SMTP: {_reply(again)}")
+            # The hint first: the reply is cut to one short line when reported.
             raise aiosmtplib.SMTPAuthenticationError(
-                again.code, f"{again.message} ({hint})") from None
+                again.code, f"{hint} ({again.message})") from None
+    secret.accepted()
 
 
 async def _auth(client: aiosmtplib.SMTP, account: Account, secret: str) -> None:

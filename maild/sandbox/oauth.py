@@ -364,7 +364,8 @@ class OAuthSandbox(SandboxServer):
                 client_id=req.client.client_id, user=str(req.user), scope=token["scope"],
                 access_token=token["access_token"], refresh_token=token.get("refresh_token"),
                 issued_at=self.clock(), expires_in=int(token["expires_in"]),
-                grant_type=req.payload.grant_type or "", _clock=self.clock)
+                # Through self, so that a clock replaced later applies to this token too.
+                grant_type=req.payload.grant_type or "", _clock=lambda: self.clock())
             self._tokens.append(issued)
             self.issued[issued.grant_type] += 1
 
@@ -446,7 +447,7 @@ class OAuthSandbox(SandboxServer):
                 credential = _DeviceCredential(
                     client_id=client_id, scope=scope or "",
                     expires_at=sandbox.clock() + data["expires_in"], **data)
-                credential.clock = sandbox.clock
+                credential.clock = lambda: sandbox.clock()
                 with sandbox._lock:
                     sandbox._devices[data["device_code"]] = credential
 
