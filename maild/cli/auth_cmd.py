@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sys
 import webbrowser
-from datetime import UTC, datetime, timedelta
 
 import click
 
@@ -233,13 +232,10 @@ def login_command(app: App, account_name: str, device: bool, no_browser: bool, p
     else:
         assert keyring_source is not None
         credentials.store_refresh_token(account, grant.refresh_token)
-    expires = (f"; the access token is good until "
-               f"{app.local(datetime.now(UTC).replace(microsecond=0) + _seconds(grant))}"
-               if grant.expires_in else "")
-    where = ("printed above" if print_token
+    where = ("printed on standard output" if print_token
              else f"kept in {credentials.refresh_token_source(account, app.env)}")
     who = grant.account or account.username
-    message = f"Signed in to {client.label} as {who}; the refresh token is {where}{expires}."
+    message = f"Signed in to {client.label} as {who}; the refresh token is {where}."
     (say if print_token else click.echo)(message)
     for scope in dict.fromkeys(missing):
         say(f"warning: {client.label} did not grant {scope}: "
@@ -247,10 +243,6 @@ def login_command(app: App, account_name: str, device: bool, no_browser: bool, p
             "(your school's administrator may have to allow it)")
     if not print_token:
         click.echo("Next: `maild doctor` checks reading and sending with this sign-in.")
-
-
-def _seconds(grant: oauth.TokenGrant) -> timedelta:
-    return timedelta(seconds=grant.expires_in or 0)
 
 
 @auth_group.command("logout")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +19,14 @@ from pathlib import Path
 import keyring
 import pytest
 
+from maild.adapters import credentials, oauth
+from maild.config import Account, parse
 from maild.sandbox.base import TokenCheck
 from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.oauth import DEFAULT_ACCESS_LIFETIME, INTROSPECTION_CLIENT, OAuthSandbox
 from maild.sandbox.smtp import SmtpSandbox
 from tests.conftest import _unavailable
-from tests.oauth.oauth_browser import PASSWORD_ENV, USER_ENV
+from tests.oauth.oauth_browser import PASSWORD_ENV, USER_ENV, sign_in
 from tests.oauth.oauth_keyring import FILE_ENV, FileKeyring
 
 # maild subprocesses load the keyring backend as oauth_keyring, from this directory.
@@ -128,7 +131,7 @@ class Keyring:
 
 
 @pytest.fixture
-def test_keyring(tmp_path: Path) -> Iterator[Keyring]:
+def file_keyring(tmp_path: Path) -> Iterator[Keyring]:
     """A file keyring, also installed in this process for the test's duration."""
     path = tmp_path / "keyring.json"
     backend = FileKeyring(path)
@@ -146,6 +149,32 @@ def oauth_config(user: str, dovecot: DovecotServer, smtp: SmtpSandbox, server: O
         user=user, imap_host=dovecot.host, imap_port=dovecot.port, smtp_host=smtp.host,
         smtp_port=smtp.port, ca=smtp.ca_path, password=password,
         authorize=server.authorize_url, token=server.token_url, device=server.device_url)
+
+
+def account_for(user: str, dovecot: DovecotServer, smtp_server: SmtpSandbox,
+                server: OAuthSandbox, password: str = "") -> Account:
+    text = oauth_config(user, dovecot, smtp_server, server, password)
+    return parse(tomllib.loads(text), Path("config.toml")).accounts[0]
+
+
+def browser_login(account: Account, as_user: str, password: str,
+                  decision: str = "allow") -> oauth.TokenGrant:
+    shown: list[str] = []
+
+    def open_browser(url: str) -> bool:
+        return sign_in(url, as_user, password, decision).ok
+
+    return oauth.login_with_browser(oauth.client_for(account), login_hint=account.username,
+                                    open_browser=open_browser,
+                                    tell=lambda url, opened: shown.append(url), timeout=20)
+
+
+def signed_in(account: Account, provider: OAuthSandbox, as_user: str | None = None) -> str:
+    """Sign in through the browser flow and keep the refresh token as `auth login` does."""
+    grant = browser_login(account, as_user or account.username, provider.password)
+    assert grant.refresh_token is not None
+    credentials.store_refresh_token(account, grant.refresh_token)
+    return grant.refresh_token
 
 
 def browser_env(user: str, password: str) -> dict[str, str]:

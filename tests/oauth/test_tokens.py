@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import tomllib
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -17,11 +15,11 @@ import requests
 from maild.adapters import credentials, oauth, smtp
 from maild.adapters.credentials import Secrets, TokenSecret
 from maild.adapters.imap import ImapAuthError, ImapConnection
-from maild.config import Account, parse
+from maild.config import Account
 from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.oauth import OAuthSandbox
 from maild.sandbox.smtp import SmtpSandbox
-from tests.oauth.conftest import Keyring, oauth_config
+from tests.oauth.conftest import Keyring, account_for, browser_login, signed_in
 from tests.oauth.oauth_browser import sign_in
 
 START = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
@@ -43,40 +41,14 @@ class HandClock:
         self.now += timedelta(**delta)
 
 
-def account_for(user: str, dovecot: DovecotServer, smtp_server: SmtpSandbox,
-                server: OAuthSandbox, password: str = "") -> Account:
-    text = oauth_config(user, dovecot, smtp_server, server, password)
-    return parse(tomllib.loads(text), Path("config.toml")).accounts[0]
-
-
-def browser_login(account: Account, as_user: str, password: str,
-                  decision: str = "allow") -> oauth.TokenGrant:
-    shown: list[str] = []
-
-    def open_browser(url: str) -> bool:
-        return sign_in(url, as_user, password, decision).ok
-
-    return oauth.login_with_browser(oauth.client_for(account), login_hint=account.username,
-                                    open_browser=open_browser,
-                                    tell=lambda url, opened: shown.append(url), timeout=20)
-
-
-def signed_in(account: Account, provider: OAuthSandbox, as_user: str | None = None) -> str:
-    """Sign in through the browser flow and keep the refresh token as `auth login` does."""
-    grant = browser_login(account, as_user or account.username, provider.password)
-    assert grant.refresh_token is not None
-    credentials.store_refresh_token(account, grant.refresh_token)
-    return grant.refresh_token
-
-
 @pytest.fixture
 def account(imap_user: str, dovecot_oauth: DovecotServer, smtp_oauth: SmtpSandbox,
-            provider: OAuthSandbox, test_keyring: Keyring) -> Account:
+            provider: OAuthSandbox, file_keyring: Keyring) -> Account:
     return account_for(imap_user, dovecot_oauth, smtp_oauth, provider)
 
 
 def test_browser_sign_in_uses_pkce_and_the_loopback_redirect(
-        account: Account, provider: OAuthSandbox, test_keyring: Keyring) -> None:
+        account: Account, provider: OAuthSandbox, file_keyring: Keyring) -> None:
     urls: list[str] = []
 
     def open_browser(url: str) -> bool:
@@ -138,7 +110,7 @@ def test_device_code_sign_in(account: Account, provider: OAuthSandbox) -> None:
 
 
 def test_access_tokens_are_cached_renewed_before_expiry_and_rotations_kept(
-        account: Account, provider: OAuthSandbox, test_keyring: Keyring) -> None:
+        account: Account, provider: OAuthSandbox, file_keyring: Keyring) -> None:
     clock = HandClock()
     provider.clock = clock.seconds
     provider.access_lifetime = 20 * 60
@@ -153,7 +125,7 @@ def test_access_tokens_are_cached_renewed_before_expiry_and_rotations_kept(
     assert token is not None and token.account == account.username
     assert provider.issued["refresh_token"] == refreshes + 1
     # Rotated by the provider, and the new one is what the keyring holds now.
-    assert test_keyring.entries()[key] != first_refresh
+    assert file_keyring.entries()[key] != first_refresh
 
     clock.advance(minutes=10)  # still good: no new token
     assert secrets.access_token(account) is token
@@ -187,7 +159,7 @@ def test_a_refused_access_token_is_renewed_once(account: Account, provider: OAut
 
 
 def test_a_revoked_sign_in_asks_for_auth_login_once_until_the_user_signs_in_again(
-        account: Account, provider: OAuthSandbox, test_keyring: Keyring,
+        account: Account, provider: OAuthSandbox, file_keyring: Keyring,
         caplog: pytest.LogCaptureFixture) -> None:
     signed_in(account, provider)
     told: list[str] = []
