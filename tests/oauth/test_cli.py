@@ -158,7 +158,7 @@ def test_device_code_sign_in_from_the_command_line(
                             text=True)
     try:
         assert proc.stderr is not None
-        lines = []
+        lines: list[str] = []
         while not any("enter the code" in line for line in lines):
             line = proc.stderr.readline()
             assert line, f"maild ended without showing a code: {lines}"

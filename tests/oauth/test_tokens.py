@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import requests
@@ -58,7 +59,7 @@ def test_browser_sign_in_uses_pkce_and_the_loopback_redirect(
     grant = oauth.login_with_browser(oauth.client_for(account), login_hint=account.username,
                                      open_browser=open_browser, tell=lambda u, o: None,
                                      timeout=20)
-    query = requests.utils.urlparse(urls[0]).query
+    query = urlsplit(urls[0]).query
     assert "code_challenge_method=S256" in query and "code_challenge=" in query
     assert "redirect_uri=http%3A%2F%2Flocalhost%3A" in query  # Microsoft's loopback form
     assert f"login_hint={account.username}" in query and "prompt=select_account" in query
@@ -72,7 +73,7 @@ def test_browser_sign_in_uses_pkce_and_the_loopback_redirect(
 def test_the_listener_ignores_strangers_and_reports_a_refusal(account: Account,
                                                               provider: OAuthSandbox) -> None:
     def open_browser(url: str) -> bool:
-        redirect = requests.utils.unquote(url.split("redirect_uri=")[1].split("&")[0])
+        redirect = unquote(url.split("redirect_uri=")[1].split("&")[0])
         # Another program on this machine guessing the port gets nowhere...
         stranger = requests.get(redirect + "?code=stolen&state=guess", timeout=5)
         assert stranger.status_code == 404
