@@ -291,7 +291,12 @@ class Secrets:
         from maild.adapters import oauth
 
         client = oauth.client_for(account)
-        stored = stored_refresh_token(account, self.env)
+        try:
+            stored = stored_refresh_token(account, self.env)
+        except CredentialError as exc:
+            # Never signed in, or the keyring is gone: the daemon cannot fix that alone.
+            self.tell(account, f"{account.name}: {exc.message}")
+            raise
         rotated = self._rotated.get(account.name)
         current = rotated[1] if rotated is not None and rotated[0] == stored else stored
         if self._refused.get(account.name) == current:

@@ -122,6 +122,7 @@ def test_daemon_reads_and_sends_for_an_hour_across_token_renewals(
     provider.access_lifetime = LIFETIME
     signed_in(config.accounts[0], provider)
     notices: list[tuple[Level, str]] = []
+    figures: dict[str, float] = {}
 
     async def scenario() -> None:
         store = Store.open(paths.database_path(home))
@@ -133,6 +134,7 @@ def test_daemon_reads_and_sends_for_an_hour_across_token_renewals(
         daemon = Daemon(home, {}, clock, DaemonOptions(
             tick=0.25, timing=WatchTiming(idle_slice=0.2, backoff_base=0.2, backoff_cap=2.0)),
             notify=lambda level, text: notices.append((level, text)))
+        began = asyncio.get_running_loop().time()
         task = asyncio.create_task(daemon.run())
         run = Run(store, tracker, clock, smtp_oauth, task)
         try:
@@ -184,6 +186,8 @@ def test_daemon_reads_and_sends_for_an_hour_across_token_renewals(
             assert run.minute() > 60
             assert sum(w.reconnects for w in daemon._watchers) >= 4  # two drops, two folders
             assert daemon.secrets.refreshes >= 3
+            figures.update(minutes=run.minute(), seconds=asyncio.get_running_loop().time() - began,
+                           reconnects=sum(w.reconnects for w in daemon._watchers))
         finally:
             daemon.request_stop()
             assert await asyncio.wait_for(task, timeout=15) == 0
@@ -207,6 +211,9 @@ def test_daemon_reads_and_sends_for_an_hour_across_token_renewals(
                      if not r.name.startswith(PROVIDER_SIDE) and secret in text(r)]
             assert not leaks
     assert any("new access token from 127.0.0.1" in r.getMessage() for r in caplog.records)
+    print(f"\nsimulated {figures['minutes']:.0f} min in {figures['seconds']:.1f} s: "
+          f"{len(smtp_oauth.messages)} sent, {provider.issued['refresh_token']} renewals, "
+          f"{figures['reconnects']} watcher reconnects, {provider.introspections} token checks")
 
 
 def test_the_daemon_tells_the_user_once_when_the_sign_in_is_revoked(

@@ -297,3 +297,23 @@ def test_login_waits_no_longer_than_asked(maild: Maild, imap_user: str,
     assert done.stderr.splitlines()[-1] == (
         "maild: error: no answer from the browser within 10 s; run the command again (or use "
         "--device on a machine without a browser)")
+
+
+def test_interactive_init_offers_to_sign_in_right_away(
+        maild: Maild, imap_user: str, dovecot_oauth: DovecotServer,
+        smtp_oauth: SmtpSandbox, provider: OAuthSandbox) -> None:
+    # Every answer given as a flag but the last question: "Sign in now?" (Enter = yes).
+    done = maild("init", "--name", "Alex Kim", "--email", "alex@school.example.edu",
+                 "--role", "student", "--institution", "School", "--timezone", TZ,
+                 "--provider", "outlook", "--account-name", "school", "--username", imap_user,
+                 "--imap-host", "127.0.0.1", "--imap-port", str(dovecot_oauth.port),
+                 "--imap-security", "none", "--smtp-host", "127.0.0.1", "--smtp-port",
+                 str(smtp_oauth.port), "--smtp-security", "starttls",
+                 "--oauth-server", provider.base_url,
+                 env=browser_env(imap_user, provider.password), stdin="\n")
+    assert done.returncode == 0, done.stderr
+    assert "Using Outlook / Microsoft 365 settings; sign-in with Microsoft 365 (OAuth2)." \
+        in done.stdout
+    assert "Sign in to Microsoft 365 now (your browser opens)? [Y/n]" in done.stdout
+    assert f"Signed in to Microsoft 365 as {imap_user}" in done.stdout
+    assert len(maild.keyring.entries()) == 1
