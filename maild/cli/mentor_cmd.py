@@ -165,7 +165,7 @@ def mentor_edit(app: App, /, mentor: str, name: str | None, emails: tuple[str, .
     if not changes:
         raise UsageError("nothing to change: give at least one option (see --help)")
     entry = _checked(dataclasses.replace(record.entry, **changes))
-    repo.update_mentor(store, record.id, entry, app.now())
+    repo.update_mentor(store, record.id, changes, app.now())
     click.echo(f"Updated mentor {record.id}: {entry.name}")
 
 
