@@ -49,6 +49,11 @@ def check_address(field: str, address: str) -> str:
     return address
 
 
+def is_message_id(value: str) -> bool:
+    """Whether ``value`` is a Message-ID compose() accepts (``<id@host>``, no controls)."""
+    return bool(_MSGID.match(value)) and not _CONTROL.search(value)
+
+
 def check_message_id(field: str, value: str) -> str:
     check_header_value(field, value)
     if not _MSGID.match(value):
