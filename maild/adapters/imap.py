@@ -186,7 +186,8 @@ class ImapConnection:
             if configured:
                 return configured
             for flags, _delim, name in listed:
-                if flag in flags:
+                # Flags are case-insensitive atoms: Cyrus announces \sent, \drafts.
+                if flag.lower() in (f.lower() for f in flags):
                     return str(name)
             lowered = {n.lower(): n for n in names}
             for candidate in fallbacks:
