@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
 from maild.core.entries import MentorInput
 from maild.errors import NotFoundError, UsageError
@@ -103,8 +104,11 @@ def update_mentor(store: Store, mentor_id: int, changes: Mapping[str, object],
                        "WHERE id = ?", (*(changes[c] for c in columns), mentor_id))
         if "emails" in changes or "assistant_emails" in changes:
             current = get_mentor(store, mentor_id).entry
-            entry = dataclasses.replace(current, **{
-                k: changes[k] for k in ("emails", "assistant_emails") if k in changes})
+            entry = dataclasses.replace(
+                current,
+                emails=cast(tuple[str, ...], changes.get("emails", current.emails)),
+                assistant_emails=cast(tuple[str, ...], changes.get(
+                    "assistant_emails", current.assistant_emails)))
             _check_addresses_free(db, entry.emails + entry.assistant_emails, mentor_id)
             _write_addresses(db, mentor_id, entry)
         store.add_event(now, "mentor_edited", mentor_id=mentor_id)
