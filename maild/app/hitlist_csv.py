@@ -20,6 +20,7 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from maild.adapters.compose import header_problems
 from maild.core.entries import (
     MAX_RANK,
     MentorInput,
@@ -109,6 +110,13 @@ def _imported_cell(cell: str) -> str:
     return cell
 
 
+def entry_problems(entry: MentorInput) -> list[str]:
+    """Everything wrong with a mentor as entered: the core's checks, then what could
+    inject a header once encoded-words are decoded."""
+    problems = validate(entry)
+    return problems or header_problems(entry)
+
+
 def parse_csv(text: str, source: str = "CSV") -> list[MentorInput]:
     """Every row of a hit-list CSV, or HitListError listing all bad rows."""
     if text.startswith("\ufeff"):  # Excel writes a byte-order mark
@@ -190,7 +198,7 @@ def _read_rows(reader: _CsvReader, source: str, entries: list[MentorInput],
             notes=values.get("notes", ""),
             line=line,
         )
-        for problem in validate(entry):
+        for problem in entry_problems(entry):
             problems.append(RowProblem(line, problem))
         for address in entry.emails + entry.assistant_emails:
             if address in seen:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from maild.app.hitlist_csv import parse_csv, to_csv
+from maild.app.hitlist_csv import entry_problems, parse_csv, to_csv
 from maild.cli.app import App, pass_app
 from maild.cli.terminal import add_row, for_terminal
 from maild.core.entries import (
@@ -21,7 +21,6 @@ from maild.core.entries import (
     MentorInput,
     read_date,
     split_addresses,
-    validate,
 )
 from maild.core.timing import range_problem
 from maild.errors import UsageError
@@ -72,7 +71,7 @@ def _publication(text: str) -> str:
 
 
 def _checked(entry: MentorInput) -> MentorInput:
-    problems = validate(entry)
+    problems = entry_problems(entry)
     if problems:
         raise UsageError("; ".join(problems))
     return entry
