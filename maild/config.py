@@ -7,6 +7,7 @@ Secrets are never part of the file: an account names *where* its password comes 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
@@ -254,13 +255,30 @@ def _identity(t: _Table) -> Identity:
     return identity
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (localhost, 127.0.0.0/8, ::1)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _endpoint(t: _Table, default_port: dict[str, int]) -> Endpoint:
     security = cast(Security, t.choice("security", SECURITY_CHOICES, "tls"))
     port = t.get("port", int, default_port[security])
     if not 0 < port < 65536:
         raise t.error("port", f"must be between 1 and 65535, not {port}")
     ca_file = t.get("ca_file", str, None)
-    endpoint = Endpoint(host=t.get("host", str), port=port, security=security, ca_file=ca_file)
+    host = t.get("host", str)
+    if security == "none" and not is_loopback(host):
+        # The password would cross the network in the clear; only a local bridge (a
+        # provider's app on this machine, e.g. Proton Mail Bridge) may listen in plain.
+        raise t.error("security", f'"none" (plain text) is allowed only for a loopback '
+                      f'address such as 127.0.0.1 (a local bridge), not {host!r}: use '
+                      f'"tls" (port 993 / 465) or "starttls" (port 143 / 587)')
+    endpoint = Endpoint(host=host, port=port, security=security, ca_file=ca_file)
     t.finish()
     return endpoint
 
