@@ -104,6 +104,17 @@ class Sending:
 
 
 @dataclass(frozen=True)
+class Watch:
+    """How the IMAP watchers reconnect after an outage (seconds)."""
+
+    reconnect_min: float = 1.0      # the first back-off, doubled at each failure ...
+    reconnect_max: float = 300.0    # ... up to this
+    # While the server cannot be reached, a TCP connect this often ends the back-off
+    # as soon as it is back (0: off).
+    probe_every: float = 2.0
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     identity: Identity
@@ -112,6 +123,7 @@ class Config:
     # Raw per-playbook overrides; the core validates them against the playbook schema.
     playbooks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     attachments: Mapping[str, str] = field(default_factory=dict)
+    watch: Watch = field(default_factory=Watch)
 
     def account(self, name: str | None) -> Account:
         if name is None:
@@ -226,6 +238,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
     merge_overrides(playbooks, source=str(path))
     attachments_table = top.table("attachments", {})
     attachments = {k: attachments_table.get(k, str) for k in list(attachments_table.data)}
+    watch = _watch(top.table("watch", {}))
     top.finish()
     return Config(
         path=path,
@@ -234,6 +247,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         sending=sending,
         playbooks=playbooks,
         attachments=attachments,
+        watch=watch,
     )
 
 
@@ -342,6 +356,25 @@ def _positive(t: _Table, name: str, default: int) -> int:
     if value < 1:
         raise t.error(name, f"must be at least 1, not {value}")
     return value
+
+
+def _seconds(t: _Table, name: str, default: float, *, zero_ok: bool = False) -> float:
+    value = t.get(name, object, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not (value >= 0 if zero_ok else value > 0) or value > 86_400:
+        low = "0" if zero_ok else "more than 0"
+        raise t.error(name, f"must be a number of seconds from {low} to 86400")
+    return float(value)
+
+
+def _watch(t: _Table) -> Watch:
+    watch = Watch(reconnect_min=_seconds(t, "reconnect_min", 1.0),
+                  reconnect_max=_seconds(t, "reconnect_max", 300.0),
+                  probe_every=_seconds(t, "probe_every", 2.0, zero_ok=True))
+    if watch.reconnect_max < watch.reconnect_min:
+        raise t.error("reconnect_max", "must not be less than reconnect_min")
+    t.finish()
+    return watch
 
 
 def _sending(t: _Table) -> Sending:

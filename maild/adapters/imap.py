@@ -10,6 +10,7 @@ read-only. imapclient's and the socket layer's exceptions are translated here in
 
 from __future__ import annotations
 
+import errno
 import imaplib
 import logging
 import select
@@ -50,6 +51,22 @@ DRAFTS_NAMES = ("Drafts", "[Gmail]/Drafts", "[Google Mail]/Drafts", "INBOX.Draft
 
 class ImapAuthError(ProtocolError):
     """The server refused the login (wrong password, app password needed, ...)."""
+
+
+class ImapUnreachable(ProtocolError):
+    """No connection to the server at all (refused, no route, DNS): it is down or we
+    are offline, which ``reachable`` can tell cheaply when it changes."""
+
+
+def reachable(endpoint: Endpoint, timeout: float = 2.0) -> bool:
+    """Whether the server accepts a TCP connection now: a probe that costs the server
+    nothing to speak of (no TLS, no login), cheap enough to repeat every few seconds
+    while it is down."""
+    try:
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -134,12 +151,18 @@ class ImapConnection:
     @classmethod
     def open(cls, account: Account, secret: str, timeout: float = 30.0) -> ImapConnection:
         endpoint = account.imap
-        with translated(f"connection to {endpoint.host}:{endpoint.port}"):
-            client = imapclient.IMAPClient(
-                endpoint.host, port=endpoint.port, ssl=endpoint.security == "tls",
-                ssl_context=ssl_context(endpoint) if endpoint.security != "none" else None,
-                timeout=timeout,
-            )
+        try:
+            with translated(f"connection to {endpoint.host}:{endpoint.port}"):
+                client = imapclient.IMAPClient(
+                    endpoint.host, port=endpoint.port, ssl=endpoint.security == "tls",
+                    ssl_context=ssl_context(endpoint) if endpoint.security != "none"
+                    else None,
+                    timeout=timeout,
+                )
+        except ProtocolError as exc:
+            if _unreachable(exc.__context__):
+                raise ImapUnreachable(exc.message) from None
+            raise
         try:
             with translated("STARTTLS"):
                 if endpoint.security == "starttls":
@@ -431,6 +454,15 @@ def _parse_untagged(line: bytes) -> tuple[Any, ...]:
         return tuple(parse_response([text]))
     except Exception:  # an unparsable push is not worth dropping the connection for
         return (text,)
+
+
+def _unreachable(exc: BaseException | None) -> bool:
+    # Refused, reset before a word, no route, or no such host: nobody is there to
+    # talk to. A TLS failure or a greeting that never comes means someone is.
+    return isinstance(exc, (ConnectionRefusedError, ConnectionResetError, socket.gaierror,
+                            TimeoutError)) or (
+        isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError)
+        and exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNREFUSED))
 
 
 def _quietly(func: Callable[[], object]) -> None:

@@ -71,7 +71,8 @@ class Watchers:
 
     def start(self, role: str = "inbox", *, timing: WatchTiming = FAST, use_idle: bool = True,
               connection: type[ImapConnection] = ImapConnection,
-              wait: bool = True) -> FolderWatcher:
+              wait: bool = True, probe: Callable[[], bool] | None = None,
+              rng: random.Random | None = None) -> FolderWatcher:
         world = self.world
         local = threading.local()
 
@@ -102,7 +103,7 @@ class Watchers:
 
         watcher = FolderWatcher(account=world.account.name, role=role, connect=connect,
                                 resolve=resolve, sync=sync, stop=self.stop, timing=timing,
-                                use_idle=use_idle)
+                                use_idle=use_idle, probe=probe, rng=rng)
         watcher.start()
         self.started.append(watcher)
         if wait:
