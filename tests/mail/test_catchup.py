@@ -100,3 +100,21 @@ def test_watcher_survives_a_uidvalidity_reset(world: World, watchers: Watchers) 
     assert watcher.is_alive() and watcher.reconnects >= 1
     assert any(r.rescanned for r in watchers.results)
     assert len(events(world, "HumanReply")) == 1
+
+
+def test_a_reply_without_message_id_is_not_applied_again_after_a_reset(world: World) -> None:
+    _ask_id, first_id = world.cold_ask_sent()
+    raw = world.mentor_writes("Yes - let's find a time next week.", in_reply_to=first_id)
+    headless = b"\r\n".join(line for line in raw.split(b"\r\n")
+                            if not line.lower().startswith(b"message-id:"))
+    world.deliver(headless)
+    first = world.sync()
+    assert isinstance(first, SyncResult) and first.applied == 1
+    assert len(events(world, "HumanReply")) == 1
+    world.server.reset_uidvalidity(world.user, "INBOX")
+    result = world.sync()
+    assert isinstance(result, SyncResult) and result.rescanned and result.seen == 1
+    assert result.applied == 0
+    assert len(events(world, "HumanReply")) == 1
+    assert world.store.db.execute("SELECT count(*) FROM messages WHERE direction = 'in'"
+                                  ).fetchone()[0] == 1
