@@ -53,6 +53,35 @@ class ImapAuthError(ProtocolError):
     """The server refused the login (wrong password, app password needed, ...)."""
 
 
+class CertificateError(ProtocolError):
+    """The server's certificate could not be verified: permanent until the user acts
+    (retrying cannot help, and verification is never turned off). The message says
+    what to fix."""
+
+
+def certificate_problem(exc: BaseException | None) -> str | None:
+    """The verification failure in ``exc`` or what caused it, or None when there is
+    none (a TLS failure of another kind, a refused connection)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return str(exc.verify_message or exc.reason or exc)
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            return str(exc).splitlines()[0][:200]
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def certificate_fix(endpoint: Endpoint, key: str, problem: str) -> str:
+    """One line: what failed and how the user fixes it."""
+    return (f"the certificate of {endpoint.host}:{endpoint.port} could not be verified "
+            f"({problem}); check that {key}.host is your provider's server name, or, for "
+            f"a server with its own certificate authority (a local bridge), set "
+            f"{key}.ca_file to that authority's certificate; maild never sends a password "
+            f"without verifying the server")
+
+
 class ImapUnreachable(ProtocolError):
     """No connection to the server at all (refused, no route, DNS): it is down or we
     are offline, which ``reachable`` can tell cheaply when it changes."""
@@ -162,11 +191,19 @@ class ImapConnection:
         except ProtocolError as exc:
             if _unreachable(exc.__context__):
                 raise ImapUnreachable(exc.message) from None
+            if (problem := certificate_problem(exc.__context__)) is not None:
+                raise CertificateError(certificate_fix(endpoint, "imap", problem)) from None
             raise
         try:
-            with translated("STARTTLS"):
-                if endpoint.security == "starttls":
-                    client.starttls(ssl_context(endpoint))
+            try:
+                with translated("STARTTLS"):
+                    if endpoint.security == "starttls":
+                        client.starttls(ssl_context(endpoint))
+            except ProtocolError as exc:
+                if (problem := certificate_problem(exc.__context__)) is not None:
+                    raise CertificateError(certificate_fix(endpoint, "imap", problem)) \
+                        from None
+                raise
             with translated("login"):
                 if account.auth == "xoauth2":
                     client.oauth2_login(account.username, secret)

@@ -112,6 +112,15 @@ class Daemon:
             self._poke()
         return sync
 
+    def _give_up(self, config: Config, account: str, role: str) -> Callable[[str], None]:
+        def tell(why: str) -> None:
+            notify = self.notify_user or self._notifier(config)
+            try:
+                notify(Level.URGENT, f"maild stopped watching {account} ({role}): {why}")
+            except Exception:
+                log.exception("could not tell the user why %s/%s stopped", account, role)
+        return tell
+
     def _resolve(self, role: str) -> Callable[[ImapConnection], str | None]:
         def resolve(conn: ImapConnection) -> str | None:
             names = conn.folders()
@@ -135,7 +144,8 @@ class Daemon:
                     account=account.name, role=role, connect=self._connect(account),
                     resolve=self._resolve(role), sync=self._sync_for(config, account, role),
                     stop=self._watch_stop, timing=self._timing(config),
-                    probe=lambda e=endpoint: reachable(e))  # type: ignore[misc]
+                    probe=lambda e=endpoint: reachable(e),  # type: ignore[misc]
+                    give_up=self._give_up(config, account.name, role))
                 watcher.start()
                 self._watchers.append(watcher)
 

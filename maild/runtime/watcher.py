@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from maild.adapters.imap import ImapConnection, ImapUnreachable
+from maild.adapters.imap import CertificateError, ImapConnection, ImapUnreachable
 from maild.errors import MaildError
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 Connect = Callable[[], ImapConnection]
 # True when the server accepts connections again (cheap: no TLS, no login).
 Probe = Callable[[], bool]
+# Told (once) why the watcher gave up: what only the user can fix.
+GiveUp = Callable[[str], None]
 # What the sync returns (e.g. an inbox SyncResult) is only logged.
 Sync = Callable[[ImapConnection, str], object]
 # Catch-ups in a row when the server keeps announcing mail during catch-up; past this
@@ -60,7 +62,7 @@ class FolderWatcher(threading.Thread):
                  resolve: Callable[[ImapConnection], str | None], sync: Sync,
                  stop: threading.Event, timing: WatchTiming | None = None,
                  rng: random.Random | None = None, use_idle: bool = True,
-                 probe: Probe | None = None) -> None:
+                 probe: Probe | None = None, give_up: GiveUp | None = None) -> None:
         super().__init__(name=f"watch-{account}-{role}", daemon=True)
         self.account = account
         self.role = role
@@ -73,6 +75,9 @@ class FolderWatcher(threading.Thread):
         # False forces polling even where the server offers IDLE (tests, broken IDLE).
         self.use_idle = use_idle
         self._probe = probe
+        self._give_up = give_up
+        # Why the watcher stopped for good (a certificate that cannot be verified).
+        self.gave_up: str | None = None
         self._connected = threading.Event()
         # Set once the first catch-up after start finished (the daemon's READY=1).
         self.caught_up = threading.Event()
@@ -107,6 +112,16 @@ class FolderWatcher(threading.Thread):
                 self.caught_up.set()
                 attempt = 0
                 self._watch(conn, folder)
+            except CertificateError as exc:
+                # Retrying cannot fix it and verification is never turned off: stop, and
+                # tell the user what to change (a reload restarts the watchers).
+                log.error("%s/%s: %s; not watching until the config is fixed",
+                          self.account, self.role, exc)
+                self.gave_up = exc.message
+                if self._give_up is not None:
+                    self._give_up(exc.message)
+                self.caught_up.set()
+                return
             except ImapUnreachable as exc:
                 unreachable = True
                 log.warning("%s/%s: %s", self.account, self.role, exc)
