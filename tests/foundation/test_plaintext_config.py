@@ -40,3 +40,13 @@ def test_plain_text_to_any_other_host_is_refused(tmp_path: Path, where: str,
     assert f"accounts[0].{where}.security" in message and host in message
     assert "loopback" in message and '"tls"' in message
     assert len(message.splitlines()) == 1
+
+
+def test_watch_settings_load_and_bad_ones_are_one_line(tmp_path: Path) -> None:
+    config = load(write(tmp_path, GOOD + "\n[watch]\nreconnect_min = 0.5\nprobe_every = 0\n"))
+    assert (config.watch.reconnect_min, config.watch.reconnect_max,
+            config.watch.probe_every) == (0.5, 300.0, 0.0)
+    with pytest.raises(ConfigError, match=r"watch\.reconnect_max.*not be less"):
+        load(write(tmp_path, GOOD + "\n[watch]\nreconnect_min = 10\nreconnect_max = 5\n"))
+    with pytest.raises(ConfigError, match=r"watch\.probe_every.*seconds"):
+        load(write(tmp_path, GOOD + "\n[watch]\nprobe_every = \"fast\"\n"))

@@ -72,7 +72,7 @@ def test_imap_certificate_failure_stops_the_watcher_and_tells_the_fix(
         make: Make, untrusted_tls_server: int) -> None:
     world, _notices = make()
     account = replace(world.account, imap=Endpoint(LOOPBACK, untrusted_tls_server, "tls"))
-    with pytest.raises(CertificateError, match="imap.ca_file"):
+    with pytest.raises(CertificateError, match=r"imap\.ca_file"):
         ImapConnection.open(account, "secret")
     told: list[str] = []
     stop = threading.Event()
