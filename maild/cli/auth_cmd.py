@@ -92,10 +92,11 @@ def set_command(app: App, account_name: str, from_stdin: bool) -> None:
 @click.argument("account_name", metavar="ACCOUNT", required=False)
 @pass_app
 def check_command(app: App, account_name: str | None) -> None:
-    """Check that ACCOUNT's password can be obtained (every account when omitted).
+    """Check that ACCOUNT's password or sign-in works (every account when omitted).
 
-    Prints "ok (from keyring|command|env)" per account, never the password itself;
-    exits 1 when any account's password cannot be obtained.
+    Prints "ok (from keyring|command|env)" per password account, and for an OAuth2
+    account renews its access token and prints whose sign-in it is; never a secret.
+    Exits 1 when any account's password or sign-in cannot be obtained.
     """
     config = app.config()
     accounts = [config.account(account_name)] if account_name else list(config.accounts)
