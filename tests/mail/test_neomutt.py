@@ -69,7 +69,7 @@ class Neomutt:
 
 def muttrc(world: World, path: Path) -> Path:
     imap, smtp = world.account.imap, world.account.smtp
-    password = world.dovecot.password
+    password = world.server.password
     path.write_text(f"""
 set folder = "imap://{world.user}@{imap.host}:{imap.port}/"
 set imap_pass = "{password}"
