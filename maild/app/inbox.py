@@ -73,7 +73,7 @@ class Inbox:
         self.config = config
         self.account = account
         self.now = now
-        self.index = StoreIndex(store, frozenset(config.own_addresses))
+        self.index = StoreIndex(store, frozenset(config.own_addresses), now)
 
     # -- cursor -----------------------------------------------------------------------
 

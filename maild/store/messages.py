@@ -13,9 +13,9 @@ drafts, the messages already matched, mentors' addresses and open asks.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from maild.core.matching import AddressOwner, LetterAsk, OwnDraft, ThreadOwner
 from maild.store.db import Store, iso
@@ -24,6 +24,8 @@ from maild.store.db import Store, iso
 _OUT_STATUSES = ("sent", "sending", "uncertain")
 # Draft statuses of a mail maild sent or is sending.
 _BY_MAILD = ("sent", "sending")
+# How long the unsent draft of an ended ask is still recognised by its subject.
+_COPY_WINDOW = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -142,9 +144,11 @@ class StoreIndex:
     """``maild.core.matching.MatchIndex`` over the store; read inside the sync's
     transaction (or just before it) so matching sees what the last message changed."""
 
-    def __init__(self, store: Store, own_addresses: frozenset[str]) -> None:
+    def __init__(self, store: Store, own_addresses: frozenset[str],
+                 now: Callable[[], datetime]) -> None:
         self._store = store
         self._own = own_addresses
+        self._now = now
 
     @property
     def own_addresses(self) -> frozenset[str]:
@@ -205,15 +209,19 @@ class StoreIndex:
         if not recipients:
             return None
         wanted = tuple(r.lower() for r in recipients)
+        # A subject is weaker evidence than a Message-ID: the draft of an ask that is over
+        # counts only for a while (an old, generic subject must not wake an old ask).
+        recent = iso(self._now() - _COPY_WINDOW)
         rows = self._store.db.execute(
             "SELECT d.id, d.ask_id, d.status, d.subject, a.mentor_id, s.name AS step "
             "FROM drafts d JOIN asks a ON a.id = d.ask_id "
             "LEFT JOIN steps s ON s.id = d.step_id "
             f"WHERE d.status NOT IN ({_marks(_BY_MAILD)}) AND d.in_reply_to IS NULL "
+            "AND (a.closed_at IS NULL OR d.updated_at >= ?) "
             "AND EXISTS (SELECT 1 FROM json_each(d.to_addrs) t "
             f"WHERE lower(json_extract(t.value, '$[0]')) IN ({_marks(wanted)})) "
             "ORDER BY d.status IN ('pending', 'approved') DESC, d.id DESC",
-            (*_BY_MAILD, *wanted)).fetchall()
+            (*_BY_MAILD, recent, *wanted)).fetchall()
         for row in rows:
             # Clients fold and re-space long subjects; the words are what they keep.
             if " ".join(str(row["subject"]).split()) == subject:

@@ -45,7 +45,7 @@ class Facts:
     drafts: dict[str, int]
 
     def index(self) -> StoreIndex:
-        return StoreIndex(self.store, frozenset({ME}))
+        return StoreIndex(self.store, frozenset({ME}), lambda: NOW)
 
 
 def _ask(store: Store, mentor_id: int, playbook: str, created: datetime, *,
@@ -65,17 +65,23 @@ DRAFTS = {
     "pending": ("okafor_cold", "pending", OKAFOR, "Research opportunity in cardiology", False),
     "rejected": ("okafor_letter", "rejected", OKAFOR, "Letter of recommendation request",
                  False),
+    # Rejected first emails of asks that are over: yesterday's, and one from two months ago.
+    "recent": ("park_letter_closed", "rejected", PARK, "Letter request", False),
+    "old": ("park_closed", "rejected", PARK, "A question about your work", False),
 }
+# When each draft was made (and last changed), if not NOW.
+MADE = {"recent": NOW - timedelta(days=1), "old": NOW - timedelta(days=60)}
 
 
 def _draft(store: Store, ask_id: int, name: str, status: str, to: str, subject: str,
            reply: bool) -> int:
+    made = MADE.get(name, NOW)
     spec = DraftSpec(ask_id=ask_id, step_id=None, account="school", from_addr=ME,
                      from_name="Student", to_addrs=((to.upper(), "Dr. Someone"),),
                      subject=subject, body="Hello", message_id=f"<{name}@school>",
                      in_reply_to="<initial@school>" if reply else None)
     with store.transaction():
-        return drafts_repo.insert_draft(store, spec, status, NOW)
+        return drafts_repo.insert_draft(store, spec, status, made)
 
 
 def _message(store: Store, ask_id: int | None, message_id: str, *,
@@ -200,6 +206,13 @@ TABLE: list[tuple[str, Headers, bool, Expected]] = [
     ("sent: an in-thread draft's subject is no copy",
      sent(to=(RIVERA,), subject="Re: Question about your paper"), True,
      ("rivera_cold", f"recipient {RIVERA} is a mentor with one open ask", False, Rule.ADDRESS)),
+    ("sent: a recent rejected first email of an ask that is over",
+     sent(to=(PARK,), subject="Letter request"), True,
+     ("park_letter_closed", "subject and recipient of draft {recent} (rejected), re-saved with "
+      "a new Message-ID", False, Rule.DRAFT_COPY, "recent")),
+    ("sent: an old draft of an ask that is over is no copy",
+     sent(to=(PARK,), subject="A question about your work"), True,
+     ("park", f"recipient {PARK} is a known mentor without an open ask", False, Rule.ADDRESS)),
     ("sent: a reply in a known thread is the thread's",
      sent(to=(OKAFOR,), subject="Research opportunity in cardiology",
           in_reply_to=("<initial@school>",)), True,
