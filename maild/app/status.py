@@ -1,4 +1,4 @@
-"""The dashboard and the timeline: read-only summaries of the store for people.
+"""The dashboard: a read-only summary of the store for people (``maild status``).
 
 ``build_status`` answers "where do I stand": open asks by state, what is due next,
 letters per application, and the risks the guides warn about (short runway, letters
@@ -9,7 +9,6 @@ queries, so it stays fast with thousands of asks.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,12 +17,14 @@ from maild.core.model import AskState
 from maild.core.rules import Rules
 from maild.store import Store, iso
 from maild.store.asks import open_asks
+from maild.store.views import LetterCount, letter_counts
 
 NEXT_STEPS_SHOWN = 10
-_COMMITTED = {AskState.AGREED.value, AskState.HESITANT.value, AskState.SUBMITTED.value}
 
 
-def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
+def build_status(store: Store, now: datetime, rules: Rules,
+                 next_limit: int | None = NEXT_STEPS_SHOWN) -> dict[str, Any]:
+    """The dashboard; ``next_limit=None`` lists every step ahead (``status --all``)."""
     db = store.db
     names = {r[0]: r[1] for r in db.execute("SELECT id, name FROM mentors")}
     by_state = {r[0]: r[1] for r in db.execute(
@@ -33,9 +34,10 @@ def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
         "SELECT s.ask_id, s.name, s.kind, s.due_at, a.mentor_id FROM steps s "
         "JOIN asks a ON a.id = s.ask_id WHERE a.closed_at IS NULL "
         "AND s.status IN ('planned', 'drafted', 'approved') ORDER BY s.due_at LIMIT ?",
-        (NEXT_STEPS_SHOWN,)).fetchall()
+        (-1 if next_limit is None else next_limit,)).fetchall()
     next_steps = [{"due": r["due_at"], "ask_id": r["ask_id"], "step": r["name"],
-                   "kind": r["kind"], "mentor": names.get(r["mentor_id"], "?")}
+                   "kind": r["kind"], "mentor": names.get(r["mentor_id"], "?"),
+                   "overdue": r["due_at"] < iso(now)}
                   for r in upcoming]
 
     # The risks read only the asks' own fields; their steps would be most of the cost.
@@ -68,17 +70,17 @@ def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
     risks += _task_risks(store, now)
 
     applications = []
+    # Counted from when each writer agreed and submitted, not from the asks' states now:
+    # an outcome closes the asks, and a letter that is in stays in.
+    counts = letter_counts(store)
     for row in db.execute("SELECT * FROM applications ORDER BY deadline IS NULL, deadline"):
-        states = [r[0] for r in db.execute(
-            "SELECT state FROM asks WHERE application_id = ? AND playbook = 'letter'",
-            (row["id"],))]
-        committed = sum(1 for s in states if s in _COMMITTED)
-        submitted = sum(1 for s in states if s == AskState.SUBMITTED.value)
+        count = counts.get(row["id"], LetterCount(0, 0, 0))
+        committed = count.committed
         applications.append({"id": row["id"], "name": row["name"],
                              "deadline": row["deadline"],
                              "letters_required": row["letters_required"],
-                             "asked": len(states), "committed": committed,
-                             "submitted": submitted})
+                             "asked": count.asked, "committed": committed,
+                             "submitted": count.submitted})
         if committed < row["letters_required"] and row["deadline"]:
             left = (date.fromisoformat(row["deadline"]) - today).days
             if 0 <= left < warn_days:
@@ -102,32 +104,3 @@ def _task_risks(store: Store, now: datetime) -> list[dict[str, Any]]:
         "WHERE e.type = 'task' AND e.at >= ? AND a.closed_at IS NULL", (since,)).fetchall()
     return [_risk("task", r["ask_id"], json.loads(r["detail"]).get("text", "a task"))
             for r in rows]
-
-
-_SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
-    "ask_created": lambda d: f"{d.get('playbook', '')} ask started",
-    "draft_created": lambda d: f"draft of {d.get('step')} ready: {d.get('subject', '')}",
-    "state_changed": lambda d: f"state {d.get('old')} -> {d.get('new')} ({d.get('reason')})",
-    "steps_cancelled": lambda d: f"cancelled {', '.join(d.get('steps', []))} ({d.get('reason')})",
-    "notice": lambda d: d.get("text", ""),
-    "suggestion": lambda d: f"{d.get('reason')}: " + ("started " if d.get("started") else
-                                                     "suggested ") + str(d.get("candidates")),
-    "task": lambda d: f"task: {d.get('text', '')}",
-    "message_in": lambda d: f"received {d.get('kind', '')} {d.get('intent') or ''}: "
-                            f"{d.get('subject', '')}",
-    "message_out": lambda d: f"sent: {d.get('subject', '')}",
-}
-
-
-def timeline(store: Store, mentor_id: int) -> list[dict[str, Any]]:
-    rows = store.db.execute(
-        "SELECT * FROM events WHERE mentor_id = ? ORDER BY at, id", (mentor_id,)).fetchall()
-    items = []
-    for r in rows:
-        detail = json.loads(r["detail"] or "{}")
-        summarise = _SUMMARY.get(r["type"])
-        summary = summarise(detail) if summarise else f"{r['type']} " + ", ".join(
-            f"{k}={v}" for k, v in detail.items())
-        items.append({"at": r["at"], "type": r["type"], "ask_id": r["ask_id"],
-                      "summary": summary.strip(), "detail": detail})
-    return items

@@ -1,4 +1,5 @@
-"""``maild ask``, ``maild status`` and ``maild timeline``: asks and how they stand."""
+"""``maild ask``: starting asks and looking at them (``maild status`` and ``maild timeline``
+live in ``status_cmd``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 
-from maild.app.status import build_status, timeline
 from maild.cli.app import App, pass_app
 from maild.cli.mentor_cmd import check_range, parse_date
 from maild.clock import parse_instant
@@ -248,52 +248,3 @@ def ask_deadline(app: App, ask_id: int, deadline: str) -> None:
     decision = app.tracker().handle(ask_id, ev.DeadlineChanged(when), app.now())
     click.echo(f"Ask {ask_id}: deadline {when}; {sum(not s.is_final for s in decision.ask.steps)}"
                " steps planned.")
-
-
-@click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
-def status_command(app: App, as_json: bool) -> None:
-    """Dashboard: open asks by state, what is due next, deadlines and risks."""
-    report = build_status(app.store(), app.now(), app.tracker().rules)
-    if as_json:
-        click.echo(json.dumps(report, indent=2, default=str))
-        return
-    c = app.console
-    counts = ", ".join(f"{k} {v}" for k, v in report["asks_by_state"].items()) or "none"
-    c.print(f"[bold]Open asks:[/bold] {counts}")
-    c.print(f"[bold]Drafts waiting for you:[/bold] {report['drafts_waiting']}")
-    if report["next_steps"]:
-        table = Table("due", "ask", "mentor", "step", title="Next")
-        for item in report["next_steps"]:
-            table.add_row(app.local(datetime.fromisoformat(item["due"])), str(item["ask_id"]),
-                          item["mentor"],
-                          item["step"])
-        c.print(table)
-    if report["applications"]:
-        table = Table("application", "deadline", "required", "committed", "submitted",
-                      title="Letters")
-        for a in report["applications"]:
-            table.add_row(a["name"], str(a["deadline"] or ""), str(a["letters_required"]),
-                          str(a["committed"]), str(a["submitted"]))
-        c.print(table)
-    for risk in report["risks"]:
-        c.print(f"[yellow]![/yellow] {risk['text']}")
-
-
-@click.command("timeline")
-@click.argument("mentor")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
-def timeline_command(app: App, mentor: str, as_json: bool) -> None:
-    """Everything that happened with one mentor, oldest first."""
-    store = app.store()
-    record = mentors_repo.find_mentor(store, mentor)
-    items = timeline(store, record.id)
-    if as_json:
-        click.echo(json.dumps(items, indent=2, default=str))
-        return
-    click.echo(f"Timeline of {record.name}:")
-    for item in items:
-        ask = f"ask {item['ask_id']}: " if item["ask_id"] else ""
-        click.echo(f"  {app.local(datetime.fromisoformat(item['at']))}  {ask}{item['summary']}")
