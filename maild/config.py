@@ -102,6 +102,21 @@ class Sending:
     mirror_drafts: bool = True
 
 
+# The page's port: outside the ranges development servers and other local tools reach
+# for first (3000, 5000, 8000, 8080, 8888...) and below the kernel's ephemeral ports.
+DEFAULT_UI_PORT = 8731
+
+
+@dataclass(frozen=True)
+class Ui:
+    """The local web page (``maild ui``): always on 127.0.0.1, never another address."""
+
+    # 0 lets the system pick a free port (tests; the URL file says which).
+    port: int = DEFAULT_UI_PORT
+    # Whether the daemon serves the page too (``maild ui`` can always serve it itself).
+    serve: bool = True
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -111,6 +126,7 @@ class Config:
     # Raw per-playbook overrides; the core validates them against the playbook schema.
     playbooks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     attachments: Mapping[str, str] = field(default_factory=dict)
+    ui: Ui = field(default_factory=Ui)
 
     def account(self, name: str | None) -> Account:
         if name is None:
@@ -225,6 +241,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
     merge_overrides(playbooks, source=str(path))
     attachments_table = top.table("attachments", {})
     attachments = {k: attachments_table.get(k, str) for k in list(attachments_table.data)}
+    ui = _ui(top.table("ui", {}))
     top.finish()
     return Config(
         path=path,
@@ -233,6 +250,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         sending=sending,
         playbooks=playbooks,
         attachments=attachments,
+        ui=ui,
     )
 
 
@@ -351,3 +369,12 @@ def _sending(t: _Table) -> Sending:
     )
     t.finish()
     return sending
+
+
+def _ui(t: _Table) -> Ui:
+    port = cast(int, t.get("port", int, DEFAULT_UI_PORT))
+    if not 0 <= port < 65536:
+        raise t.error("port", f"must be between 1 and 65535 (or 0: any free port), not {port}")
+    ui = Ui(port=port, serve=t.get("serve", bool, True))
+    t.finish()
+    return ui

@@ -51,3 +51,18 @@ def ensure_home(home: Path) -> Path:
     """Create the home directory, private to the user (it will hold the database)."""
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     return home
+
+
+def ui_url_path(home: Path) -> Path:
+    """Where the running page says its URL (written by whoever serves it)."""
+    return home / "ui.json"
+
+
+def ui_secret_path(home: Path) -> Path:
+    """The key that signs the page's session cookies and CSRF tokens."""
+    return home / "ui-secret"
+
+
+def ui_tokens_path(home: Path) -> Path:
+    """One-time tokens handed out by `maild ui`, not yet exchanged for a cookie."""
+    return home / "ui-tokens.json"

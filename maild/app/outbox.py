@@ -340,20 +340,7 @@ class Sender:
                 now, draft=draft.id, why="found in Sent before sending")
 
     def _message(self, draft: Draft, now: datetime) -> EmailMessage:
-        s = draft.spec
-        attachments = []
-        for path in s.attachments:
-            file = Path(path)
-            try:
-                attachments.append(Attachment(file.name, file.read_bytes(), *_mime(file)))
-            except OSError as exc:
-                raise UnsendableError(f"attachment {path} cannot be read ({exc.strerror})") \
-                    from None
-        return compose(sender=Mailbox(s.from_addr, s.from_name),
-                       to=[Mailbox(a, n) for a, n in s.to_addrs], subject=s.subject,
-                       body=s.body, message_id=s.message_id, date=now,
-                       in_reply_to=s.in_reply_to, references=s.references,
-                       attachments=attachments)
+        return message_of(draft, now)
 
     def _mark_sent(self, draft: Draft, step: str, now: datetime) -> None:
         with self.store.transaction():
@@ -475,6 +462,24 @@ class Sender:
                 outcomes.append((draft.id, "uncertain"))
             self.tracker.flush_notices()
         return outcomes
+
+
+def message_of(draft: Draft, now: datetime) -> EmailMessage:
+    """The message a draft becomes (what is sent, and what the page shows before)."""
+    s = draft.spec
+    attachments = []
+    for path in s.attachments:
+        file = Path(path)
+        try:
+            attachments.append(Attachment(file.name, file.read_bytes(), *_mime(file)))
+        except OSError as exc:
+            raise UnsendableError(f"attachment {path} cannot be read ({exc.strerror})") \
+                from None
+    return compose(sender=Mailbox(s.from_addr, s.from_name),
+                   to=[Mailbox(a, n) for a, n in s.to_addrs], subject=s.subject,
+                   body=s.body, message_id=s.message_id, date=now,
+                   in_reply_to=s.in_reply_to, references=s.references,
+                   attachments=attachments)
 
 
 def record_out(store: Store, draft: Draft, now: datetime) -> None:

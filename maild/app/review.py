@@ -85,6 +85,39 @@ def approve(store: Store, tracker: Tracker, draft_id: int, now: datetime,
     return final
 
 
+def revise(store: Store, tracker: Tracker, draft_id: int, now: datetime,
+           fields: Mapping[str, str] | None = None, edit: Edit | None = None) -> Draft:
+    """Save the user's fields or edits of a waiting draft without approving it.
+
+    Fields may leave others still missing (the draft keeps waiting for them); an edit
+    of the text is an edit the engine hears about (an approved draft would need a new
+    approval, DraftEdited), so nothing ever goes out in a form the user did not approve.
+    """
+    draft = drafts_repo.get_draft(store, draft_id)
+    if draft.status != "pending":
+        raise UsageError(f"draft {draft_id} is {draft.status}, not pending; only a waiting "
+                         "draft can be changed")
+    spec = draft.spec
+    given = {k: v for k, v in (fields or {}).items() if v.strip()}
+    if given:
+        drafts = tracker.drafts
+        if not isinstance(drafts, TemplateDrafts):
+            raise UsageError(f"draft {draft.id} cannot be re-rendered here")
+        spec = drafts.rerender(store, asks_repo.load_ask(store, draft.ask_id), draft, given)
+    if edit is not None:
+        spec = replace(spec, subject=edit.subject, body=edit.body, to_addrs=edit.to)
+    with store.transaction():
+        drafts_repo.update_content(store, draft.id, spec, now)
+        if edit is not None:
+            tracker.handle_in_transaction(draft.ask_id, ev.DraftEdited(step_name(store, draft)),
+                                          now)
+        else:
+            store.add_event(now, "draft_completed", ask_id=draft.ask_id, draft=draft.id,
+                            fields=sorted(given), still_missing=list(spec.missing_fields))
+    tracker.flush_notices()
+    return drafts_repo.get_draft(store, draft_id)
+
+
 def reject(store: Store, tracker: Tracker, draft_id: int, now: datetime) -> None:
     draft = drafts_repo.get_draft(store, draft_id)
     if draft.status not in drafts_repo.OPEN_STATUSES:

@@ -10,6 +10,8 @@
   doubles nothing (the store decides what is due, the timer only says "look now");
 * a loop that, on every wake-up and at least every ``tick`` seconds (so approvals made
   with the CLI are seen quickly), runs due steps and sends approved drafts;
+* the local web page (``maild ui``), unless ``[ui] serve = false``: uvicorn on this
+  loop, on 127.0.0.1 only, its URL in MAILD_HOME for ``maild ui`` to open;
 * systemd: READY=1 once every folder has caught up, STATUS= lines, WATCHDOG=1 only while
   the IMAP threads are connected, STOPPING=1 on SIGTERM; SIGHUP reloads config.toml.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Mapping
@@ -25,6 +28,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -36,6 +40,7 @@ from maild.app.drafting import TemplateDrafts
 from maild.app.inbox import Inbox
 from maild.app.notify import Notifier
 from maild.app.outbox import Sender
+from maild.app.today import FolderHealth
 from maild.app.tracker import Tracker
 from maild.clock import Clock
 from maild.config import Account, Config, load
@@ -44,6 +49,9 @@ from maild.errors import MaildError
 from maild.runtime.lock import DaemonLock
 from maild.runtime.watcher import FolderWatcher, WatchTiming
 from maild.store import Store
+
+if TYPE_CHECKING:
+    from maild.web.server import EmbeddedServer
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +66,14 @@ class DaemonOptions:
     ready_timeout: float = 120.0        # READY=1 at the latest after this, even if offline
     stop_timeout: float = 8.0           # SIGTERM -> exit well inside systemd's 10 s
     timing: WatchTiming = field(default_factory=WatchTiming)
+
+
+@dataclass(frozen=True)
+class _Page:
+    """The page served by the daemon: uvicorn and the task running it."""
+
+    server: EmbeddedServer
+    task: asyncio.Task[None]
 
 
 class Daemon:
@@ -198,6 +214,7 @@ class Daemon:
             with suppress(NotImplementedError, RuntimeError):
                 self._loop.add_signal_handler(sig, handler)
         store = Store.open(paths.database_path(self.home))
+        ui: _Page | None = None
         scheduler = AsyncIOScheduler()
         scheduler.start()
         try:
@@ -207,6 +224,7 @@ class Daemon:
                 log.warning("draft %d was being sent when maild stopped: now %s", draft_id,
                             outcome)
             self._start_watchers(config)
+            ui = self._start_ui(config)
             await self._wait_ready()
             last_ping = 0.0
             last_notice = -NOTICE_EVERY
@@ -239,9 +257,55 @@ class Daemon:
             log.info("stopping")
             return 0
         finally:
+            if ui is not None:
+                await self._stop_ui(ui)
             self._stop_watchers()
             scheduler.shutdown(wait=False)
             store.close()
+
+    # -- the page -----------------------------------------------------------------------
+
+    def _start_ui(self, config: Config) -> _Page | None:
+        """Serve the page on this loop (``[ui] serve``); a busy port is a warning only:
+        the daemon's work does not depend on the page, and ``maild ui`` says what to do."""
+        if not config.ui.serve:
+            return None
+        # Imported here: a daemon with the page switched off does not load the web stack.
+        from maild.web.access import Access, Served, write_served
+        from maild.web.pages import Site, create_app
+        from maild.web.server import UiPortError, base_url, bind, embedded, serve_embedded
+
+        try:
+            sock = bind(config.ui.port)
+        except UiPortError as exc:
+            log.warning("the page is not served by the daemon: %s", exc)
+            return None
+        site = Site(home=self.home, now=self.clock.now, served_by="daemon",
+                    access=Access(self.home), live_folders=self._live_folders,
+                    notify=self.notify_user or self._notifier(config))
+        app = create_app(site)
+        server = embedded(app)
+        task = asyncio.create_task(serve_embedded(app, sock, server))
+        write_served(self.home, Served(url=base_url(sock), pid=os.getpid(), by="daemon"))
+        log.info("the page is served at %s (open it with `maild ui`)", base_url(sock))
+        return _Page(server, task)
+
+    async def _stop_ui(self, page: _Page) -> None:
+        from maild.web.access import clear_served
+
+        clear_served(self.home, os.getpid())
+        page.server.stop()
+        try:
+            await asyncio.wait_for(page.task, timeout=self.options.stop_timeout / 2)
+        except TimeoutError:
+            log.warning("the page's server did not stop in time")
+        except Exception:
+            log.exception("the page's server failed while stopping")
+
+    def _live_folders(self) -> list[FolderHealth]:
+        return [FolderHealth(account=w.account, folder=w.folder or w.role, synced_at=None,
+                             connected=w.connected, error=w.last_error)
+                for w in self._watchers]
 
     def _sender(self, store: Store, tracker: Tracker, config: Config) -> Sender:
         return Sender(store, tracker, config, secret=lambda a: secret_for(a, self.env),
