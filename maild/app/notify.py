@@ -60,11 +60,12 @@ class Waiting:
     status: str
     to: str
     subject: str
+    ask_id: int = 0
 
     def line(self) -> str:
         what = {"pending": "to approve", "uncertain": "may or may not have gone out",
                 "failed": "was not sent"}.get(self.status, self.status)
-        return f"#{self.id} to {self.to}: {self.subject} ({what})"
+        return f"#{self.id} to {self.to} (ask {self.ask_id}): {self.subject} ({what})"
 
 
 def _run(argv: Sequence[str]) -> None:
@@ -253,4 +254,4 @@ class Notifier:
 def _waiting(draft: Draft) -> Waiting:
     names = [n or a for a, n in draft.spec.to_addrs]
     return Waiting(id=draft.id, status=draft.status, to=", ".join(names) or "(nobody)",
-                   subject=draft.spec.subject)
+                   subject=draft.spec.subject, ask_id=draft.ask_id)

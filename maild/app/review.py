@@ -7,6 +7,7 @@ and approved together with the engine's DraftApproved in one transaction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -23,6 +24,8 @@ from maild.store import Store
 from maild.store import asks as asks_repo
 from maild.store import drafts as drafts_repo
 from maild.store.drafts import Draft, DraftSpec
+
+_PLACEHOLDER = re.compile(r"\[\[[A-Za-z_][A-Za-z0-9_.]*\]\]")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ def approve(store: Store, tracker: Tracker, draft_id: int, now: datetime,
     spec = rendered(store, tracker, draft, fields or {})
     if edit is not None:
         spec = replace(spec, subject=edit.subject, body=edit.body, to_addrs=edit.to)
+    check_no_placeholder(draft.id, spec)
     step = step_name(store, draft)
     with store.transaction():
         drafts_repo.update_content(store, draft.id, spec, now)
@@ -83,6 +87,15 @@ def approve(store: Store, tracker: Tracker, draft_id: int, now: datetime,
     if final.status != "approved":
         raise UsageError(f"draft {draft_id} could not be approved (it is {final.status})")
     return final
+
+
+def check_no_placeholder(draft_id: int, spec: DraftSpec) -> None:
+    """Refuse to approve a text that still holds a [[placeholder]] (invariant 10): an
+    edit made from a page showing the placeholders could otherwise keep one."""
+    found = _PLACEHOLDER.search(spec.subject) or _PLACEHOLDER.search(spec.body)
+    if found is not None:
+        raise UsageError(f"draft {draft_id} still holds the placeholder {found.group(0)}: "
+                         "fill it in or edit it out before approving")
 
 
 def revise(store: Store, tracker: Tracker, draft_id: int, now: datetime,
