@@ -96,9 +96,9 @@ class Sending:
     rate_per_hour: int = 20
     daily_cap: int = 60
     digest: bool = False
-    # Copies of drafts in the Drafts folder, to read on a phone. maild never deletes
-    # mail (invariant 7), so a copy stays after maild sent the draft; sending it again
-    # from the phone would reach the mentor twice. Off for those who would rather not.
+    # Copies of waiting, complete drafts in the Drafts folder, to read on a phone;
+    # replaced when the draft changes, removed (only maild's own copies) once it is
+    # sent or rejected (app/mirror.py). Off for those who would rather not.
     mirror_drafts: bool = True
 
 

@@ -383,58 +383,6 @@ class Sender:
             # The mail went out; a missing copy is worth a warning, not a failure.
             log.warning("%s: could not save the sent copy: %s", account.name, exc)
 
-    # -- the Drafts folder ------------------------------------------------------------
-
-    def mirror_drafts(self) -> int:
-        """Append each new pending draft to its account's Drafts folder; returns how many.
-
-        So the user can read drafts on a phone. Blocking (IMAP): the daemon calls it in a
-        thread after new drafts were made. It does not connect when nothing is new. The
-        copy keeps maild's Message-ID, so if the user sends it from their own client,
-        the send path finds it in Sent and maild does not send it again. The copy is
-        appended once and never changed or deleted (invariant 7).
-        """
-        by_account: dict[str, list[Draft]] = {}
-        for draft in drafts_repo.unmirrored(self.store):
-            by_account.setdefault(draft.spec.account, []).append(draft)
-        appended = 0
-        for name, drafts in by_account.items():
-            try:
-                appended += self._mirror_account(self.config.account(name), drafts)
-            except MaildError as exc:
-                # Reading drafts on a phone is a convenience; the next call tries again.
-                log.warning("%s: drafts not copied to the Drafts folder: %s", name, exc)
-        return appended
-
-    def _mirror_account(self, account: Account, drafts: list[Draft]) -> int:
-        appended = 0
-        with self._imap(account) as conn:
-            folder = conn.folders().drafts
-            for draft in drafts:
-                now = self.now()
-                problem = _unrenderable(draft)
-                raw = b""
-                if folder is None:
-                    problem = "the account has no Drafts folder"
-                elif problem is None:
-                    try:
-                        raw = self.raw_message(draft, draft.created_at)
-                    except MaildError as exc:
-                        problem = str(exc)
-                if problem is not None or folder is None:
-                    log.info("draft %d not copied to Drafts: %s", draft.id, problem)
-                    with self.store.transaction():
-                        drafts_repo.mark_mirrored(self.store, draft, now, None, problem)
-                    continue
-                # After a crash between APPEND and the record, the copy is there already.
-                if not conn.find_message_id(folder, draft.spec.message_id):
-                    conn.append(folder, raw, flags=(b"\\Draft", b"\\Seen"),
-                                when=draft.created_at)
-                    appended += 1
-                with self.store.transaction():
-                    drafts_repo.mark_mirrored(self.store, draft, now, folder)
-        return appended
-
     # -- crash recovery ---------------------------------------------------------------
 
     def recover(self) -> list[tuple[int, str]]:
@@ -596,14 +544,6 @@ def _message_id_of(raw: bytes) -> str | None:
     for line in head.splitlines():
         if line.lower().startswith(b"message-id:"):
             return line.split(b":", 1)[1].strip().decode("ascii", "replace")
-    return None
-
-
-def _unrenderable(draft: Draft) -> str | None:
-    """Why a draft is not worth showing (its template could not be rendered), or None."""
-    for field in draft.spec.missing_fields:
-        if field.startswith("template:"):
-            return field
     return None
 
 

@@ -38,6 +38,7 @@ from maild.adapters.credentials import secret_for
 from maild.adapters.imap import ImapConnection
 from maild.app.drafting import TemplateDrafts
 from maild.app.inbox import Inbox
+from maild.app.mirror import DraftsMirror
 from maild.app.notify import Notifier
 from maild.app.outbox import Sender
 from maild.app.today import FolderHealth
@@ -220,6 +221,7 @@ class Daemon:
         try:
             tracker = self._tracker(store, config)
             sender = self._sender(store, tracker, config)
+            mirror = self._mirror(store, config)
             for draft_id, outcome in await asyncio.to_thread(sender.recover):
                 log.warning("draft %d was being sent when maild stopped: now %s", draft_id,
                             outcome)
@@ -233,8 +235,9 @@ class Daemon:
                 if self._reload:
                     self._reload = False
                     config, tracker, sender = self._reloaded(config, store, tracker, sender)
+                    mirror = self._mirror(store, config)
                     notifier = self._notifier(config)
-                await self._step(tracker, sender)
+                await self._step(tracker, sender, mirror)
                 try:
                     if self._loop.time() - last_notice >= NOTICE_EVERY:
                         last_notice = self._loop.time()
@@ -341,15 +344,18 @@ class Daemon:
         self.systemd.ready(f"watching {len(self._watchers)} folders")
         self.ready.set()
 
-    async def _step(self, tracker: Tracker, sender: Sender) -> None:
+    def _mirror(self, store: Store, config: Config) -> DraftsMirror:
+        return DraftsMirror(store, config, imap=self._imap, now=self.clock.now)
+
+    async def _step(self, tracker: Tracker, sender: Sender, mirror: DraftsMirror) -> None:
         now = self.clock.now()
         try:
             handled = tracker.run_due(now)
             if handled:
                 log.info("%d due step(s) handled", handled)
-            # New drafts go to the Drafts folder too, so they can be read on a phone.
-            if sender.config.sending.mirror_drafts:
-                await asyncio.to_thread(sender.mirror_drafts)
+            # Waiting drafts have a copy in the Drafts folder, to read on a phone; copies
+            # of drafts that are done go (also when mirroring was switched off since).
+            await asyncio.to_thread(mirror.sync, sender.config.sending.mirror_drafts)
             report = await sender.send_ready()
             if report.sent or report.failed or report.uncertain:
                 log.info("sent %d, failed %d, uncertain %d", report.sent, report.failed,

@@ -161,29 +161,3 @@ def find_by_message_id(store: Store, message_id: str) -> Draft | None:
     row = store.db.execute("SELECT * FROM drafts WHERE message_id = ?",
                            (message_id,)).fetchone()
     return _draft(row) if row else None
-
-
-# -- the Drafts-folder mirror ---------------------------------------------------------
-# Which drafts have a copy in the account's Drafts folder is recorded as events: the
-# copy is appended once (maild never changes or deletes it, invariant 7), and the
-# timeline shows when.
-
-
-def unmirrored(store: Store) -> list[Draft]:
-    """Pending drafts that have no copy in the Drafts folder yet."""
-    rows = store.db.execute(
-        "SELECT * FROM drafts d WHERE d.status = 'pending' AND NOT EXISTS (SELECT 1 FROM "
-        "events e WHERE e.type IN ('draft_mirrored', 'draft_not_mirrored') AND "
-        "json_extract(e.detail, '$.draft') = d.id) ORDER BY d.created_at, d.id").fetchall()
-    return [_draft(r) for r in rows]
-
-
-def mark_mirrored(store: Store, draft: Draft, now: datetime, folder: str | None,
-                  problem: str | None = None) -> None:
-    """Record the Drafts copy (or why there will be none); call inside a transaction."""
-    if problem is None:
-        store.add_event(now, "draft_mirrored", ask_id=draft.ask_id, draft=draft.id,
-                        folder=folder, message_id=draft.spec.message_id)
-    else:
-        store.add_event(now, "draft_not_mirrored", ask_id=draft.ask_id, draft=draft.id,
-                        problem=problem)
