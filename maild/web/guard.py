@@ -9,7 +9,7 @@ An ASGI middleware around the whole app, so no route can forget it:
 * a POST whose Origin is not the page itself is refused before any form is read (the
   CSRF token of each form is checked by the routes, see ``pages``);
 * every answer carries a Content-Security-Policy that allows only the page's own
-  resources (no script at all), no framing, no referrer, no caching.
+  resources (no script at all), no framing, no referrer to other sites, no caching.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
      b"form-action 'self'; frame-ancestors 'none'"),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    # same-origin, not no-referrer: with no-referrer the browser sends "Origin: null" on
+    # the page's own forms, and the Origin check below could not tell them apart.
+    (b"referrer-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
