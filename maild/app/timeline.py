@@ -174,6 +174,7 @@ def build_timeline(store: Store, mentor_id: int, rules: Rules) -> MentorTimeline
                              summary=f"{step_words(s.name)} ({what}, {s.status})",
                              reason=reason, planned=True, status=s.status,
                              detail={"step": s.name, "kind": s.kind}))
-    entries.sort(key=lambda x: x.at)
+    # At the same instant, what was done (an approval) comes before the mail it sent.
+    entries.sort(key=lambda x: (x.at, x.type.startswith("message_")))
     return MentorTimeline(mentor=mentor, asks=asks, entries=tuple(entries),
                           planned=tuple(planned))

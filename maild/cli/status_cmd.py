@@ -237,11 +237,16 @@ def calendar_group() -> None:
 def calendar_export(app: App, file: Path | None) -> None:
     """Write an iCalendar (.ics) file to FILE, or to standard output without one.
 
-    Each event links back to its ask on the page (`maild ui`) and names the command
-    that shows it. Importing it again updates the events instead of doubling them.
+    Each event links back to its ask on the page (`maild ui`; with `[ui] port = 0`
+    only while the page is served) and names the command that shows it. Importing it
+    again updates the events instead of doubling them.
     """
+    from maild.web.access import find_served
+
     config = app.config()
-    base = f"http://127.0.0.1:{config.ui.port}/" if config.ui.port else None
+    served = find_served(app.home)
+    base = served.url if served else (f"http://127.0.0.1:{config.ui.port}/"
+                                      if config.ui.port else None)
     data = build_calendar(app.store(), app.now(), config.identity.timezone, base)
     if file is None:
         sys.stdout.flush()

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from icalendar import Calendar
 from playwright.sync_api import Browser, Page, expect
 
 from maild.store import drafts as drafts_repo
@@ -104,6 +105,18 @@ def test_todays_season_is_shown_as_it_stands(browser: Browser, season_world: Wor
     expect(history.locator("blockquote").first).to_contain_text(QUESTION_REPLY[:40])
     expect(history.locator(".reading").first).to_contain_text("question")
     shot(page, tmp_path, "mentor")
+
+    # The calendar of the page: every event of an ask links back to it on this page.
+    ics = page.request.get(served.base() + "/calendar.ics")
+    assert ics.ok and ics.headers["content-type"].startswith("text/calendar")
+    events = Calendar.from_ical(ics.body()).walk("VEVENT")
+    linked = [e for e in events if str(e["uid"]).startswith("ask-")]
+    assert len(linked) >= 4
+    for event in linked:
+        ask_id = str(event["uid"]).split("-")[1]
+        assert str(event["url"]) == f"{served.base()}/asks/{ask_id}"
+    page.goto(str(linked[0]["url"]))
+    assert urlsplit(page.url).path.startswith("/mentors/")
     assert "Traceback" not in served.stop()
 
 
