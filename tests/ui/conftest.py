@@ -41,8 +41,11 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One browser per module, not per session: Playwright's sync API keeps an event loop
+    running in this thread while it is started, and the other modules' tests (which a
+    pytest-xdist worker runs in between) call asyncio.run."""
     path = chromium_path()
     if path is None:
         _unavailable("chromium is not installed (apt-get install chromium; or set "
