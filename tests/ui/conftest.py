@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 CHROMIUM_ENV = "MAILD_CHROMIUM"
-UI_EXTRA = "\n[ui]\nport = 0\n"
 
 
 def chromium_path() -> str | None:
@@ -147,13 +146,14 @@ def start_ui() -> Iterator[Start]:
 @pytest.fixture
 def season_world(tmp_path: Path, dovecot: DovecotServer, smtp_for_ui: SmtpSandbox,
                  imap_user: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    """A World (real Dovecot and SMTP) whose config lets the page pick a free port."""
+    """A World (real Dovecot and SMTP) with a CV to attach to a materials packet."""
     from tests.mail.worlds import build_world
 
     monkeypatch.setenv(PW_ENV, dovecot.password)
     cv = tmp_path / "cv.pdf"
     cv.write_bytes(b"%PDF-1.4\n% a one-page CV\n")
-    extra = UI_EXTRA + f'\n[attachments]\ncv = "{cv}"\n'
+    # The sandbox's config lets the page take any free port ([ui] port = 0).
+    extra = f'\n[attachments]\ncv = "{cv}"\n'
     world = build_world(tmp_path, dovecot, smtp_for_ui, imap_user, extra=extra)
     yield world
     world.store.close()

@@ -20,6 +20,7 @@ from icalendar import Calendar
 from playwright.sync_api import Browser, Page, expect
 
 from maild.store import drafts as drafts_repo
+from maild.store.mentors import MentorRecord, list_mentors
 from tests.mail.conftest import MENTOR, World
 from tests.mail.worlds import pending_draft
 from tests.ui.conftest import Start, cookie_header
@@ -272,3 +273,64 @@ def test_a_wrong_token_gets_no_session(browser: Browser, season_world: World,
     response = page.goto(served.base() + path)
     assert response is not None and response.status == 403
     assert page.context.cookies() == []
+
+
+def test_the_hit_list_add_edit_and_import_with_a_preview(browser: Browser, season_world: World,
+                                                         start_ui: Start,
+                                                         tmp_path: Path) -> None:
+    world = season_world
+    served = start_ui(world.home, NOW)
+    page = open_page(browser, served.login_url())
+    page.click("text=Mentors")
+    expect(page.locator("table.hitlist")).to_contain_text("Dana Rivera")
+
+    # Add: the guide's columns; a bad address is one clear line and adds nothing.
+    form = page.locator("#add form")
+    form.locator("[name=name]").fill("Noor Haddad")
+    form.locator("[name=emails]").fill("not-an-address")
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".flash.bad")).to_contain_text("is not an email address")
+    form = page.locator("#add form")
+    form.locator("[name=name]").fill("Noor Haddad")
+    form.locator("[name=emails]").fill("nhaddad@uni.example.edu")
+    form.locator("[name=title]").fill("Dr.")
+    form.locator("[name=specialty]").fill("nephrology")
+    form.locator("[name=last_publication]").fill("March 2025")
+    form.locator("[name=rank]").fill("2")
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Added Noor Haddad")
+    row = page.locator("table.hitlist tr", has_text="Noor Haddad")
+    expect(row).to_contain_text("2025-03")
+    expect(row).to_contain_text("not contacted")
+
+    # Edit.
+    row.locator("text=edit").click()
+    page.fill("#m-institution", "Example University")
+    page.click("button:has-text('Save')")
+    expect(page.locator(".flash.ok")).to_contain_text("Saved Noor Haddad")
+    record = next(m for m in mentors(world) if m.name == "Noor Haddad")
+    assert record.entry.institution == "Example University"
+
+    # Import: a preview of what changes, then the change.
+    csv_file = tmp_path / "hit-list.csv"
+    csv_file.write_text("Name,E-mail,Dept.,Specialty\n"
+                        "Dana Rivera,drivera@med.example.edu,Cardiology,\n"
+                        "Omar Said,osaid@hosp.example.org,Surgery,trauma\n")
+    page.goto(served.base() + "/mentors")
+    page.set_input_files("#csv-file", str(csv_file))
+    page.click("#preview")
+    expect(page.locator("h1")).to_have_text("Import preview")
+    expect(page.locator("#added")).to_contain_text("Omar Said")
+    expect(page.locator("#updated")).to_contain_text("Dana Rivera")
+    expect(page.locator("#updated td.new")).to_have_text("Cardiology")
+    assert "Omar Said" not in [m.name for m in mentors(world)]  # nothing saved yet
+    page.click("#confirm-import")
+    expect(page.locator(".flash.ok")).to_contain_text("1 added, 1 updated")
+    names = {m.name: m for m in mentors(world)}
+    assert "Omar Said" in names
+    assert names["Dana Rivera"].entry.department == "Cardiology"
+    assert names["Dana Rivera"].entry.specialty == "cardiology"  # an empty cell erased nothing
+
+
+def mentors(world: World) -> list[MentorRecord]:
+    return list_mentors(world.store)
