@@ -67,14 +67,26 @@ def _config(app: ASGIApp) -> uvicorn.Config:
 
 
 class EmbeddedServer(uvicorn.Server):
-    """uvicorn on someone else's event loop: the owner handles signals and says stop."""
+    """uvicorn on someone else's event loop: the owner handles signals and says stop.
+
+    uvicorn's own main loop wakes ten times a second to look for a stop request (and to
+    refresh its Date header); the daemon must stay idle when nothing happens
+    (invariant 11), so this one simply waits for ``stop()``."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._stopped = asyncio.Event()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
+    async def main_loop(self) -> None:
+        await self._stopped.wait()
+
     def stop(self) -> None:
         self.should_exit = True
+        self._stopped.set()
 
 
 @contextlib.contextmanager
