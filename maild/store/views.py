@@ -186,11 +186,15 @@ def _evidence(raw: Any) -> tuple[str, ...]:
 
 
 # The message's event (written in the same transaction, at the same instant, with the
-# same subject) carries the evidence of the reading; the row itself does not.
+# same subject) carries the evidence of the reading; the row itself does not. Looked up
+# through the ask's index (events_ask): a scan of the events per message would make a
+# long history slow. COALESCE evaluates its second query only for unmatched messages.
+_EVENT_OF = (
+    "SELECT e.detail FROM events e WHERE e.type = 'message_' || g.direction "
+    "AND e.at = g.created_at AND json_extract(e.detail, '$.subject') IS g.subject AND ")
 _MESSAGE_SELECT = (
-    "SELECT g.*, (SELECT e.detail FROM events e WHERE e.type = 'message_' || g.direction "
-    "AND e.at = g.created_at AND (e.ask_id IS g.ask_id) "
-    "AND json_extract(e.detail, '$.subject') IS g.subject ORDER BY e.id LIMIT 1) AS event "
+    f"SELECT g.*, coalesce(({_EVENT_OF} e.ask_id = g.ask_id ORDER BY e.id LIMIT 1), "
+    f"({_EVENT_OF} g.ask_id IS NULL AND e.ask_id IS NULL ORDER BY e.id LIMIT 1)) AS event "
     "FROM messages g ")
 
 
@@ -221,13 +225,21 @@ def latest_inbound(store: Store, ask_ids: Sequence[int]) -> dict[int, MessageRow
     """The newest message received for each of ``ask_ids`` (asks without one are absent)."""
     if not ask_ids:
         return {}
-    rows = store.db.execute(
-        _MESSAGE_SELECT + f"WHERE g.direction = 'in' AND g.ask_id IN "
-        f"({','.join('?' * len(ask_ids))}) ORDER BY coalesce(g.date, g.created_at), g.id",
-        tuple(ask_ids)).fetchall()
+    latest: dict[int, int] = {}
+    for start in range(0, len(ask_ids), 900):  # SQLite's bound-parameter limit
+        chunk = tuple(ask_ids[start:start + 900])
+        for ask_id, message_id in store.db.execute(
+                f"SELECT ask_id, id FROM messages WHERE direction = 'in' AND ask_id IN "
+                f"({','.join('?' * len(chunk))}) ORDER BY coalesce(date, created_at), id",
+                chunk):
+            latest[int(ask_id)] = int(message_id)  # later rows replace earlier ones
+    ids = tuple(latest.values())
     found: dict[int, MessageRow] = {}
-    for r in rows:
-        found[int(r["ask_id"])] = _message(r)  # later rows replace earlier ones
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        for r in store.db.execute(
+                _MESSAGE_SELECT + f"WHERE g.id IN ({','.join('?' * len(chunk))})", chunk):
+            found[int(r["ask_id"])] = _message(r)
     return found
 
 

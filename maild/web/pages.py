@@ -52,6 +52,7 @@ from maild.app.today import (
     ApplicationView,
     Health,
     LiveFolders,
+    applications,
     build_today,
     health,
     step_words,
@@ -375,10 +376,11 @@ class Pages:
 
     async def applications(self, request: Request) -> Response:
         def build(ctx: Ctx) -> dict[str, Any]:
-            today = build_today(ctx.store, ctx.now, rules_for(ctx.config),
-                                ctx.config.identity.timezone, Health(daemon_pid=None))
-            return {"apps": [(a, timeline_svg(a, today.today)) for a in today.applications],
-                    "today": today.today, "title": "Applications"}
+            tz = ZoneInfo(ctx.config.identity.timezone)
+            today = ctx.now.astimezone(tz).date()
+            apps = applications(ctx.store, ctx.now, rules_for(ctx.config), tz)
+            return {"apps": [(a, timeline_svg(a, today)) for a in apps], "today": today,
+                    "title": "Applications"}
         return await self._page(request, "applications.html", build)
 
     async def calendar(self, request: Request) -> Response:
