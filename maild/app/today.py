@@ -288,25 +288,27 @@ def applications(store: Store, now: datetime, rules: Rules, tz: ZoneInfo
     warn_days = rules.playbook("letter").param("warn_weeks") * 7
     by_app: dict[int, list[Writer]] = {}
     names = views.mentor_names(store)
-    for ask in load_asks(store, "playbook = 'letter' AND application_id IS NOT NULL"):
+    steps = views.letter_step_marks(store, [name for name, _days in LETTER_MARKS])
+    # The asks' own fields are enough (their steps are read apart, only the marks).
+    for ask in load_asks(store, "playbook = 'letter' AND application_id IS NOT NULL",
+                         with_steps=False):
         assert ask.id is not None and ask.application_id is not None
         if ask.submitted_at is not None:
             standing = "submitted"
-        elif ask.agreed_at is not None and ask.state not in (AskState.HESITANT,):
-            standing = _STANDING.get(ask.state.value, "committed")
-            if ask.state in (AskState.CLOSED,):
-                standing = "committed"
+        elif ask.agreed_at is not None and ask.state is not AskState.HESITANT:
+            standing = "committed" if ask.state is AskState.CLOSED else \
+                _STANDING.get(ask.state.value, "committed")
         else:
             standing = _STANDING.get(ask.state.value, "waiting for an answer")
         marks = []
         for name, days in LETTER_MARKS:
-            step = ask.latest_step(name)
             if ask.deadline is None:
                 continue
-            due = step.due_at.astimezone(tz).date() if step is not None \
+            found = steps.get(ask.id, {}).get(name)
+            due = found[0].astimezone(tz).date() if found is not None \
                 else ask.deadline - timedelta(days=days)
             marks.append(Mark(days_before=days, step=name, due=due,
-                              status=str(step.status) if step else "none"))
+                              status=found[1] if found is not None else "none"))
         by_app.setdefault(ask.application_id, []).append(Writer(
             ask_id=ask.id, mentor=names.get(ask.mentor_id, "?"), mentor_id=ask.mentor_id,
             state=str(ask.state), standing=standing, deadline=ask.deadline,

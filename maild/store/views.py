@@ -91,6 +91,19 @@ def steps_for_calendar(store: Store, names: Sequence[str]) -> list[StepRow]:
     return [_step_row(r) for r in rows]
 
 
+def letter_step_marks(store: Store, names: Sequence[str]
+                      ) -> dict[int, dict[str, tuple[datetime, str]]]:
+    """For each letter ask of an application: its latest step of each of ``names``, as
+    (due, status); without building the asks' other steps."""
+    out: dict[int, dict[str, tuple[datetime, str]]] = {}
+    for r in store.db.execute(
+            f"SELECT s.ask_id, s.name, s.due_at, s.status FROM steps s JOIN asks a "
+            f"ON a.id = s.ask_id WHERE a.playbook = 'letter' AND a.application_id IS NOT "
+            f"NULL AND s.name IN ({','.join('?' * len(names))}) ORDER BY s.id", tuple(names)):
+        out.setdefault(int(r[0]), {})[str(r[1])] = (datetime.fromisoformat(r[2]), str(r[3]))
+    return out
+
+
 @dataclass(frozen=True)
 class DraftRow:
     """A draft with the names the page shows next to it."""
