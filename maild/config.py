@@ -7,6 +7,7 @@ Secrets are never part of the file: an account names *where* its password comes 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
@@ -21,10 +22,11 @@ from maild.errors import ConfigError
 
 Security = Literal["tls", "starttls", "none"]
 SaveSentCopy = Literal["auto", "always", "never"]
-AuthMethod = Literal["password", "xoauth2"]
+AuthMethod = Literal["password", "xoauth2", "oauth2"]
 SECURITY_CHOICES: tuple[Security, ...] = ("tls", "starttls", "none")
 SAVE_SENT_CHOICES: tuple[SaveSentCopy, ...] = ("auto", "always", "never")
-AUTH_CHOICES: tuple[AuthMethod, ...] = ("password", "xoauth2")
+AUTH_CHOICES: tuple[AuthMethod, ...] = ("password", "xoauth2", "oauth2")
+OAUTH_PROVIDERS = ("microsoft", "google", "custom")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
@@ -62,6 +64,27 @@ class PasswordSource:
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """How an ``auth = "oauth2"`` account signs in; empty values take the preset's.
+
+    ``provider`` names a preset in ``maild.providers`` ("microsoft", "google") or is
+    "custom", which needs every URL, the scopes and the client id spelt out. The URLs
+    also override a preset's (a school's own identity provider, or a local test one).
+    """
+
+    provider: str
+    client_id: str = ""
+    # Google's "client secret" of an installed app is not a secret (Google says so: it
+    # ships inside every copy of the app), which is why it may sit in config.toml.
+    client_secret: str = ""
+    tenant: str = ""
+    authorize_url: str = ""
+    token_url: str = ""
+    device_url: str = ""
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Folders:
     """Folder names, when SPECIAL-USE discovery is not enough (empty = discover)."""
 
@@ -81,6 +104,8 @@ class Account:
     auth: AuthMethod = "password"
     save_sent_copy: SaveSentCopy = "auto"
     folders: Folders = field(default_factory=Folders)
+    # Set exactly when auth = "oauth2"; ``password`` then says where the refresh token is.
+    oauth: OAuthSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +143,17 @@ class Ui:
 
 
 @dataclass(frozen=True)
+class Watch:
+    """How the IMAP watchers reconnect after an outage (seconds)."""
+
+    reconnect_min: float = 1.0      # the first back-off, doubled at each failure ...
+    reconnect_max: float = 300.0    # ... up to this
+    # While the server cannot be reached, a TCP connect this often ends the back-off
+    # as soon as it is back (0: off).
+    probe_every: float = 2.0
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     identity: Identity
@@ -126,6 +162,7 @@ class Config:
     # Raw per-playbook overrides; the core validates them against the playbook schema.
     playbooks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     attachments: Mapping[str, str] = field(default_factory=dict)
+    watch: Watch = field(default_factory=Watch)
     ui: Ui = field(default_factory=Ui)
 
     def account(self, name: str | None) -> Account:
@@ -241,6 +278,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
     merge_overrides(playbooks, source=str(path))
     attachments_table = top.table("attachments", {})
     attachments = {k: attachments_table.get(k, str) for k in list(attachments_table.data)}
+    watch = _watch(top.table("watch", {}))
     ui = _ui(top.table("ui", {}))
     top.finish()
     return Config(
@@ -250,6 +288,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         sending=sending,
         playbooks=playbooks,
         attachments=attachments,
+        watch=watch,
         ui=ui,
     )
 
@@ -272,18 +311,38 @@ def _identity(t: _Table) -> Identity:
     return identity
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (localhost, 127.0.0.0/8, ::1)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _endpoint(t: _Table, default_port: dict[str, int]) -> Endpoint:
     security = cast(Security, t.choice("security", SECURITY_CHOICES, "tls"))
     port = t.get("port", int, default_port[security])
     if not 0 < port < 65536:
         raise t.error("port", f"must be between 1 and 65535, not {port}")
     ca_file = t.get("ca_file", str, None)
-    endpoint = Endpoint(host=t.get("host", str), port=port, security=security, ca_file=ca_file)
+    host = t.get("host", str)
+    if security == "none" and not is_loopback(host):
+        # The password would cross the network in the clear; only a local bridge (a
+        # provider's app on this machine, e.g. Proton Mail Bridge) may listen in plain.
+        raise t.error("security", f'"none" (plain text) is allowed only for a loopback '
+                      f'address such as 127.0.0.1 (a local bridge), not {host!r}: use '
+                      f'"tls" (port 993 / 465) or "starttls" (port 143 / 587)')
+    endpoint = Endpoint(host=host, port=port, security=security, ca_file=ca_file)
     t.finish()
     return endpoint
 
 
-def _password(t: _Table) -> PasswordSource:
+def _password(t: _Table, auth: str) -> PasswordSource:
+    if "password" not in t.data and auth == "oauth2":
+        # `maild auth login` keeps the refresh token in the keyring unless told otherwise.
+        return PasswordSource(keyring="maild")
     if "password" not in t.data:
         raise t.error("password", "is required: {keyring = \"...\"}, {command = \"...\"} or "
                       "{env = \"...\"}")
@@ -299,6 +358,51 @@ def _password(t: _Table) -> PasswordSource:
     return PasswordSource(**sources)
 
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _url(t: _Table, name: str) -> str:
+    value = cast(str, t.get(name, str, "", required=False))
+    if not value:
+        return value
+    scheme, _, rest = value.partition("://")
+    host = rest.split("/", 1)[0].rsplit(":", 1)[0] if rest else ""
+    if scheme == "https" and host:
+        return value
+    if scheme == "http" and host in _LOOPBACK_HOSTS:
+        return value  # a local identity provider (a bridge, or the test sandbox)
+    raise t.error(name, f"{value!r} must be an https:// URL (http:// only on 127.0.0.1)")
+
+
+def _oauth(t: _Table) -> OAuthSettings:
+    provider = cast(str, t.get("provider", str))
+    if provider not in OAUTH_PROVIDERS:
+        raise t.error("provider", f"must be one of {', '.join(OAUTH_PROVIDERS)}, "
+                                  f"not {provider!r}")
+    scopes = t.get("scopes", list, [])
+    if not all(isinstance(s, str) and s.strip() for s in scopes):
+        raise t.error("scopes", "must be a list of scope strings")
+    settings = OAuthSettings(
+        provider=provider,
+        client_id=t.get("client_id", str, "", required=False),
+        client_secret=t.get("client_secret", str, "", required=False),
+        tenant=t.get("tenant", str, "", required=False),
+        authorize_url=_url(t, "authorize_url"),
+        token_url=_url(t, "token_url"),
+        device_url=_url(t, "device_url"),
+        scopes=tuple(scopes),
+    )
+    t.finish()
+    if provider == "custom":
+        missing = [k for k in ("authorize_url", "token_url", "client_id")
+                   if not getattr(settings, k)]
+        if not settings.scopes:
+            missing.append("scopes")
+        if missing:
+            raise t.error(missing[0], "is required with provider = \"custom\"")
+    return settings
+
+
 def _account(t: _Table) -> Account:
     email = t.email("email")
     folders_t = t.table("folders", {})
@@ -308,16 +412,26 @@ def _account(t: _Table) -> Account:
         drafts=folders_t.get("drafts", str, "", required=False),
     )
     folders_t.finish()
+    auth = cast(AuthMethod, t.choice("auth", AUTH_CHOICES, "password"))
+    oauth = None
+    if auth == "oauth2":
+        if "oauth" not in t.data:
+            raise t.error("oauth", "is required with auth = \"oauth2\": "
+                          "oauth = { provider = \"microsoft\" } (or \"google\")")
+        oauth = _oauth(t.table("oauth"))
+    elif "oauth" in t.data:
+        raise t.error("oauth", "is only read with auth = \"oauth2\"")
     account = Account(
         name=t.get("name", str),
         email=email,
         username=t.get("username", str, email),
         imap=_endpoint(t.table("imap"), {"tls": 993, "starttls": 143, "none": 143}),
         smtp=_endpoint(t.table("smtp"), {"tls": 465, "starttls": 587, "none": 25}),
-        password=_password(t),
-        auth=cast(AuthMethod, t.choice("auth", AUTH_CHOICES, "password")),
+        password=_password(t, auth),
+        auth=auth,
         save_sent_copy=cast(SaveSentCopy, t.choice("save_sent_copy", SAVE_SENT_CHOICES, "auto")),
         folders=folders,
+        oauth=oauth,
     )
     t.finish()
     return account
@@ -342,6 +456,25 @@ def _positive(t: _Table, name: str, default: int) -> int:
     if value < 1:
         raise t.error(name, f"must be at least 1, not {value}")
     return value
+
+
+def _seconds(t: _Table, name: str, default: float, *, zero_ok: bool = False) -> float:
+    value = t.get(name, object, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not (value >= 0 if zero_ok else value > 0) or value > 86_400:
+        low = "0" if zero_ok else "more than 0"
+        raise t.error(name, f"must be a number of seconds from {low} to 86400")
+    return float(value)
+
+
+def _watch(t: _Table) -> Watch:
+    watch = Watch(reconnect_min=_seconds(t, "reconnect_min", 1.0),
+                  reconnect_max=_seconds(t, "reconnect_max", 300.0),
+                  probe_every=_seconds(t, "probe_every", 2.0, zero_ok=True))
+    if watch.reconnect_max < watch.reconnect_min:
+        raise t.error("reconnect_max", "must not be less than reconnect_min")
+    t.finish()
+    return watch
 
 
 def _sending(t: _Table) -> Sending:

@@ -42,6 +42,12 @@ class Update:
     entry: MentorInput
     changes: tuple[Change, ...]
 
+    @property
+    def fields(self) -> dict[str, Any]:
+        """Only the changed fields, as the store writes them (never the whole row: the
+        daemon may have moved the outreach status since the preview)."""
+        return {c.field: getattr(self.entry, c.field) for c in self.changes}
+
 
 @dataclass(frozen=True)
 class ImportPlan:
@@ -119,5 +125,5 @@ def apply_import(store: Store, plan: ImportPlan, now: datetime) -> tuple[int, in
         raise UsageError("nothing imported: " + "; ".join(plan.problems[:3]))
     ids = repo.add_mentors(store, plan.added, now) if plan.added else []
     for update in plan.updated:
-        repo.update_mentor(store, update.mentor_id, update.entry, now)
+        repo.update_mentor(store, update.mentor_id, update.fields, now)
     return len(ids), len(plan.updated)

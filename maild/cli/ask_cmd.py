@@ -13,6 +13,7 @@ from rich.table import Table
 
 from maild.cli.app import App, pass_app
 from maild.cli.mentor_cmd import check_range, parse_date
+from maild.cli.terminal import add_row, for_terminal
 from maild.clock import parse_instant
 from maild.core import events as ev
 from maild.core.events import Mark
@@ -179,12 +180,12 @@ def ask_show(app: App, ask_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    click.echo(f"Ask {ask.id}: {ask.playbook} to {data['mentor']['name']} — {ask.state}"
+    click.echo(f"Ask {ask.id}: {ask.playbook} to {for_terminal(data['mentor']['name'])} — "
+               f"{ask.state}"
                + (f", deadline {ask.deadline}" if ask.deadline else ""))
     table = Table("step", "kind", "due", "status")
     for s in ask.steps:
-        table.add_row(s.name, str(s.kind), app.local(s.due_at),
-                      str(s.status))
+        add_row(table, s.name, s.kind, app.local(s.due_at), s.status)
     app.console.print(table)
 
 
@@ -204,7 +205,7 @@ def ask_list(app: App, show_all: bool, as_json: bool) -> None:
         mentor = mentors_repo.get_mentor(store, ask.mentor_id)
         upcoming = [s for s in ask.steps if not s.is_final]
         nxt = f"{upcoming[0].name} {app.local(upcoming[0].due_at)}" if upcoming else ""
-        table.add_row(str(ask.id), mentor.name, ask.playbook, str(ask.state), nxt)
+        add_row(table, ask.id, mentor.name, ask.playbook, ask.state, nxt)
     app.console.print(table)
 
 

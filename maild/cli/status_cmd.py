@@ -3,14 +3,13 @@
 ``maild status`` is the page's Today in the terminal: what is overdue or due today
 (marked), the drafts waiting, the replies to read (naming the mentor), the letters per
 application, what maild does next, and whether the daemon runs. Text that came from
-outside (names, subjects, what mentors wrote) is printed without its control
-characters, so a mail cannot move the cursor or recolour the terminal.
+outside (names, subjects, what mentors wrote) goes through ``for_terminal``, so a mail
+cannot move the cursor or recolour the terminal.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sys
 import textwrap
 from pathlib import Path
@@ -22,19 +21,14 @@ from maild.app.calendar import build_calendar
 from maild.app.timeline import build_timeline
 from maild.app.today import Health, Item, Today, Urgency, build_today, health
 from maild.cli.app import App, pass_app
+from maild.cli.terminal import for_terminal
 from maild.errors import UsageError
 from maild.runtime.lock import running_pid
 from maild.store import mentors as mentors_repo
 
 NEXT_SHOWN = 10
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _MARK = {Urgency.OVERDUE: ("OVERDUE", "red"), Urgency.TODAY: ("TODAY", "yellow"),
          Urgency.SOON: ("soon", None), Urgency.LATER: ("", None)}
-
-
-def clean(text: object) -> str:
-    """Outside text made safe for a terminal (no escape sequences, no bidi tricks)."""
-    return _CONTROL.sub("\ufffd", str(text))
 
 
 def _mark(level: Urgency) -> str:
@@ -51,7 +45,7 @@ def _today(app: App, limit: int | None) -> Today:
 
 def _item_line(app: App, item: Item) -> str:
     when = app.local(item.when) if item.when else " " * 20
-    return f"  {_mark(item.urgency)} {when}  {clean(item.text)}"
+    return f"  {_mark(item.urgency)} {when}  {for_terminal(item.text)}"
 
 
 def _daemon_line(h: Health) -> str:
@@ -127,7 +121,7 @@ def status_command(app: App, show_all: bool, as_json: bool) -> None:
                + f" ({tz}): {_daemon_line(today.health)}")
     if today.health.folders:
         click.echo("Folders last read: " + "; ".join(
-            f"{clean(f.account)}/{clean(f.folder)} "
+            f"{for_terminal(f.account)}/{for_terminal(f.folder)} "
             f"{app.local(f.synced_at) if f.synced_at else 'never'}"
             for f in today.health.folders))
     click.echo()
@@ -143,22 +137,22 @@ def status_command(app: App, show_all: bool, as_json: bool) -> None:
         needs = f"  needs: {', '.join(f.name for f in w.needs)}" if w.needs else ""
         snoozed = f"  snoozed to {app.local(w.snoozed_until)}" if w.snoozed_until else ""
         state = "" if w.status == "pending" else f" [{w.status}]"
-        click.echo(f"  {_mark(w.urgency)} #{w.id}{state} {clean(w.mentor)}: {w.playbook} "
-                   f"{w.step or 'mail'}: {clean(w.subject)}{needs}{snoozed}")
+        click.echo(f"  {_mark(w.urgency)} #{w.id}{state} {for_terminal(w.mentor)}: {w.playbook} "
+                   f"{w.step or 'mail'}: {for_terminal(w.subject)}{needs}{snoozed}")
     if today.drafts:
         click.echo("  (`maild draft show ID`, `maild approve ID`, or the page: `maild ui`)")
     if today.review:
         click.echo()
         click.echo(click.style(f"Replies to read ({len(today.review)})", bold=True))
         for r in today.review:
-            click.echo(f"  {clean(r.mentor)} ({r.playbook} ask {r.ask_id}, "
+            click.echo(f"  {for_terminal(r.mentor)} ({r.playbook} ask {r.ask_id}, "
                        f"{r.state.replace('_', ' ')}): {r.why}")
             if r.message is not None:
-                words = textwrap.shorten(clean(r.message.reply_text.replace("\n", " ")), 300)
+                words = textwrap.shorten(for_terminal(r.message.reply_text.replace("\n", " ")), 300)
                 reading = ", ".join(x for x in (r.message.kind, r.message.intent) if x)
                 click.echo(f"      “{words}”")
                 if reading:
-                    because = f", because: “{clean('; '.join(r.message.evidence))}”" \
+                    because = f", because: “{for_terminal('; '.join(r.message.evidence))}”" \
                         if r.message.evidence else ""
                     click.echo(f"      read as {reading}{because}")
     if today.applications:
@@ -167,11 +161,11 @@ def status_command(app: App, show_all: bool, as_json: bool) -> None:
         for a in today.applications:
             when = _countdown(a.deadline, a.days_left)
             flag = click.style(" at risk", fg="red") if a.at_risk else ""
-            click.echo(f"  {clean(a.name)}: {when}: {a.submitted} of {a.letters_required} in, "
-                       f"{a.committed} committed, {a.hesitant} hesitant, {a.missing} missing"
+            click.echo(f"  {for_terminal(a.name)}: {when}: {a.submitted} of "
+                       f"{a.letters_required} in, {a.committed} committed, {a.hesitant} hesitant, {a.missing} missing"
                        f"{flag}")
             if a.writers:
-                click.echo("      " + "; ".join(f"{clean(w.mentor)}: {w.standing}"
+                click.echo("      " + "; ".join(f"{for_terminal(w.mentor)}: {w.standing}"
                                                for w in a.writers))
     shown = today.upcoming if show_all else today.upcoming[:NEXT_SHOWN]
     click.echo()
@@ -185,7 +179,7 @@ def status_command(app: App, show_all: bool, as_json: bool) -> None:
         click.echo(_item_line(app, item))
     risks = [r for r in today.report["risks"] if r["kind"] in ("ghosting", "short_runway")]
     for risk in risks:
-        click.echo(click.style("! ", fg="yellow") + clean(risk["text"]))
+        click.echo(click.style("! ", fg="yellow") + for_terminal(risk["text"]))
 
 
 @click.command("timeline")
@@ -201,28 +195,28 @@ def timeline_command(app: App, mentor: str, as_json: bool) -> None:
         items = [e.to_json() for e in (*line.entries, *line.planned)]
         click.echo(json.dumps(items, indent=2, default=str))
         return
-    click.echo(click.style(f"Timeline of {clean(record.name)}", bold=True)
+    click.echo(click.style(f"Timeline of {for_terminal(record.name)}", bold=True)
                + f" ({', '.join(record.addresses)})")
     for a in line.asks:
         click.echo(f"  ask {a.id}: {a.playbook}"
-                   + (f" for {clean(a.application)}" if a.application else "")
+                   + (f" for {for_terminal(a.application)}" if a.application else "")
                    + f", {a.state.replace('_', ' ')}"
                    + (" (needs your review)" if a.needs_review else ""))
     click.echo()
     for e in line.entries:
         ask = f"ask {e.ask_id}: " if e.ask_id else ""
-        click.echo(f"  {app.local(e.at)}  {ask}{clean(e.summary)}")
+        click.echo(f"  {app.local(e.at)}  {ask}{for_terminal(e.summary)}")
         if e.text:
-            for text_line in textwrap.wrap(clean(e.text.replace("\n", " ")), 90)[:12]:
+            for text_line in textwrap.wrap(for_terminal(e.text.replace("\n", " ")), 90)[:12]:
                 click.echo(f"      │ {text_line}")
         if e.type == "message_in" and e.evidence:
             click.echo(f"      read as {e.intent or e.type}, because: "
-                       f"“{clean('; '.join(e.evidence))}”")
+                       f"“{for_terminal('; '.join(e.evidence))}”")
     if line.planned:
         click.echo()
         click.echo(click.style("Planned", bold=True))
         for e in line.planned:
-            click.echo(f"  {app.local(e.at)}  ask {e.ask_id}: {clean(e.summary)}"
+            click.echo(f"  {app.local(e.at)}  ask {e.ask_id}: {for_terminal(e.summary)}"
                        + (f" — {e.reason}" if e.reason else ""))
 
 

@@ -25,7 +25,7 @@ import signal
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,8 +34,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from maild import paths
 from maild.adapters import sdnotify
-from maild.adapters.credentials import secret_for
-from maild.adapters.imap import ImapConnection
+from maild.adapters.credentials import Secrets
+from maild.adapters.imap import ImapConnection, reachable
 from maild.app.drafting import TemplateDrafts
 from maild.app.inbox import Inbox
 from maild.app.mirror import DraftsMirror
@@ -66,7 +66,9 @@ class DaemonOptions:
     tick: float = 1.0                   # how often the store is looked at without a wake-up
     ready_timeout: float = 120.0        # READY=1 at the latest after this, even if offline
     stop_timeout: float = 8.0           # SIGTERM -> exit well inside systemd's 10 s
-    timing: WatchTiming = field(default_factory=WatchTiming)
+    # None: from config.toml's [watch] (what `maild run` uses); tests and the demo
+    # pass their own.
+    timing: WatchTiming | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,10 @@ class Daemon:
         self._reload = False
         self._armed: dict[str, datetime] = {}
         self.ready = asyncio.Event()
+        # One set of secrets for every thread: OAuth2 access tokens are cached and
+        # renewed in one place, and a sign-in gone bad is told to the user once.
+        self.secrets = Secrets(env, now=clock.now, on_reauth=self._sign_in_needed)
+        self._config: Config | None = None
 
     # -- wiring -----------------------------------------------------------------------
 
@@ -103,11 +109,17 @@ class Daemon:
         return Tracker(store, config, TemplateDrafts(self.home, config), notify=notify)
 
     def _notifier(self, config: Config) -> Notifier:
-        return Notifier(config, secret=lambda a: secret_for(a, self.env), env=self.env)
+        return Notifier(config, secret=self.secrets.get, env=self.env)
+
+    def _sign_in_needed(self, account: Account, text: str) -> None:
+        if self.notify_user is not None:
+            self.notify_user(Level.WARNING, text)
+        elif self._config is not None:
+            self._notifier(self._config).tell(text, Level.WARNING)
 
     def _connect(self, account: Account) -> Callable[[], ImapConnection]:
         def connect() -> ImapConnection:
-            return ImapConnection.open(account, secret_for(account, self.env))
+            return ImapConnection.open(account, self.secrets.get(account))
         return connect
 
     def _imap(self, account: Account) -> ImapConnection:
@@ -127,21 +139,40 @@ class Daemon:
             self._poke()
         return sync
 
+    def _give_up(self, config: Config, account: str, role: str) -> Callable[[str], None]:
+        def tell(why: str) -> None:
+            notify = self.notify_user or self._notifier(config)
+            try:
+                notify(Level.URGENT, f"maild stopped watching {account} ({role}): {why}")
+            except Exception:
+                log.exception("could not tell the user why %s/%s stopped", account, role)
+        return tell
+
     def _resolve(self, role: str) -> Callable[[ImapConnection], str | None]:
         def resolve(conn: ImapConnection) -> str | None:
             names = conn.folders()
             return names.inbox if role == "inbox" else names.sent
         return resolve
 
+    def _timing(self, config: Config) -> WatchTiming:
+        if self.options.timing is not None:
+            return self.options.timing
+        return WatchTiming(backoff_base=config.watch.reconnect_min,
+                           backoff_cap=config.watch.reconnect_max,
+                           probe_interval=config.watch.probe_every)
+
     def _start_watchers(self, config: Config) -> None:
         self._watch_stop = threading.Event()
         self._watchers = []
         for account in config.accounts:
             for role in ROLES:
+                endpoint = account.imap
                 watcher = FolderWatcher(
                     account=account.name, role=role, connect=self._connect(account),
                     resolve=self._resolve(role), sync=self._sync_for(config, account, role),
-                    stop=self._watch_stop, timing=self.options.timing)
+                    stop=self._watch_stop, timing=self._timing(config),
+                    probe=lambda e=endpoint: reachable(e),  # type: ignore[misc]
+                    give_up=self._give_up(config, account.name, role))
                 watcher.start()
                 self._watchers.append(watcher)
 
@@ -205,7 +236,7 @@ class Daemon:
             return await self._run_locked()
 
     async def _run_locked(self) -> int:
-        config = load(paths.config_path(self.home))
+        config = self._config = load(paths.config_path(self.home))
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         for sig, handler in ((signal.SIGTERM, self.request_stop),
@@ -311,7 +342,7 @@ class Daemon:
                 for w in self._watchers]
 
     def _sender(self, store: Store, tracker: Tracker, config: Config) -> Sender:
-        return Sender(store, tracker, config, secret=lambda a: secret_for(a, self.env),
+        return Sender(store, tracker, config, secret=self.secrets.get,
                       imap=self._imap, now=self.clock.now)
 
     def _reloaded(self, config: Config, store: Store, tracker: Tracker, sender: Sender
@@ -324,6 +355,7 @@ class Daemon:
             self.systemd.ready()
             return config, tracker, sender
         log.info("config reloaded")
+        self._config = new
         self._stop_watchers()
         tracker = self._tracker(store, new)
         sender = self._sender(store, tracker, new)

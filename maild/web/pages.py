@@ -336,8 +336,14 @@ class Pages:
         def work(ctx: Ctx) -> str:
             record = mentors_repo.get_mentor(ctx.store, mentor_id)
             entry = _mentor_from(form, record.entry)
-            mentors_repo.update_mentor(ctx.store, mentor_id, entry, ctx.now)
-            return f"Saved {entry.name}."
+            # Only what the user changed in the form: the daemon may have moved the
+            # outreach status while the form was open.
+            changes = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry)
+                       if f.name != "line"
+                       and getattr(entry, f.name) != getattr(record.entry, f.name)}
+            if changes:
+                mentors_repo.update_mentor(ctx.store, mentor_id, changes, ctx.now)
+            return f"Saved {entry.name}." if changes else "Nothing changed."
         try:
             done = await self._run(work)
         except MaildError as exc:

@@ -9,12 +9,17 @@ from __future__ import annotations
 import email
 from email import policy
 
+import pytest
+
 from maild.app import review
 from maild.app.mirror import DraftsMirror, MirrorReport, copy_bytes
 from maild.sandbox.mail import make_message
 from maild.store import drafts as drafts_repo
 from tests.mail.conftest import MENTOR, World
 from tests.mail.worlds import draft_status, pending_draft, send, step_status
+
+# Both IMAP implementations: what maild relies on must hold on each.
+pytestmark = pytest.mark.both_imap_servers
 
 QUESTION = "How did you handle missing data?"
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from maild.sandbox.dovecot import DovecotServer
+from maild.sandbox.base import ImapSandbox
 from maild.sandbox.smtp import SmtpSandbox
 from tests.conftest import _unavailable
 from tests.mail.conftest import PW_ENV, World
@@ -144,24 +144,24 @@ def start_ui() -> Iterator[Start]:
 
 
 @pytest.fixture
-def season_world(tmp_path: Path, dovecot: DovecotServer, smtp_for_ui: SmtpSandbox,
+def season_world(tmp_path: Path, imap_server: ImapSandbox, smtp_for_ui: SmtpSandbox,
                  imap_user: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """A World (real Dovecot and SMTP) with a CV to attach to a materials packet."""
     from tests.mail.worlds import build_world
 
-    monkeypatch.setenv(PW_ENV, dovecot.password)
+    monkeypatch.setenv(PW_ENV, imap_server.password)
     cv = tmp_path / "cv.pdf"
     cv.write_bytes(b"%PDF-1.4\n% a one-page CV\n")
     # The sandbox's config lets the page take any free port ([ui] port = 0).
     extra = f'\n[attachments]\ncv = "{cv}"\n'
-    world = build_world(tmp_path, dovecot, smtp_for_ui, imap_user, extra=extra)
+    world = build_world(tmp_path, imap_server, smtp_for_ui, imap_user, extra=extra)
     yield world
     world.store.close()
 
 
 @pytest.fixture
-def smtp_for_ui(dovecot: DovecotServer, imap_user: str) -> Iterator[SmtpSandbox]:
-    with SmtpSandbox(username=imap_user, password=dovecot.password) as server:
+def smtp_for_ui(imap_server: ImapSandbox, imap_user: str) -> Iterator[SmtpSandbox]:
+    with SmtpSandbox(username=imap_user, password=imap_server.password) as server:
         yield server
 
 

@@ -126,7 +126,7 @@ def test_a_draft_completed_and_approved_in_the_page_is_sent(
     world = season_world
     draft_id = pending_draft(world, 1)
     # The daemon serves the page, and sends what is approved in it.
-    served = start_ui(world.home, NOW, daemon=True, password=world.dovecot.password)
+    served = start_ui(world.home, NOW, daemon=True, password=world.server.password)
     page = open_page(browser, served.login_url())
     expect(page.locator("#health")).to_contain_text("The daemon is running")
     page.click(f"#drafts a[href='/drafts/{draft_id}']")
@@ -153,7 +153,7 @@ def test_a_draft_completed_and_approved_in_the_page_is_sent(
         time.sleep(0.2)
     errors = served.stop()
     assert not (world.home / "ui.json").exists()  # the daemon took its URL file along
-    assert world.dovecot.password not in errors
+    assert world.server.password not in errors
 
 
 def test_reject_and_snooze_in_the_page(browser: Browser, season_world: World,
@@ -237,7 +237,7 @@ def test_the_doors_stay_shut(browser: Browser, season_world: World, start_ui: St
     for path in ("/", f"/drafts/{draft_id}", "/mentors", "/applications", "/mentors/1"):
         page.goto(base + path)
         html = page.content()
-        assert world.dovecot.password not in html
+        assert world.server.password not in html
         assert cookie["value"] not in html
         assert url.split("token=")[1] not in html
 

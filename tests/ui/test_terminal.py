@@ -28,7 +28,7 @@ STATUS_KEYS = {"now", "asks_by_state", "open_asks", "drafts_waiting", "next_step
 def run(world: World, *args: str) -> Result:
     result = CliRunner().invoke(cli, ["--home", str(world.home), *args],
                                 env={"MAILD_NOW": world.clock().isoformat(),
-                                     PW_ENV: world.dovecot.password})
+                                     PW_ENV: world.server.password})
     assert result.exit_code == 0, result.output
     return result
 
