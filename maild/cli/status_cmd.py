@@ -162,8 +162,8 @@ def status_command(app: App, show_all: bool, as_json: bool) -> None:
             when = _countdown(a.deadline, a.days_left)
             flag = click.style(" at risk", fg="red") if a.at_risk else ""
             click.echo(f"  {for_terminal(a.name)}: {when}: {a.submitted} of "
-                       f"{a.letters_required} in, {a.committed} committed, {a.hesitant} hesitant, {a.missing} missing"
-                       f"{flag}")
+                       f"{a.letters_required} in, {a.committed} committed, {a.hesitant} "
+                       f"hesitant, {a.missing} missing{flag}")
             if a.writers:
                 click.echo("      " + "; ".join(f"{for_terminal(w.mentor)}: {w.standing}"
                                                for w in a.writers))
