@@ -40,6 +40,14 @@ class Inspection:
     from_address: str
     message_id: str | None
     in_reply_to: str | None
+    evidence_sentences: tuple[str, ...] = ()
+    confidence: float | None = None
+    questions: tuple[str, ...] = ()
+
+    @property
+    def needs_review(self) -> bool:
+        """A human reply (or notice) whose meaning the user should confirm."""
+        return self.intent == "unclear"
 
     def to_json(self) -> dict[str, object]:
         """DESIGN.md's keys (kind, intent, return_date, bounce, reply_text) plus extras."""
@@ -61,6 +69,10 @@ class Inspection:
             "from": self.from_address,
             "message_id": self.message_id,
             "in_reply_to": self.in_reply_to,
+            "evidence_sentences": list(self.evidence_sentences),
+            "confidence": self.confidence,
+            "questions": list(self.questions),
+            "needs_review": self.needs_review,
         }
 
 
@@ -87,6 +99,9 @@ def _inspect(msg: ParsedMessage) -> Inspection:
     text = reply_text(msg.text)
     intent: Intent | None = None
     evidence: str | None = None
+    sentences: tuple[str, ...] = ()
+    confidence: float | None = None
+    questions: tuple[str, ...] = ()
     bounce: BounceInfo | None = None
     back: date | None = None
     if verdict.kind == "bounce":
@@ -98,12 +113,13 @@ def _inspect(msg: ParsedMessage) -> Inspection:
     elif verdict.kind == "notification":
         said = notice_says_submitted(text)
         if said:
-            intent, evidence = "submitted", said
+            intent, evidence, sentences, confidence = "submitted", said, (said,), 0.9
         else:
             evidence = verdict.evidence
     else:
         result = detect_intent(text)
         intent, evidence = result.intent, result.evidence
+        sentences, confidence, questions = result.sentences, result.confidence, result.questions
     return Inspection(
         kind=verdict.kind,
         intent=intent,
@@ -117,4 +133,7 @@ def _inspect(msg: ParsedMessage) -> Inspection:
         from_address=msg.from_address,
         message_id=msg.get("Message-ID"),
         in_reply_to=msg.get("In-Reply-To"),
+        evidence_sentences=sentences,
+        confidence=confidence,
+        questions=questions,
     )

@@ -20,7 +20,8 @@ def _find_corpora() -> Path:
     configured = os.environ.get("MAILD_CORPORA")
     if configured:
         return Path(configured)
-    for candidate in (REPO.parent / "shared" / "corpora", REPO.parent.parent / "shared" / "corpora"):
+    for base in (REPO.parent, REPO.parent.parent):
+        candidate = base / "shared" / "corpora"
         if candidate.is_dir():
             return candidate
     return REPO.parent / "shared" / "corpora"
