@@ -44,6 +44,10 @@ MAX_HEADERS = 400
 MAX_HEADER_CHARS = 4096
 
 _HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:", re.MULTILINE)
+_ISO2022JP_ESCAPE = re.compile(rb"\x1b\$[@B]")
+# Characters that show nothing: a text part holding only these is empty (Outlook mobile
+# sends a zero-width space as the text part of an HTML reply).
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\xa0\u00ad"), " ")
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,20 @@ class ParsedMessage:
 
     @property
     def from_address(self) -> str:
-        """The bare From address, lower-cased ('' when absent)."""
-        return email.utils.parseaddr(self.get("From") or "")[1].lower()
+        """The bare From address, lower-cased ('' when absent).
+
+        Read from the header as sent, before RFC 2047 decoding: a decoded display name
+        may hold a comma ("Müller, Bernd") that would split the address off.
+        """
+        raw = self.raw_message.get("From") if self.raw_message is not None else None
+        for candidate in (raw, self.get("From")):
+            if not isinstance(candidate, str):
+                continue
+            address = email.utils.parseaddr(_unfold(candidate[:MAX_HEADER_CHARS]))[1]
+            if "@" in address:
+                return address.lower()
+        found = re.search(r"<([^<>@\s]{1,64}@[^<>\s]{1,255})>", self.get("From") or "")
+        return found.group(1).lower() if found else ""
 
     @property
     def from_header(self) -> str:
@@ -172,7 +188,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
             else:
                 texts.append((ctype, _part_text(part)))
 
-    if not any(t.strip() for _, t in texts) and content_type.startswith("multipart/"):
+    if not any(_visible(t) for _, t in texts) and content_type.startswith("multipart/"):
         # A broken boundary leaves the body in a preamble; it is still the text.
         texts.append(("text/plain", _raw_body(data)))
     if not statuses:
@@ -230,6 +246,9 @@ def decode_header_value(value: object) -> str:
     if any("\udc80" <= ch <= "\udcff" for ch in value):
         # Raw 8-bit bytes in a header (common from Japanese and Russian MTAs).
         value = _decode_bytes(value.encode("utf-8", "surrogateescape"), None)
+    if "\x1b$" in value:
+        # Raw ISO-2022-JP (7-bit escape sequences, no encoded words).
+        value = _decode_bytes(value.encode("utf-8", "surrogateescape"), "iso-2022-jp")
     if "=?" not in value:
         return _unfold(value)
     try:
@@ -310,6 +329,10 @@ def _decode_bytes(data: bytes, charset: str | None) -> str:
     charset = (charset or "").strip().lower() or "utf-8"
     if charset in ("unknown-8bit", "x-unknown", "default", "us-ascii", "ascii"):
         charset = "utf-8"
+    if charset in ("utf-8", "utf8") and _ISO2022JP_ESCAPE.search(data[:4096]):
+        # Japanese mail often sends ISO-2022-JP without declaring it; its escape
+        # sequences are plain ASCII, so UTF-8 would "succeed" and leave them raw.
+        charset = "iso-2022-jp"
     for candidate in (charset, "utf-8"):
         try:
             return data.decode(candidate)
@@ -352,15 +375,21 @@ def _part_text(part: email.message.Message, raw_structured: bool = False) -> str
     return text[:MAX_PART_CHARS]
 
 
+def _visible(text: str) -> bool:
+    return bool(text.translate(_INVISIBLE).strip())
+
+
 def _best_text(texts: list[tuple[str, str]]) -> str:
     for ctype, text in texts:
-        if ctype == "text/plain" and text.strip():
+        if ctype == "text/plain" and _visible(text):
             return text
     for ctype, text in texts:
-        if ctype == "text/html" and text.strip():
-            return html_to_text(text)
+        if ctype == "text/html" and _visible(text):
+            converted = html_to_text(text)
+            if _visible(converted):
+                return converted
     for _ctype, text in texts:
-        if text.strip():
+        if _visible(text):
             return text
     return ""
 

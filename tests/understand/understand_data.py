@@ -190,3 +190,78 @@ def build_message(reply: Reply) -> bytes:
     subtype, body = _body(reply)
     msg.set_content(body, subtype=subtype, charset="utf-8", cte="quoted-printable")
     return msg.as_bytes()
+
+
+@dataclass(frozen=True)
+class TrimCase:
+    """One reply-trimming case: a body as a mail client sends it, and its new text."""
+
+    id: str
+    client: str
+    lang: str
+    body: str
+    expected: str
+    quoted: str
+    html: str | None
+    text_part: str | None  # the text/plain part beside the HTML ("" when empty)
+    related: bool  # the HTML sits in multipart/related with an inline image
+    charset: str
+    declared_charset: str | None  # what the header claims, when it differs
+    sender: str | None
+    expected_from: str | None
+
+
+def load_trim_cases() -> list[TrimCase]:
+    cases: list[TrimCase] = []
+    with (DATA / "reply_trimming.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            cases.append(TrimCase(rec["id"], rec["client"], rec["lang"], rec["body"],
+                                  rec["expected"], rec["quoted"], rec.get("html"),
+                                  _text_part(rec), bool(rec.get("related")),
+                                  rec.get("charset", "utf-8"), rec.get("declared_charset"),
+                                  rec.get("from"), rec.get("expected_from")))
+    return cases
+
+
+def _text_part(rec: dict[str, object]) -> str | None:
+    empty = rec.get("empty_text_part")
+    if isinstance(empty, str):
+        return empty
+    return "" if empty else None
+
+
+def build_trim_message(case: TrimCase) -> bytes:
+    """The case as raw bytes: its charset, and an HTML part when it has one."""
+    from email.mime.image import MIMEImage
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    msg: MIMEMultipart | MIMEText
+    if case.html is not None:
+        msg = MIMEMultipart("alternative")
+        # Outlook and Apple Mail send an empty text/plain part beside the HTML at times.
+        text = case.text_part if case.text_part is not None else case.body
+        msg.attach(MIMEText(text, "plain", "utf-8"))
+        html = MIMEText(case.html, "html", "utf-8")
+        if case.related:
+            related = MIMEMultipart("related")
+            related.attach(html)
+            logo = MIMEImage(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "gif")
+            logo["Content-ID"] = "<logo>"
+            related.attach(logo)
+            msg.attach(related)
+        else:
+            msg.attach(html)
+    else:
+        msg = MIMEText(case.body, "plain", case.charset)
+        if case.declared_charset is not None:
+            # Some Japanese clients send ISO-2022-JP without saying so.
+            msg.set_param("charset", case.declared_charset or "us-ascii")
+    sender = case.sender or "Jane Roe <jroe@hospital.example.org>"
+    head = (f"From: {sender}\r\nTo: {STUDENT[0]} <{STUDENT[1]}>\r\n"
+            "Subject: Re: Letter of recommendation\r\nDate: Tue, 03 Mar 2026 09:14:00 -0500\r\n"
+            f"Message-ID: <{case.id}@client.example.org>\r\n")
+    return head.encode("ascii") + msg.as_bytes()
