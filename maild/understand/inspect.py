@@ -15,7 +15,7 @@ from datetime import date
 
 from maild.errors import MessageParseError
 from maild.understand.bounce import BounceInfo, analyze_bounce
-from maild.understand.classify import Classification, Kind, classify
+from maild.understand.classify import Classification, Kind, Subkind, classify
 from maild.understand.intent import Intent, detect_intent, notice_says_submitted
 from maild.understand.message import ParsedMessage, parse_message
 from maild.understand.ooo import return_date
@@ -43,6 +43,7 @@ class Inspection:
     evidence_sentences: tuple[str, ...] = ()
     confidence: float | None = None
     questions: tuple[str, ...] = ()
+    subkind: Subkind = "reply"
 
     @property
     def needs_review(self) -> bool:
@@ -58,6 +59,7 @@ class Inspection:
             bounce_json["original_message_id"] = self.bounce.original_message_id
         return {
             "kind": self.kind,
+            "subkind": self.subkind,
             "intent": self.intent,
             "return_date": self.return_date.isoformat() if self.return_date else None,
             "bounce": bounce_json,
@@ -104,9 +106,11 @@ def _inspect(msg: ParsedMessage) -> Inspection:
     questions: tuple[str, ...] = ()
     bounce: BounceInfo | None = None
     back: date | None = None
+    subkind: Subkind = verdict.subkind
     if verdict.kind == "bounce":
         bounce = analyze_bounce(msg, verdict.bounce_evidence or verdict.evidence)
         evidence = bounce.diagnostic or verdict.evidence
+        subkind = "delay" if bounce.delayed else "failure"
     elif verdict.kind == "auto_reply":
         back = return_date(msg.subject + "\n" + new_text, msg.date, msg.get("X-Apple-Criteria"))
         evidence = verdict.evidence
@@ -136,4 +140,5 @@ def _inspect(msg: ParsedMessage) -> Inspection:
         evidence_sentences=sentences,
         confidence=confidence,
         questions=questions,
+        subkind=subkind,
     )
