@@ -29,6 +29,23 @@ from maild.understand.message import ParsedMessage
 
 log = logging.getLogger(__name__)
 
+
+def _quiet_flufl() -> None:
+    """Keep flufl.bounce's own log records out of maild's output.
+
+    flufl logs every detector it runs at INFO and a full traceback when one of them
+    fails on an odd message, then re-raises; ``_flufl`` catches that and logs one line
+    at debug. Without this the traceback reaches stderr (Python's last-resort handler,
+    or maild's own handler under the daemon) for a message maild handled fine.
+    """
+    flufl_log = logging.getLogger("flufl.bounce")
+    if not any(isinstance(h, logging.NullHandler) for h in flufl_log.handlers):
+        flufl_log.addHandler(logging.NullHandler())
+    flufl_log.propagate = False
+
+
+_quiet_flufl()
+
 _SCAN_CHARS = 32 * 1024
 # A failure notice's own words fit in a few kilobytes; the rest is the returned message.
 _NOTICE_CHARS = 12 * 1024
@@ -400,8 +417,8 @@ def _address_invalid(status: str | None, diagnostics: str, text: str, delayed: b
         # After the body only a bad-address code still means the address; "user
         # unknown" words alone are a content filter's.
         return False
-    invalid_hits = [m for m in _INVALID_TEXT.finditer(focus)]
-    invalid_hit = invalid_hits[0] if invalid_hits else _LOCAL_NO_USER.search(text)
+    first_invalid = _INVALID_TEXT.search(focus)
+    invalid_hit = first_invalid or _LOCAL_NO_USER.search(text)
     soft_hit = _SOFT_TEXT.search(focus)
     if (stage == "rcpt" or _LOCAL_NO_USER.search(text)) and (
         invalid_hit or _RCPT_INVALID.search(focus)
@@ -419,7 +436,7 @@ def _address_invalid(status: str | None, diagnostics: str, text: str, delayed: b
         # a policy rejection that borrowed the code (recipient preferences, DNS trouble).
         reply = _server_reply(status, diagnostics, text)
         return not (_SOFT_TEXT.search(reply) and not _INVALID_TEXT.search(reply))
-    if invalid_hits and all(_USER_UNKNOWN.fullmatch(m.group(0)) for m in invalid_hits) and (
+    if first_invalid and _only_bare_user_unknown(focus, first_invalid) and (
         status is None or not status.startswith(("5.1.", "5.4."))
     ):
         # A bare "user unknown" without a bad-address code and without the RCPT stage
@@ -431,6 +448,14 @@ def _address_invalid(status: str | None, diagnostics: str, text: str, delayed: b
     if invalid_hit and soft_hit:
         return invalid_hit.start() < soft_hit.start()
     return False
+
+
+def _only_bare_user_unknown(focus: str, first: re.Match[str]) -> bool:
+    """Whether every "no such address" phrase in ``focus`` is a bare "user unknown"."""
+    if not _USER_UNKNOWN.fullmatch(first.group(0)):
+        return False
+    return all(_USER_UNKNOWN.fullmatch(m.group(0))
+               for m in _INVALID_TEXT.finditer(focus, first.end()))
 
 
 def _fold(text: str) -> str:
@@ -519,9 +544,10 @@ def _flufl(msg: ParsedMessage) -> tuple[frozenset[bytes], frozenset[bytes]]:
     try:
         small = email.message_from_bytes(msg.raw_head, policy=email.policy.compat32)
         temporary, permanent = all_failures(small)
-    except Exception:
-        # flufl's heuristics index into odd structures; a failure there is not ours.
-        log.debug("flufl.bounce failed on this message", exc_info=True)
+    except Exception as exc:
+        # flufl's heuristics index into odd structures and decode with the message's
+        # own charset; a failure there is not ours, and not worth a traceback.
+        log.debug("flufl.bounce failed on this message: %s", exc)
         return frozenset(), frozenset()
     return frozenset(temporary), frozenset(permanent)
 

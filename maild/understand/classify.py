@@ -46,7 +46,6 @@ from typing import Literal
 from maild.understand.bounce import bounce_evidence, sender_is_mail_system
 from maild.understand.intent import detect_intent
 from maild.understand.message import ParsedMessage
-from maild.understand.replytext import strip_quotes
 
 Kind = Literal["bounce", "auto_reply", "notification", "human"]
 Subkind = Literal["failure", "delay", "out_of_office", "autoresponder", "read_receipt",
@@ -173,7 +172,7 @@ def _challenge(msg: ParsedMessage) -> str | None:
     for name in _CHALLENGE_HEADERS:
         if msg.get(name) is not None:
             return f"{name} header (challenge/response)"
-    text = msg.subject + "\n" + strip_quotes(msg.text)[:8192]
+    text = msg.subject + "\n" + msg.new_text[:8192]
     found = _CHALLENGE.search(text)
     if not found:
         return None
@@ -190,7 +189,7 @@ def _challenge(msg: ParsedMessage) -> str | None:
 
 
 def _states_absence(msg: ParsedMessage) -> bool:
-    text = msg.subject + "\n" + strip_quotes(msg.text)[:8192]
+    text = msg.subject + "\n" + msg.new_text[:8192]
     return bool(_OOF_BODY.search(text) or _AUTO_SUBJECT.search(msg.subject))
 
 
@@ -253,7 +252,7 @@ def _auto_reply_body(msg: ParsedMessage) -> str | None:
     A mentor may mention travel inside a real answer ("I'm traveling, but yes, happy
     to"), so wording counts only when the text decides nothing about the ask.
     """
-    new_text = strip_quotes(msg.text)[:8192]
+    new_text = msg.new_text[:8192]
     match = _OOF_BODY.search(new_text)
     if not match:
         return None

@@ -17,9 +17,9 @@ from maild.errors import MessageParseError
 from maild.understand.bounce import BounceInfo, analyze_bounce
 from maild.understand.classify import Classification, Kind, Subkind, classify
 from maild.understand.intent import Intent, detect_intent, notice_says_submitted
-from maild.understand.message import ParsedMessage, parse_message
+from maild.understand.message import ParsedMessage, parse_message, received_date
 from maild.understand.ooo import return_date
-from maild.understand.replytext import reply_text, strip_quotes
+from maild.understand.replytext import strip_signature
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +79,28 @@ class Inspection:
 
 
 def inspect_message(raw: bytes) -> Inspection:
-    """Understand one raw message; MessageParseError if ``raw`` is not an email."""
-    msg = parse_message(raw)
+    """Understand one raw message; MessageParseError if ``raw`` is not an email.
+
+    Nothing else ever escapes: parse_message guards every decoding path, and a bug in
+    a heuristic below degrades the answer instead of raising.
+    """
+    try:
+        msg = parse_message(raw)
+    except MessageParseError:
+        raise
+    except Exception as exc:
+        log.debug("cannot read message", exc_info=True)
+        raise MessageParseError(f"cannot read message ({type(exc).__name__})") from exc
     try:
         return _inspect(msg)
     except MessageParseError:
         raise
-    except Exception:
+    except Exception as exc:
         # A bug in a heuristic must not stop the daemon (invariant 5); the user will
-        # see an unclear human message and decide.
-        log.exception("inspection failed; reporting the message as unclear")
+        # see an unclear human message and decide. The traceback is for -vv only.
+        log.warning("inspection failed (%s); reporting the message as unclear",
+                    type(exc).__name__)
+        log.debug("inspection failure", exc_info=True)
         text = msg.text[:4096]
         return Inspection("human", "unclear", None, None, text.strip(), text.strip(), None,
                           "inspection error", msg.subject, msg.from_address,
@@ -97,8 +109,8 @@ def inspect_message(raw: bytes) -> Inspection:
 
 def _inspect(msg: ParsedMessage) -> Inspection:
     verdict: Classification = classify(msg)
-    new_text = strip_quotes(msg.text)
-    text = reply_text(msg.text)
+    new_text = msg.new_text
+    text = strip_signature(new_text)
     intent: Intent | None = None
     evidence: str | None = None
     sentences: tuple[str, ...] = ()
@@ -112,7 +124,8 @@ def _inspect(msg: ParsedMessage) -> Inspection:
         evidence = bounce.diagnostic or verdict.evidence
         subkind = "delay" if bounce.delayed else "failure"
     elif verdict.kind == "auto_reply":
-        back = return_date(msg.subject + "\n" + new_text, msg.date, msg.get("X-Apple-Criteria"))
+        back = return_date(msg.subject + "\n" + new_text, msg.date or received_date(msg),
+                           msg.get("X-Apple-Criteria"))
         evidence = verdict.evidence
     elif verdict.kind == "notification":
         said = notice_says_submitted(text)

@@ -44,9 +44,26 @@ _WROTE = (
     r"|schreef|het volgende geschreven|skrev|skriver|kirjoitti|napisał[a]?|написал[аи]?"
     r"|пишет|írta|yazdı|έγραψε)"
 )
-_ATTRIBUTION_END = re.compile(
-    rf"{_WROTE}\s*[:：]?\s*$|\bwrote on\b.{{5,60}}[:：]\s*$", _I
+# The same verbs for the line-end test, which runs on every line: str.endswith on a
+# tuple is far cheaper than a regex anchored at "$", which is tried at each position.
+_WROTE_WORDS = (
+    "wrote", "writes", "escribió", "escribio", "a écrit", "a ecrit", "schrieb", "ha scritto",
+    "scrisse", "escreveu", "schreef", "het volgende geschreven", "skrev", "skriver",
+    "kirjoitti", "napisał", "napisała", "написал", "написала", "написали", "пишет", "írta",
+    "yazdı", "έγραψε",
 )
+
+
+def _ends_with_wrote(line: str) -> bool:
+    """Whether ``line`` ends like an attribution: "… wrote:", "… a écrit :", Lotus
+    Notes' "… wrote on 03/02/2026 02:05:17 PM:"."""
+    stripped = line.rstrip()
+    tail = stripped.rstrip(":：").rstrip().lower()
+    if tail.endswith(_WROTE_WORDS):
+        return True
+    return stripped.endswith((":", "：")) and " wrote on " in tail[-80:]
+
+
 # What an attribution line starts with: "On", its translations, a weekday, a date.
 _ATTRIBUTION_START = re.compile(
     r"^\s*(?:On|Le|Am|El|Il giorno|Il|Em|Op|Den|På|Dne|W dniu|Quoting|Citando|Zitat von"
@@ -289,7 +306,12 @@ def _header_block_at(lines: list[str], idx: int) -> bool:
 
 def _attribution_span(lines: list[str], idx: int) -> int:
     """How many lines starting at idx form an "On … wrote:" line (0 if none)."""
-    if _QUOTED.match(lines[idx]) or not lines[idx].strip():
+    first = lines[idx]
+    if _QUOTED.match(first) or not first.strip():
+        return 0
+    if not (_ATTRIBUTION_START.match(first) or _looks_dated(first)
+            or _ends_with_wrote(first) or first.rstrip().endswith((":", "："))):
+        # Neither the start of a wrapped attribution nor a one-line one.
         return 0
     joined = ""
     for span in range(1, 4):
@@ -305,7 +327,7 @@ def _attribution_span(lines: list[str], idx: int) -> int:
         joined = (joined + " " + part.strip()).strip()
         if len(joined) > 300:
             return 0
-        if _ATTRIBUTION_END.search(joined) and (
+        if _ends_with_wrote(joined) and (
             _ATTRIBUTION_START.match(joined) or _looks_dated(joined)
             or _quote_follows(lines, idx + span)
         ):
