@@ -59,11 +59,17 @@ def _inspect_file(name: str) -> Inspection:
 
 
 def _summary(result: Inspection) -> str:
-    lines = [f"kind:        {result.kind}  ({result.kind_evidence})"]
+    lines = [f"kind:        {result.kind} / {result.subkind}  ({result.kind_evidence})"]
     if result.intent is not None:
-        lines.append(f"intent:      {result.intent}")
-    if result.evidence and result.kind in ("human", "notification"):
-        lines.append(f"because:     {result.evidence}")
+        sure = f"  (confidence {result.confidence:.2f})" if result.confidence is not None else ""
+        review = "  - needs your review" if result.needs_review else ""
+        lines.append(f"intent:      {result.intent}{sure}{review}")
+    if result.kind in ("human", "notification"):
+        because = result.evidence_sentences or ((result.evidence,) if result.evidence else ())
+        for idx, sentence in enumerate(because[:4]):
+            lines.append(("because:     " if idx == 0 else "             ") + sentence)
+    for idx, question in enumerate(result.questions):
+        lines.append(("asks:        " if idx == 0 else "             ") + question)
     if result.kind == "auto_reply":
         back = result.return_date.isoformat() if result.return_date else "not stated"
         lines.append(f"back on:     {back}")

@@ -228,8 +228,8 @@ DATE_HEADERS = ["Fri, 31 Dec 9999 23:59:59 -1200", "Mon, 01 Jan 0001 00:00:00 +0
 @given(st.sampled_from(FAR_DATES), st.sampled_from(DATE_HEADERS), st.booleans())
 def test_far_future_return_dates_are_ignored(stated: str, date_header: str,
                                              apple: bool) -> None:
-    head = (f"From: Dr X <x@example.org>\r\nSubject: Out of Office\r\n"
-            f"Auto-Submitted: auto-replied\r\n")
+    head = ("From: Dr X <x@example.org>\r\nSubject: Out of Office\r\n"
+            "Auto-Submitted: auto-replied\r\n")
     if date_header:
         head += f"Date: {date_header}\r\n"
     if apple:
