@@ -49,6 +49,7 @@ from maild.app.inbox import Inbox
 from maild.app.tracker import Tracker
 from maild.config import Account, Config
 from maild.core import events as ev
+from maild.core.actions import Level
 from maild.core.engine import Verdict, send_verdict
 from maild.core.model import HOLDING_STATES, StepStatus
 from maild.errors import MaildError, UsageError
@@ -227,6 +228,11 @@ class Sender:
             return "uncertain"
         except smtp.SendPermanentError as exc:
             self._finish_failed(draft, step, now, uncertain=False, detail=str(exc))
+            if isinstance(exc, smtp.SmtpCertificateError):
+                # Not a problem of this draft: every send fails until the user acts.
+                self.tracker.queue_notice(Level.URGENT,
+                                          f"A mail could not be sent: {exc.message}")
+                self.tracker.flush_notices()
             return "failed"
         except (smtp.SendTemporaryError, MaildError) as exc:
             log.warning("draft %d: %s; will retry", draft.id, exc)
