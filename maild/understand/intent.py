@@ -96,7 +96,7 @@ _WEAK_YES = _rx(
     r"\b(?:i|we)\s+(?:could|can)(?=\s*(?:,|\bbut\b|\bthough\b|\.|!|$))",
     r"\b(?:i|we)\s+(?:don't|do not)\s+mind\s+(?:writing|doing|helping)\b",
     r"\b(?:i'm|i am|i'd be|i would be|she is|he is)\s+willing\b",
-    r"\b(?:i|we)\s+(?:think i |)could (?:probably |possibly )?(?:write|do|manage)\b",
+    r"\b(?:i|we)\s+(?:think i\s+)?could (?:probably |possibly )?(?:write|do|manage)\b",
 )
 _SUPPORT = _rx(
     # a commitment to the next step, or a request for the materials
