@@ -582,10 +582,8 @@ def check_database(home: Path) -> Check:
         # migrate=False: the doctor looks, it never changes the schema.
         with Store.open(path, migrate=False) as store:
             version = store.version
-            integrity = store.db.execute("PRAGMA quick_check").fetchone()[0]
-            asks, open_asks = store.db.execute(
-                "SELECT count(*), count(*) FILTER (WHERE closed_at IS NULL) FROM asks"
-            ).fetchone() if version else (0, 0)
+            integrity = store.quick_check()
+            asks, open_asks = store.read.asks.counts() if version else (0, 0)
     except StoreError as exc:
         if "upgrade maild" in exc.message:
             fix = "upgrade maild"
