@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import sqlite3
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -587,14 +586,11 @@ def check_database(home: Path) -> Check:
     except StoreError as exc:
         if "upgrade maild" in exc.message:
             fix = "upgrade maild"
-        elif "not a database" in exc.message or "malformed" in exc.message:
+        elif any(w in exc.message for w in ("not a database", "malformed", "cannot be read")):
             fix = f"restore {path} from a backup, or move it aside to start afresh"
         else:
             fix = f"check the permissions of {path} and that the disk is not full"
         return failed("database", exc.message, fix)
-    except sqlite3.Error as exc:
-        return failed("database", f"{path} cannot be read: {exc}",
-                      f"restore {path} from a backup, or move it aside to start afresh")
     if integrity != "ok":
         return failed("database", f"{path} is damaged ({integrity})",
                       f"restore {path} from a backup")

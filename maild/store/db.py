@@ -136,6 +136,9 @@ class Store:
                 raise SchemaTooNewError(str(path), found, SCHEMA_VERSION)
             if migrate:
                 store.migrate()
+        except sqlite3.Error as exc:
+            db.close()
+            raise StoreError(f"{path} cannot be read: {exc}") from None
         except BaseException:
             db.close()
             raise
@@ -156,7 +159,10 @@ class Store:
 
     def quick_check(self) -> str:
         """SQLite's own integrity check: "ok", or what is damaged."""
-        return str(self._db.execute("PRAGMA quick_check").fetchone()[0])
+        try:
+            return str(self._db.execute("PRAGMA quick_check").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path} cannot be read: {exc}") from None
 
     def migrate(self) -> int:
         """Apply pending migrations, each in its own transaction; return the new version."""
