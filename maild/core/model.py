@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from maild.errors import TransitionRefused
 
@@ -223,6 +223,13 @@ class Intent(StrEnum):
     MEETING = "meeting"
     SUBMITTED = "submitted"
     UNCLEAR = "unclear"
+
+
+# The same names as plain text, for code that reads them out of mail (``understand/``)
+# and prints them (``maild inspect --json``); tests/core/test_model.py keeps the two
+# in step. The engine takes ``Intent(name)``.
+IntentName = Literal["agree", "hesitant", "decline", "question", "meeting", "submitted",
+                     "unclear"]
 
 
 @dataclass(frozen=True)
