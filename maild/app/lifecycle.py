@@ -272,6 +272,13 @@ def _record_sent(tx: Tx, tracker: Tracker, draft: Draft, now: datetime, *, at: d
         draft.ask_id, ev.MessageSent(step=step, message_id=s.message_id, at=at), now, **detail)
 
 
+def sent_from_own_client(tx: Tx, draft_id: int, now: datetime, *, at: datetime) -> None:
+    """The inbox found this open draft in Sent (the user sent maild's Drafts copy from
+    their own client): it went out, so maild must never send it. The engine supersedes
+    its step with the MessageSent the inbox applies next."""
+    tx.drafts.set_status(draft_id, _D.SENT, now, sent_at=at, expect=_OPEN)
+
+
 def sent_by_user(store: Store, tracker: Tracker, draft: Draft, now: datetime) -> None:
     """The user sent this very draft from their own client (its Drafts copy is in
     Sent): it went out, so it is ``sent`` (and counts toward the rate limit); its step

@@ -11,7 +11,8 @@ The store is the only code that speaks SQL, through small repositories (``asks``
   every write of one change commits together, or none does;
 * ``store.read.asks.get(7)`` to look, outside a transaction.
 
-The connection itself is private.
+The connection itself is private: only modules of this package use ``Store._db``
+(tests/core/test_purity.py keeps it so).
 """
 
 from __future__ import annotations
@@ -22,11 +23,8 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from maild.core.events import EventKind
 from maild.errors import SchemaTooNewError, StoreError
 from maild.store.asks import Asks
 from maild.store.drafts import Drafts
@@ -90,13 +88,6 @@ class Store:
         repos = (Asks(db), Drafts(db), Events(db), Mentors(db))
         self.read = Repos(*repos)
         self._tx = Tx(*repos, db)
-
-    @property
-    def db(self) -> sqlite3.Connection:
-        """Deprecated: the raw connection, for ``maild/app/inbox.py`` only, until its
-        queries move into ``store/messages.py`` and ``store/folders.py``. Nothing else
-        may use it (tests/core/test_purity.py); it goes once inbox.py no longer does."""
-        return self._db
 
     @property
     def in_transaction(self) -> bool:
@@ -191,12 +182,6 @@ class Store:
             self._db.execute("COMMIT")
             self.commits += 1
 
-    def add_event(self, when: datetime, kind: str, /, *, ask_id: int | None = None,
-                  mentor_id: int | None = None, **detail: Any) -> int:
-        """Append to the timeline inside the open transaction (``tx.events.add``; kept
-        for inbox.py). ``kind`` must be an ``EventKind``."""
-        return self.tx.events.add(when, EventKind(kind), ask_id=ask_id, mentor_id=mentor_id,
-                                  **detail)
 
 
 __all__ = ["Repos", "Store", "Tx", "iso"]

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from maild.core.model import (
     DRAFT_LIFECYCLE,
@@ -27,10 +26,6 @@ from maild.core.model import (
 from maild.errors import NotFoundError, UsageError
 from maild.store.sql import Repo, iso, marks, parse_time
 
-if TYPE_CHECKING:
-    from maild.store.db import Store
-
-# Drafts the user may still act on; kept as a tuple of the plain names for inbox.py.
 OPEN_STATUSES: tuple[DraftStatus, ...] = tuple(sorted(OPEN_DRAFT_STATUSES))
 
 
@@ -296,21 +291,3 @@ class Drafts(Repo):
                 f"SELECT draft_id, status FROM draft_notices WHERE draft_id IN ({marks(chunk)})",
                 chunk)}
         return found
-
-
-# -- the names inbox.py uses, until its SQL moves to store/messages.py ---------------
-
-
-def find_by_message_id(store: Store, message_id: str) -> Draft | None:
-    return store.read.drafts.by_message_id(message_id)
-
-
-def step_name(store: Store, draft: Draft) -> str | None:
-    return store.read.drafts.step_name(draft)
-
-
-def set_status(store: Store, draft_id: int, status: str, now: datetime,
-               expect: Iterable[str], sent_at: datetime | None = None) -> None:
-    """Inside the caller's transaction (inbox.py: a draft the user sent themselves)."""
-    store.tx.drafts.set_status(draft_id, DraftStatus(status), now,
-                               expect=(DraftStatus(e) for e in expect), sent_at=sent_at)

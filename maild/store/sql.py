@@ -11,6 +11,22 @@ import sqlite3
 from collections.abc import Collection
 from datetime import UTC, datetime
 
+# What callers catch without speaking sqlite3 themselves.
+DatabaseError = sqlite3.Error
+# SQLite result codes that mean the database, not the data, is in trouble (busy,
+# unwritable, damaged): worth retrying later, never a reason to skip a message.
+_TROUBLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL",
+            "SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_NOMEM", "SQLITE_CORRUPT",
+            "SQLITE_NOTADB", "SQLITE_INTERRUPT")
+
+
+def database_trouble(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database being busy, unwritable or damaged."""
+    if isinstance(exc, sqlite3.OperationalError):
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        return name.startswith(_TROUBLE)
+    return False
+
 
 def iso(at: datetime) -> str:
     """Times are stored as ISO 8601 in UTC, so that SQL compares and sorts them as text
