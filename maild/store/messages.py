@@ -177,9 +177,7 @@ class StoreIndex:
         return OwnDraft(row["id"], row["ask_id"], row["mentor_id"], row["status"], row["step"])
 
     def _mentor_of(self, ask_id: int) -> int | None:
-        row = self._store._db.execute("SELECT mentor_id FROM asks WHERE id = ?",
-                                     (ask_id,)).fetchone()
-        return int(row["mentor_id"]) if row else None
+        return self._store.read.asks.mentor_of(ask_id)
 
 
 def _marks(values: Sequence[object]) -> str:
