@@ -39,9 +39,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
-Intent = Literal["agree", "hesitant", "decline", "question", "meeting", "submitted", "unclear"]
+from maild.core.model import IntentName
+
+Intent = IntentName  # the names of maild.core.model.Intent, as this module reads them
 
 _MAX_CHARS = 8 * 1024
 # Below this the evidence is too thin to act on; the answer becomes "unclear".
