@@ -17,7 +17,6 @@ from icalendar import Calendar, Event
 
 from maild.app.today import step_words
 from maild.store import Store, views
-from maild.store.mentors import list_applications
 
 PRODID = "-//maild//maild calendar//EN"
 # Steps worth a calendar entry: the letter reminders and the call to the office.
@@ -55,7 +54,7 @@ def build_calendar(store: Store, now: datetime, timezone: str, base_url: str | N
             return None
         return f"{base_url.rstrip('/')}/asks/{ask_id}"
 
-    applications = list_applications(store)
+    applications = store.read.mentors.applications()
     app_deadlines = {a.id: a.deadline for a in applications}
     for app in applications:
         if app.deadline is None:

@@ -86,7 +86,7 @@ def _merged(known: MentorInput, row: MentorInput) -> MentorInput:
 
 
 def plan_import(store: Store, rows: list[MentorInput]) -> ImportPlan:
-    known = repo.list_mentors(store)
+    known = store.read.mentors.all()
     by_address = {a: r for r in known for a in r.addresses}
     added: list[MentorInput] = []
     updated: list[Update] = []

@@ -138,8 +138,8 @@ class DraftsMirror:
                     problem = "the account has no Drafts folder"
                 if problem is not None or folder is None:
                     log.info("draft %d not copied to Drafts: %s", draft.id, problem)
-                    with self.store.transaction():
-                        repo.record(self.store, draft, now, repo.NOT_MIRRORED,
+                    with self.store.transaction() as tx:
+                        repo.record(tx, draft, now, repo.NOT_MIRRORED,
                                     digest=digest(draft), problem=problem)
                     continue
                 new_sha = _sha(raw)
@@ -159,8 +159,8 @@ class DraftsMirror:
                                             draft.spec.message_id, ours)
                 conn.append(folder, raw, flags=(b"\\Draft", b"\\Seen"), when=draft.created_at)
                 appended += 1
-                with self.store.transaction():
-                    repo.record(self.store, draft, now, repo.MIRRORED, folder=folder,
+                with self.store.transaction() as tx:
+                    repo.record(tx, draft, now, repo.MIRRORED, folder=folder,
                                 digest=digest(draft), sha256=new_sha,
                                 replaced=bool(gone))
         return appended, removed
@@ -173,8 +173,8 @@ class DraftsMirror:
                 folder, draft.spec.message_id,
                 lambda stored: _sha(stored) == state.sha256 if state.sha256
                 else _legacy_copy(stored, draft))
-        with self.store.transaction():
-            repo.record(self.store, draft, now, repo.UNMIRRORED, folder=folder,
+        with self.store.transaction() as tx:
+            repo.record(tx, draft, now, repo.UNMIRRORED, folder=folder,
                         reason=f"the draft is {draft.status}", removed=gone)
         log.info("draft %d is %s: %d copy removed from %s", draft.id, draft.status, gone,
                  folder)

@@ -19,7 +19,7 @@ from maild.app.today import step_words
 from maild.core.playbooks import Anchor, StepRule, Trigger, Unit
 from maild.core.rules import Rules
 from maild.store import Store, views
-from maild.store.mentors import MentorRecord, get_mentor
+from maild.store.mentors import MentorRecord
 
 # Events whose story a message entry (or a later, clearer event) already tells.
 _QUIET = frozenset({
@@ -150,7 +150,7 @@ def rule_reason(rule: StepRule, playbook: str) -> str:
 
 
 def build_timeline(store: Store, mentor_id: int, rules: Rules) -> MentorTimeline:
-    mentor = get_mentor(store, mentor_id)
+    mentor = store.read.mentors.get(mentor_id)
     asks = tuple(views.asks_of_mentor(store, mentor_id))
     playbooks = {a.id: a.playbook for a in asks}
     entries = [message_entry(m) for m in views.messages_of_mentor(store, mentor_id)]

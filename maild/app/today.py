@@ -25,11 +25,9 @@ from zoneinfo import ZoneInfo
 
 from maild.adapters.templates import describe_user_field
 from maild.app.status import build_status
-from maild.core.model import AskState
+from maild.core.model import AskState, DraftStatus
 from maild.core.rules import Rules
 from maild.store import Store, views
-from maild.store.asks import load_asks
-from maild.store.mentors import list_applications
 
 # A failed send is worth showing for a week, not forever (as the notifier does).
 FAILED_RECENT = timedelta(days=7)
@@ -211,7 +209,8 @@ def waiting_drafts(store: Store, now: datetime, tz: ZoneInfo) -> list[WaitingDra
     today = now.astimezone(tz).date()
     recent = views.failed_since(store, now - FAILED_RECENT)
     out = []
-    for row in views.drafts_with_status(store, ("pending", "uncertain", "failed")):
+    for row in views.drafts_with_status(store, (DraftStatus.PENDING, DraftStatus.UNCERTAIN,
+                                                DraftStatus.FAILED)):
         d = row.draft
         if d.status == "failed" and d.id not in recent:
             continue
@@ -290,8 +289,7 @@ def applications(store: Store, now: datetime, rules: Rules, tz: ZoneInfo
     names = views.mentor_names(store)
     steps = views.letter_step_marks(store, [name for name, _days in LETTER_MARKS])
     # The asks' own fields are enough (their steps are read apart, only the marks).
-    for ask in load_asks(store, "playbook = 'letter' AND application_id IS NOT NULL",
-                         with_steps=False):
+    for ask in views.letter_asks(store):
         assert ask.id is not None and ask.application_id is not None
         if ask.submitted_at is not None:
             standing = "submitted"
@@ -314,7 +312,7 @@ def applications(store: Store, now: datetime, rules: Rules, tz: ZoneInfo
             state=str(ask.state), standing=standing, deadline=ask.deadline,
             marks=tuple(marks)))
     out = []
-    for app in list_applications(store):
+    for app in store.read.mentors.applications():
         writers = tuple(by_app.get(app.id, []))
         submitted = sum(w.standing == "submitted" for w in writers)
         committed = sum(w.standing in ("submitted", "committed") for w in writers)

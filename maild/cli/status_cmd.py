@@ -24,7 +24,6 @@ from maild.cli.app import App, pass_app
 from maild.cli.terminal import for_terminal
 from maild.errors import UsageError
 from maild.runtime.lock import running_pid
-from maild.store import mentors as mentors_repo
 
 NEXT_SHOWN = 10
 _MARK = {Urgency.OVERDUE: ("OVERDUE", "red"), Urgency.TODAY: ("TODAY", "yellow"),
@@ -189,7 +188,7 @@ def status_command(app: App, show_all: bool, as_json: bool) -> None:
 def timeline_command(app: App, mentor: str, as_json: bool) -> None:
     """One mentor's story: messages both ways with their words, and what comes next."""
     store = app.store()
-    record = mentors_repo.find_mentor(store, mentor)
+    record = store.read.mentors.find(mentor)
     line = build_timeline(store, record.id, app.tracker().rules)
     if as_json:
         items = [e.to_json() for e in (*line.entries, *line.planned)]

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from maild.store.db import Store, iso
-from maild.store.drafts import OPEN_STATUSES, Draft, get_draft, list_drafts
+from maild.core.events import EventKind
+from maild.store.db import Store, Tx
+from maild.store.drafts import OPEN_STATUSES, Draft, Mirror
+from maild.store.sql import iso
 
-MIRRORED = "draft_mirrored"
-UNMIRRORED = "draft_unmirrored"
-NOT_MIRRORED = "draft_not_mirrored"
-_KINDS = (MIRRORED, UNMIRRORED, NOT_MIRRORED)
+MIRRORED = EventKind.DRAFT_MIRRORED
+UNMIRRORED = EventKind.DRAFT_UNMIRRORED
+NOT_MIRRORED = EventKind.DRAFT_NOT_MIRRORED
+_KINDS = (str(MIRRORED), str(UNMIRRORED), str(NOT_MIRRORED))
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class CopyState:
 
 
 def copy_state(store: Store, draft: Draft) -> CopyState | None:
-    row = store.db.execute(
+    row = store._db.execute(
         f"SELECT type, detail FROM events WHERE ask_id = ? AND type IN "
         f"({','.join('?' * len(_KINDS))}) AND json_extract(detail, '$.draft') = ? "
         "ORDER BY id DESC LIMIT 1", (draft.ask_id, *_KINDS, draft.id)).fetchone()
@@ -52,22 +54,26 @@ def drafts_to_check(store: Store, changed_since: datetime | None) -> list[Draft]
     """Drafts whose copy may have to be added, replaced or removed: every open draft,
     and those changed since ``changed_since`` (with None: every draft that ever had a
     copy, for the first look after a start)."""
-    found = {d.id: d for d in list_drafts(store, OPEN_STATUSES)}
+    found = {d.id: d for d in store.read.drafts.with_status(*OPEN_STATUSES)}
     if changed_since is None:
-        rows = store.db.execute(
+        rows = store._db.execute(
             "SELECT DISTINCT json_extract(detail, '$.draft') FROM events WHERE type = ?",
-            (MIRRORED,)).fetchall()
+            (str(MIRRORED),)).fetchall()
     else:
-        rows = store.db.execute("SELECT id FROM drafts WHERE updated_at >= ?",
+        rows = store._db.execute("SELECT id FROM drafts WHERE updated_at >= ?",
                                 (iso(changed_since),)).fetchall()
     for (draft_id,) in rows:
         if draft_id is not None and int(draft_id) not in found:
-            found[int(draft_id)] = get_draft(store, int(draft_id))
+            found[int(draft_id)] = store.read.drafts.get(int(draft_id))
     return sorted(found.values(), key=lambda d: (d.created_at, d.id))
 
 
-def record(store: Store, draft: Draft, now: datetime, kind: str, **detail: Any) -> None:
-    """Write a mirror event for ``draft`` (inside a transaction)."""
-    assert kind in _KINDS
-    store.add_event(now, kind, ask_id=draft.ask_id, draft=draft.id,
-                    message_id=draft.spec.message_id, **detail)
+def record(tx: Tx, draft: Draft, now: datetime, kind: EventKind, **detail: Any) -> None:
+    """Write a mirror event for ``draft``, and the ``drafts.mirrored`` mark the store
+    keeps (copied; skipped: none now, none to come)."""
+    assert kind in (MIRRORED, UNMIRRORED, NOT_MIRRORED)
+    tx.events.add(now, kind, ask_id=draft.ask_id, draft=draft.id,
+                  message_id=draft.spec.message_id, **detail)
+    # The column's "skipped" is "there is no copy and will be none": also true once maild
+    # removed the copy of a draft that is done.
+    tx.drafts.set_mirrored(draft.id, Mirror.COPIED if kind == MIRRORED else Mirror.SKIPPED)

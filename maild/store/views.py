@@ -1,7 +1,9 @@
 """Read-only queries for the pages people read: Today, a draft, a mentor's timeline.
 
 The web page (``maild ui``), ``maild status``, ``maild timeline`` and the calendar all
-read through here, so the page and the terminal show the same truth. Every query joins
+read through here, so the page and the terminal show the same truth. Functions of a
+``Store`` rather than a repository of ``store.read``: they join across the tables the
+repositories keep apart. Every query joins
 what one screen needs in one pass (mentor names, step names, the message a reply's
 reading came from) instead of one query per row; nothing here writes.
 """
@@ -15,8 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from maild.store.db import Store, iso
-from maild.store.drafts import Draft, get_draft, list_drafts
+from maild.core.model import Ask, DraftStatus
+from maild.store.db import Store
+from maild.store.drafts import Draft
+from maild.store.sql import iso
 
 # Steps that still lie ahead (a drafted or approved one waits for the user or the sender).
 OPEN_STEP_STATUSES = ("planned", "drafted", "approved", "failed", "uncertain")
@@ -27,7 +31,7 @@ def _time(text: str | None) -> datetime | None:
 
 
 def mentor_names(store: Store) -> dict[int, str]:
-    return {int(r[0]): str(r[1]) for r in store.db.execute("SELECT id, name FROM mentors")}
+    return {int(r[0]): str(r[1]) for r in store._db.execute("SELECT id, name FROM mentors")}
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ _STEP_SELECT = (
 
 def open_steps(store: Store) -> list[StepRow]:
     """Every step still ahead of an open ask, soonest first."""
-    rows = store.db.execute(
+    rows = store._db.execute(
         _STEP_SELECT + f"WHERE a.closed_at IS NULL AND s.status IN "
         f"({','.join('?' * len(OPEN_STEP_STATUSES))}) ORDER BY s.due_at, s.id",
         OPEN_STEP_STATUSES).fetchall()
@@ -77,14 +81,14 @@ def open_steps(store: Store) -> list[StepRow]:
 
 def steps_of_mentor(store: Store, mentor_id: int) -> list[StepRow]:
     """Every step of every ask to one mentor (open or not), by due time."""
-    rows = store.db.execute(_STEP_SELECT + "WHERE a.mentor_id = ? ORDER BY s.due_at, s.id",
+    rows = store._db.execute(_STEP_SELECT + "WHERE a.mentor_id = ? ORDER BY s.due_at, s.id",
                             (mentor_id,)).fetchall()
     return [_step_row(r) for r in rows]
 
 
 def steps_for_calendar(store: Store, names: Sequence[str]) -> list[StepRow]:
     """Steps with one of ``names`` that are not called off, of asks still open."""
-    rows = store.db.execute(
+    rows = store._db.execute(
         _STEP_SELECT + f"WHERE a.closed_at IS NULL AND s.name IN "
         f"({','.join('?' * len(names))}) AND s.status NOT IN ('cancelled', 'superseded') "
         "ORDER BY s.due_at", tuple(names)).fetchall()
@@ -96,7 +100,7 @@ def letter_step_marks(store: Store, names: Sequence[str]
     """For each letter ask of an application: its latest step of each of ``names``, as
     (due, status); without building the asks' other steps."""
     out: dict[int, dict[str, tuple[datetime, str]]] = {}
-    for r in store.db.execute(
+    for r in store._db.execute(
             f"SELECT s.ask_id, s.name, s.due_at, s.status FROM steps s JOIN asks a "
             f"ON a.id = s.ask_id WHERE a.playbook = 'letter' AND a.application_id IS NOT "
             f"NULL AND s.name IN ({','.join('?' * len(names))}) ORDER BY s.id", tuple(names)):
@@ -125,12 +129,12 @@ def _draft_rows(store: Store, drafts: Iterable[Draft]) -> list[DraftRow]:
         return []
     ask_ids = sorted({d.ask_id for d in drafts})
     step_ids = sorted({d.spec.step_id for d in drafts if d.spec.step_id is not None})
-    asks = {r["id"]: r for r in store.db.execute(
+    asks = {r["id"]: r for r in store._db.execute(
         "SELECT a.id, a.mentor_id, a.playbook, a.state, m.name AS mentor, p.name AS application "
         "FROM asks a JOIN mentors m ON m.id = a.mentor_id LEFT JOIN applications p "
         f"ON p.id = a.application_id WHERE a.id IN ({','.join('?' * len(ask_ids))})",
         ask_ids)}
-    steps = {r["id"]: r for r in store.db.execute(
+    steps = {r["id"]: r for r in store._db.execute(
         f"SELECT id, name, due_at, data FROM steps WHERE id IN ({','.join('?' * len(step_ids))})",
         step_ids)} if step_ids else {}
     out = []
@@ -147,26 +151,26 @@ def _draft_rows(store: Store, drafts: Iterable[Draft]) -> list[DraftRow]:
     return out
 
 
-def drafts_with_status(store: Store, statuses: tuple[str, ...]) -> list[DraftRow]:
-    return _draft_rows(store, list_drafts(store, statuses))
+def drafts_with_status(store: Store, statuses: tuple[DraftStatus, ...]) -> list[DraftRow]:
+    return _draft_rows(store, store.read.drafts.with_status(*statuses))
 
 
 def draft_row(store: Store, draft_id: int) -> DraftRow:
     """One draft with its names; NotFoundError when there is no such draft."""
-    [row] = _draft_rows(store, [get_draft(store, draft_id)])
+    [row] = _draft_rows(store, [store.read.drafts.get(draft_id)])
     return row
 
 
 def drafts_of_mentor(store: Store, mentor_id: int) -> list[DraftRow]:
-    ids = [int(r[0]) for r in store.db.execute(
+    ids = [int(r[0]) for r in store._db.execute(
         "SELECT d.id FROM drafts d JOIN asks a ON a.id = d.ask_id WHERE a.mentor_id = ? "
         "ORDER BY d.created_at, d.id", (mentor_id,))]
-    return _draft_rows(store, [get_draft(store, i) for i in ids])
+    return _draft_rows(store, [store.read.drafts.get(i) for i in ids])
 
 
 def failed_since(store: Store, since: datetime) -> set[int]:
     """Ids of drafts that failed at or after ``since`` (older failures are old news)."""
-    return {int(r[0]) for r in store.db.execute(
+    return {int(r[0]) for r in store._db.execute(
         "SELECT id FROM drafts WHERE status = 'failed' AND updated_at >= ?", (iso(since),))}
 
 
@@ -226,7 +230,7 @@ def _message(r: sqlite3.Row) -> MessageRow:
 
 def messages_of_mentor(store: Store, mentor_id: int) -> list[MessageRow]:
     """Every message of the mentor's asks, and any from their addresses, oldest first."""
-    rows = store.db.execute(
+    rows = store._db.execute(
         _MESSAGE_SELECT + "WHERE g.ask_id IN (SELECT id FROM asks WHERE mentor_id = ?) "
         "OR (g.ask_id IS NULL AND g.direction = 'in' AND lower(g.from_addr) IN "
         "(SELECT address FROM mentor_addresses WHERE mentor_id = ?)) "
@@ -241,7 +245,7 @@ def latest_inbound(store: Store, ask_ids: Sequence[int]) -> dict[int, MessageRow
     latest: dict[int, int] = {}
     for start in range(0, len(ask_ids), 900):  # SQLite's bound-parameter limit
         chunk = tuple(ask_ids[start:start + 900])
-        for ask_id, message_id in store.db.execute(
+        for ask_id, message_id in store._db.execute(
                 f"SELECT ask_id, id FROM messages WHERE direction = 'in' AND ask_id IN "
                 f"({','.join('?' * len(chunk))}) ORDER BY coalesce(date, created_at), id",
                 chunk):
@@ -250,7 +254,7 @@ def latest_inbound(store: Store, ask_ids: Sequence[int]) -> dict[int, MessageRow
     found: dict[int, MessageRow] = {}
     for start in range(0, len(ids), 900):
         chunk = ids[start:start + 900]
-        for r in store.db.execute(
+        for r in store._db.execute(
                 _MESSAGE_SELECT + f"WHERE g.id IN ({','.join('?' * len(chunk))})", chunk):
             found[int(r["ask_id"])] = _message(r)
     return found
@@ -288,7 +292,7 @@ _ASK_SELECT = ("SELECT a.*, m.name AS mentor, p.name AS application FROM asks a 
 
 def asks_to_review(store: Store, states: Sequence[str]) -> list[AskRow]:
     """Open asks flagged for review, or in one of ``states`` (the mentor waits on the user)."""
-    rows = store.db.execute(
+    rows = store._db.execute(
         _ASK_SELECT + f"WHERE a.closed_at IS NULL AND (a.needs_review = 1 OR a.state IN "
         f"({','.join('?' * len(states))})) ORDER BY a.updated_at DESC, a.id",
         tuple(states)).fetchall()
@@ -296,18 +300,18 @@ def asks_to_review(store: Store, states: Sequence[str]) -> list[AskRow]:
 
 
 def asks_of_mentor(store: Store, mentor_id: int) -> list[AskRow]:
-    rows = store.db.execute(_ASK_SELECT + "WHERE a.mentor_id = ? ORDER BY a.created_at, a.id",
+    rows = store._db.execute(_ASK_SELECT + "WHERE a.mentor_id = ? ORDER BY a.created_at, a.id",
                             (mentor_id,)).fetchall()
     return [_ask_row(r) for r in rows]
 
 
 def ask_row(store: Store, ask_id: int) -> AskRow | None:
-    row = store.db.execute(_ASK_SELECT + "WHERE a.id = ?", (ask_id,)).fetchone()
+    row = store._db.execute(_ASK_SELECT + "WHERE a.id = ?", (ask_id,)).fetchone()
     return _ask_row(row) if row else None
 
 
 def asks_with_meetings(store: Store) -> list[AskRow]:
-    rows = store.db.execute(
+    rows = store._db.execute(
         _ASK_SELECT + "WHERE json_extract(a.data, '$.meeting_at') IS NOT NULL "
         "ORDER BY a.id").fetchall()
     return [_ask_row(r) for r in rows]
@@ -315,10 +319,16 @@ def asks_with_meetings(store: Store) -> list[AskRow]:
 
 def letter_asks_with_deadline(store: Store) -> list[AskRow]:
     """Open letter asks that know their deadline."""
-    rows = store.db.execute(
+    rows = store._db.execute(
         _ASK_SELECT + "WHERE a.playbook = 'letter' AND a.closed_at IS NULL AND "
         "json_extract(a.data, '$.deadline') IS NOT NULL ORDER BY a.id").fetchall()
     return [_ask_row(r) for r in rows]
+
+
+def letter_asks(store: Store) -> list[Ask]:
+    """Every letter ask of an application, with the ask's own fields only (no steps)."""
+    return store.read.asks._load("playbook = 'letter' AND application_id IS NOT NULL", (),
+                                 with_steps=False)
 
 
 @dataclass(frozen=True)
@@ -332,7 +342,7 @@ class LetterCount:
 
 
 def letter_counts(store: Store) -> dict[int, LetterCount]:
-    rows = store.db.execute(
+    rows = store._db.execute(
         "SELECT application_id, count(*) AS asked, "
         "sum(json_extract(data, '$.agreed_at') IS NOT NULL "
         "OR json_extract(data, '$.submitted_at') IS NOT NULL OR state IN "
@@ -341,7 +351,7 @@ def letter_counts(store: Store) -> dict[int, LetterCount]:
         "AS submitted FROM asks WHERE playbook = 'letter' AND application_id IS NOT NULL "
         "AND state NOT IN ('declined', 'cancelled', 'no_response') "
         "GROUP BY application_id").fetchall()
-    asked = {int(r[0]): int(r[1]) for r in store.db.execute(
+    asked = {int(r[0]): int(r[1]) for r in store._db.execute(
         "SELECT application_id, count(*) FROM asks WHERE playbook = 'letter' "
         "AND application_id IS NOT NULL GROUP BY application_id")}
     out = {app: LetterCount(asked=n, committed=0, submitted=0) for app, n in asked.items()}
@@ -367,7 +377,7 @@ class TaskRow:
 
 def tasks_since(store: Store, since: datetime) -> list[TaskRow]:
     """Tasks given since ``since`` for asks still open."""
-    rows = store.db.execute(
+    rows = store._db.execute(
         "SELECT e.ask_id, e.at, e.detail, a.mentor_id, m.name AS mentor FROM events e "
         "JOIN asks a ON a.id = e.ask_id JOIN mentors m ON m.id = a.mentor_id "
         "WHERE e.type = 'task' AND e.at >= ? AND a.closed_at IS NULL ORDER BY e.at, e.id",
@@ -392,7 +402,7 @@ class FolderSync:
 def folder_syncs(store: Store) -> list[FolderSync]:
     """When each watched folder was last read (its cursor's last move)."""
     return [FolderSync(account=r[0], folder=r[1], synced_at=datetime.fromisoformat(r[2]))
-            for r in store.db.execute(
+            for r in store._db.execute(
                 "SELECT account, folder, updated_at FROM folder_state ORDER BY account, folder")]
 
 
@@ -407,7 +417,7 @@ class EventRow:
 
 def events_of_mentor(store: Store, mentor_id: int) -> list[EventRow]:
     """The mentor's timeline: their events and those of their asks, oldest first."""
-    rows = store.db.execute(
+    rows = store._db.execute(
         "SELECT * FROM events WHERE mentor_id = ? OR ask_id IN "
         "(SELECT id FROM asks WHERE mentor_id = ?) ORDER BY at, id",
         (mentor_id, mentor_id)).fetchall()
@@ -426,7 +436,7 @@ class MentorActivity:
 
 
 def mentor_activity(store: Store) -> dict[int, MentorActivity]:
-    rows = store.db.execute(
+    rows = store._db.execute(
         "SELECT mentor_id, sum(closed_at IS NULL) AS open, count(*) AS n, "
         "(SELECT state FROM asks b WHERE b.mentor_id = a.mentor_id "
         " ORDER BY b.created_at DESC, b.id DESC LIMIT 1) AS last_state, "

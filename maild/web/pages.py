@@ -40,7 +40,7 @@ from starlette.types import ASGIApp
 from maild import paths
 from maild.adapters.compose import check_address
 from maild.adapters.templates import describe_user_field
-from maild.app import review
+from maild.app import lifecycle, review
 from maild.app.calendar import build_calendar
 from maild.app.drafting import TemplateDrafts
 from maild.app.hitlist_csv import parse_csv
@@ -63,6 +63,7 @@ from maild.config import Config, load
 from maild.core.entries import DATE_EXAMPLES, MentorInput, read_date, split_addresses, validate
 from maild.errors import MaildError, NotFoundError, UsageError
 from maild.runtime.lock import running_pid
+from maild.runtime.wake import wake_daemon
 from maild.store import Store, views
 from maild.store import mentors as mentors_repo
 from maild.web.access import COOKIE, CSRF_FIELD, SESSION_SECONDS, Access
@@ -196,7 +197,13 @@ class Pages:
             done = await self._run(lambda ctx: work(ctx, form))
         except MaildError as exc:
             return self._back(path, error=exc.message.splitlines()[0])
+        self._changed()
         return self._back(path, done=done)
+
+    def _changed(self) -> None:
+        """The store changed: the daemon looks now (an approval goes out without waiting
+        for its next timer), through the same pipe as the CLI's, also from within it."""
+        wake_daemon(self.site.home)
 
     # -- login ------------------------------------------------------------------------
 
@@ -286,11 +293,11 @@ class Pages:
                 return f"Approved: {final.spec.subject}. maild sends it in the mentor's " \
                        f"next sending window, {when}."
             if action == "reject":
-                review.reject(ctx.store, ctx.tracker, draft_id, ctx.now)
+                lifecycle.reject(ctx.store, ctx.tracker, draft_id, ctx.now)
                 return "Rejected: nothing will be sent, and its step is called off."
             if action == "snooze":
                 until = _snooze_until(str(form.get("until", "")), ctx.now, ctx.tz)
-                review.snooze(ctx.store, draft_id, until, ctx.now)
+                lifecycle.snooze(ctx.store, draft_id, until, ctx.now)
                 return f"Snoozed until {_local(ctx.tz)(until)}."
             raise UsageError(f"unknown action {action!r}")
         return await self._act(request, path, work)
@@ -299,7 +306,7 @@ class Pages:
 
     async def mentors(self, request: Request) -> Response:
         def build(ctx: Ctx) -> dict[str, Any]:
-            return {"mentors": mentors_repo.list_mentors(ctx.store),
+            return {"mentors": ctx.store.read.mentors.all(),
                     "activity": views.mentor_activity(ctx.store), "blank": MentorInput(""),
                     "dates": DATE_EXAMPLES, "title": "Mentors"}
         return await self._page(request, "mentors.html", build)
@@ -324,7 +331,7 @@ class Pages:
         mentor_id = int(request.path_params["mentor_id"])
 
         def build(ctx: Ctx) -> dict[str, Any]:
-            record = mentors_repo.get_mentor(ctx.store, mentor_id)
+            record = ctx.store.read.mentors.get(mentor_id)
             return {"m": record, "e": record.entry, "dates": DATE_EXAMPLES,
                     "title": f"Edit {record.name}"}
         return await self._page(request, "mentor_edit.html", build)
@@ -334,7 +341,7 @@ class Pages:
         form = await self._form(request)
 
         def work(ctx: Ctx) -> str:
-            record = mentors_repo.get_mentor(ctx.store, mentor_id)
+            record = ctx.store.read.mentors.get(mentor_id)
             entry = _mentor_from(form, record.entry)
             # Only what the user changed in the form: the daemon may have moved the
             # outreach status while the form was open.
@@ -348,6 +355,7 @@ class Pages:
             done = await self._run(work)
         except MaildError as exc:
             return self._back(f"/mentors/{mentor_id}/edit", error=exc.message.splitlines()[0])
+        self._changed()
         return self._back(f"/mentors/{mentor_id}", done=done)
 
     async def mentor_import(self, request: Request) -> Response:
@@ -367,6 +375,7 @@ class Pages:
         except MaildError as exc:
             return self._back("/mentors", error=exc.message.splitlines()[0])
         if done:
+            self._changed()
             return self._back("/mentors", done=done)
         return self._render(request, "import.html", {"plan": plan, "text": text,
                                                      "title": "Import preview"}, tz)

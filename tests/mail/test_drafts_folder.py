@@ -11,12 +11,13 @@ from email import policy
 
 import pytest
 
-from maild.app import review
+from maild.app import lifecycle, review
 from maild.app.mirror import DraftsMirror, MirrorReport, copy_bytes
+from maild.core.model import DraftStatus
 from maild.sandbox.mail import make_message
-from maild.store import drafts as drafts_repo
 from tests.mail.conftest import MENTOR, World
 from tests.mail.worlds import draft_status, pending_draft, send, step_status
+from tests.rawdb import raw
 
 # Both IMAP implementations: what maild relies on must hold on each.
 pytestmark = pytest.mark.both_imap_servers
@@ -57,7 +58,7 @@ def test_only_a_complete_draft_is_copied_and_never_with_a_placeholder(world: Wor
     assert folder_messages(world, "Drafts") == []
     complete(world, draft_id)
     assert sync.sync() == MirrorReport(appended=1)
-    draft = drafts_repo.get_draft(world.store, draft_id)
+    draft = world.store.read.drafts.get(draft_id)
     [(copy, flags)] = folder_messages(world, "Drafts")
     assert b"\\Draft" in flags
     assert copy["Message-ID"] == draft.spec.message_id
@@ -79,7 +80,7 @@ def test_an_edited_draft_replaces_its_copy(world: World) -> None:
     complete(world, draft_id)
     sync = mirror(world)
     sync.sync()
-    draft = drafts_repo.get_draft(world.store, draft_id)
+    draft = world.store.read.drafts.get(draft_id)
     edit = review.Edit(subject="A question about your HFpEF registry paper",
                        body=draft.spec.body.replace("20 minutes", "15 minutes"),
                        to=draft.spec.to_addrs)
@@ -100,7 +101,7 @@ def test_copies_go_when_the_draft_is_sent_or_rejected_and_only_maild_s(world: Wo
                   {"paper_question": "Why registries?"})
     sync = mirror(world)
     assert sync.sync() == MirrorReport(appended=2)
-    sent = drafts_repo.get_draft(world.store, sent_id)
+    sent = world.store.read.drafts.get(sent_id)
     # The user's own things in Drafts: a message of theirs that they marked deleted, and
     # a copy they changed in their mail program (same Message-ID, other text).
     theirs = make_message(sender=world.account.email, to=MENTOR, subject="my own draft",
@@ -114,7 +115,7 @@ def test_copies_go_when_the_draft_is_sent_or_rejected_and_only_maild_s(world: Wo
         conn.client.add_flags([mine], [b"\\Deleted"], silent=True)
     world.approve(sent_id)
     assert send(world, sent_id) == "sent"
-    review.reject(world.store, world.tracker, other, world.clock())
+    lifecycle.reject(world.store, world.tracker, other, world.clock())
     world.clock.advance(minutes=1)
     assert sync.sync() == MirrorReport(removed=2)
     left = folder_messages(world, "Drafts")
@@ -130,7 +131,7 @@ def test_copies_go_when_the_draft_is_sent_or_rejected_and_only_maild_s(world: Wo
 def test_a_copy_left_by_a_crash_is_not_appended_twice(world: World) -> None:
     draft_id = pending_draft(world, 1)
     complete(world, draft_id)
-    draft = drafts_repo.get_draft(world.store, draft_id)
+    draft = world.store.read.drafts.get(draft_id)
     # A crash after the APPEND but before maild recorded it: the copy is there already.
     with world.connect() as conn:
         conn.append("Drafts", copy_bytes(draft), flags=(b"\\Draft",))
@@ -160,7 +161,7 @@ def test_users_own_reply_in_the_thread_supersedes_an_approved_nudge(world: World
     _ask, first_id = world.cold_ask_sent()
     world.clock.advance(days=6)
     world.tracker.run_due(world.clock())
-    [nudge] = drafts_repo.list_drafts(world.store, ("pending",))
+    [nudge] = world.store.read.drafts.with_status(DraftStatus.PENDING)
     mirror(world).sync()
     world.approve(nudge.id)
     # Before maild's send loop gets to it, the user answers in the thread from their
@@ -177,9 +178,9 @@ def test_users_own_reply_in_the_thread_supersedes_an_approved_nudge(world: World
 
 def test_unrenderable_draft_is_not_mirrored(world: World) -> None:
     with world.store.transaction():
-        world.store.db.execute("UPDATE mentors SET connection_point = '' WHERE id = 1")
+        raw(world.store).execute("UPDATE mentors SET connection_point = '' WHERE id = 1")
     draft_id = pending_draft(world, 1)
-    missing = drafts_repo.get_draft(world.store, draft_id).spec.missing_fields
+    missing = world.store.read.drafts.get(draft_id).spec.missing_fields
     assert any(m.startswith("template:") for m in missing), missing
     assert mirror(world).sync() == MirrorReport()
     assert folder_messages(world, "Drafts") == []

@@ -20,9 +20,8 @@ from datetime import date, timedelta
 
 from maild.core import events as ev
 from maild.core.events import Mark
-from maild.core.model import Intent
-from maild.store import drafts as drafts_repo
-from maild.store.mentors import add_application, find_application
+from maild.core.model import DraftStatus, Intent
+from maild.store.mentors import add_application
 from tests.mail.conftest import MENTOR, World
 from tests.mail.worlds import add_mentor
 
@@ -57,13 +56,13 @@ def build_season(world: World) -> Season:
     shah = add_mentor(world, 5, "Priya Shah")
     world.tracker.create_ask(shah, "cold", world.clock())
     world.tracker.run_due(world.clock())
-    [shah_draft] = [d.id for d in drafts_repo.list_drafts(world.store, ("pending",))]
+    [shah_draft] = [d.id for d in world.store.read.drafts.with_status(DraftStatus.PENDING)]
     world.clock.now = start
 
     # Dr. Rivera got the first email and answered with a question.
     rivera_ask = world.tracker.create_ask(1, "cold", world.clock()).ask.id or 0
     world.tracker.run_due(world.clock())
-    [first] = [d for d in drafts_repo.list_drafts(world.store, ("pending",))
+    [first] = [d for d in world.store.read.drafts.with_status(DraftStatus.PENDING)
                if d.ask_id == rivera_ask]
     world.approve(first.id, paper_question="How did you handle missing data?")
     assert send(world, first.id) == "sent"
@@ -76,7 +75,7 @@ def build_season(world: World) -> Season:
     # Letters for ERAS: agreed, hesitant, submitted.
     add_application(world.store, APPLICATION, DEADLINE, 3, "ERAS", "Example University IM",
                     "Upload to the ERAS LoR portal", world.clock())
-    app_id = find_application(world.store, APPLICATION).id
+    app_id = world.store.read.mentors.find_application(APPLICATION).id
     okafor = add_mentor(world, 2, "Sam Okafor")
     park = add_mentor(world, 3, "Lee Park")
     chen = add_mentor(world, 4, "Mia Chen")
@@ -89,7 +88,7 @@ def build_season(world: World) -> Season:
     world.tracker.run_due(world.clock())
     # Their requests were sent long ago in this story: take the request drafts off the
     # table so the page shows what matters now.
-    for draft in drafts_repo.list_drafts(world.store, ("pending",)):
+    for draft in world.store.read.drafts.with_status(DraftStatus.PENDING):
         if draft.ask_id in asks.values():
             world.approve(draft.id, work_together="the sepsis readmissions project")
             assert send(world, draft.id) == "sent"
@@ -97,7 +96,7 @@ def build_season(world: World) -> Season:
     world.tracker.handle(asks[park], ev.HumanReply(intent=Intent.HESITANT), world.clock())
     world.tracker.handle(asks[chen], ev.UserMarked(Mark.SUBMITTED), world.clock())
     world.tracker.run_due(world.clock())
-    [packet] = [d.id for d in drafts_repo.list_drafts(world.store, ("pending",))
+    [packet] = [d.id for d in world.store.read.drafts.with_status(DraftStatus.PENDING)
                 if d.ask_id == asks[okafor]]
     return Season(rivera_ask=rivera_ask, shah=shah, shah_draft=shah_draft, okafor=okafor,
                   park=park, chen=chen, packet_draft=packet)

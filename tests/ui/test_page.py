@@ -19,8 +19,7 @@ import pytest
 from icalendar import Calendar
 from playwright.sync_api import Browser, Page, expect
 
-from maild.store import drafts as drafts_repo
-from maild.store.mentors import MentorRecord, list_mentors
+from maild.store.mentors import MentorRecord
 from tests.mail.conftest import MENTOR, World
 from tests.mail.worlds import pending_draft
 from tests.ui.conftest import Start, cookie_header
@@ -148,7 +147,7 @@ def test_a_draft_completed_and_approved_in_the_page_is_sent(
     assert "[[" not in body
     assert received.rcpt_tos == (MENTOR,)
     deadline = time.monotonic() + 20
-    while drafts_repo.get_draft(world.store, draft_id).status != "sent":
+    while world.store.read.drafts.get(draft_id).status != "sent":
         assert time.monotonic() < deadline, "the draft was never marked sent"
         time.sleep(0.2)
     errors = served.stop()
@@ -170,15 +169,15 @@ def test_reject_and_snooze_in_the_page(browser: Browser, season_world: World,
     page.click("#reject")
     expect(page.locator(".flash.ok")).to_contain_text("Rejected")
     expect(page.locator("#draft-status")).to_have_text("rejected")
-    assert drafts_repo.get_draft(world.store, first).status == "rejected"
-    assert world.steps(drafts_repo.get_draft(world.store, first).ask_id)["initial"] \
+    assert world.store.read.drafts.get(first).status == "rejected"
+    assert world.steps(world.store.read.drafts.get(first).ask_id)["initial"] \
         == "cancelled"
 
     page.goto(served.base() + f"/drafts/{second}")
     page.fill("#until", "2026-11-20")
     page.click("#snooze")
     expect(page.locator(".flash.ok")).to_contain_text("Snoozed until Fri 2026-11-20 08:00")
-    snoozed = drafts_repo.get_draft(world.store, second)
+    snoozed = world.store.read.drafts.get(second)
     assert snoozed.status == "pending"
     assert snoozed.send_after is not None and snoozed.send_after.isoformat().startswith(
         "2026-11-20T13:00")
@@ -192,7 +191,7 @@ def test_reject_and_snooze_in_the_page(browser: Browser, season_world: World,
     answer = page.request.post(served.base() + f"/drafts/{second}/snooze",
                                form={"csrf": token or "", "until": "2026-11-17"})
     assert answer.ok and "snooze until a day after today" in answer.text()
-    assert drafts_repo.get_draft(world.store, second).send_after == snoozed.send_after
+    assert world.store.read.drafts.get(second).send_after == snoozed.send_after
 
 
 def _request(base: str, method: str, path: str, headers: dict[str, str],
@@ -258,7 +257,7 @@ def test_the_doors_stay_shut(browser: Browser, season_world: World, start_ui: St
     status, _ = _request(base, "POST", f"/drafts/{draft_id}/reject",
                          {**form, "Origin": "http://attacker.example"}, body="csrf=x")
     assert status == 403
-    assert drafts_repo.get_draft(world.store, draft_id).status == "pending"
+    assert world.store.read.drafts.get(draft_id).status == "pending"
     # The page's own form, with its token, does work (the refusals were not a fluke).
     page.goto(base + f"/drafts/{draft_id}")
     page.click("#reject")
@@ -333,4 +332,4 @@ def test_the_hit_list_add_edit_and_import_with_a_preview(browser: Browser, seaso
 
 
 def mentors(world: World) -> list[MentorRecord]:
-    return list_mentors(world.store)
+    return world.store.read.mentors.all()

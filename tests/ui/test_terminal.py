@@ -16,7 +16,6 @@ from maild.app.hitlist_csv import parse_csv
 from maild.app.hitlist_import import apply_import, plan_import
 from maild.cli import cli
 from maild.core import events as ev
-from maild.store import mentors as mentors_repo
 from tests.mail.conftest import PW_ENV, World
 from tests.ui.season import APPLICATION, QUESTION_REPLY, build_season
 
@@ -82,7 +81,7 @@ def test_an_outcome_does_not_make_letters_disappear(season_world: World) -> None
     """'submitted 0' after the outcome: the asks close, the letter that is in stays in."""
     world = season_world
     build_season(world)
-    app_id = mentors_repo.find_application(world.store, APPLICATION).id
+    app_id = world.store.read.mentors.find_application(APPLICATION).id
     for ask_id in (3, 4, 5):
         world.tracker.handle(ask_id, ev.OutcomeRecorded("matched at Example University"),
                              world.clock())
@@ -153,9 +152,9 @@ def test_a_csv_import_is_previewed_then_applied_without_erasing(season_world: Wo
     changes = {c.field: (c.old, c.new) for c in update.changes}
     assert changes == {"institution": ("", "Example Heart Institute")}
     assert plan.problems == ()
-    before = mentors_repo.get_mentor(world.store, 1).entry
+    before = world.store.read.mentors.get(1).entry
     assert apply_import(world.store, plan, world.clock()) == (1, 1)
-    after = mentors_repo.get_mentor(world.store, 1).entry
+    after = world.store.read.mentors.get(1).entry
     assert after.institution == "Example Heart Institute"
     # Empty cells erase nothing; the status maild keeps is not reset.
     assert after.connection_point == before.connection_point
