@@ -10,7 +10,6 @@ about the paper) are shown as ``[[name]]`` until the user supplies them at appro
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -29,10 +28,10 @@ from maild.adapters.templates import (
 )
 from maild.config import Config
 from maild.core.model import Ask, Step
-from maild.errors import UsageError
+from maild.errors import NotFoundError, UsageError
 from maild.store import Store
 from maild.store.drafts import Draft, DraftSpec
-from maild.store.mentors import MentorRecord, find_application, get_mentor
+from maild.store.mentors import MentorRecord
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +45,6 @@ def salutation(record: MentorRecord) -> str:
     if entry.title and parts:
         return f"{entry.title.strip()} {parts[-1]}"
     return entry.name
-
-
-def _in_thread(ask: Ask, row: sqlite3.Row) -> bool:
-    """Whether a recorded message is part of the thread maild replies in: a thread the
-    user started on their own (recorded from Sent, not in the ask's thread) is not."""
-    return row["direction"] != "out" or row["message_id"] in ask.thread_message_ids
 
 
 def _label(key: str) -> str:
@@ -70,7 +63,7 @@ class TemplateDrafts:
     def context(self, store: Store, ask: Ask, user: Mapping[str, str] | None = None
                 ) -> TemplateContext:
         ident = self.config.identity
-        record = get_mentor(store, ask.mentor_id)
+        record = store.read.mentors.get(ask.mentor_id)
         e = record.entry
         mentor = MentorFields(
             name=e.name, salutation=salutation(record), title=e.title,
@@ -80,10 +73,11 @@ class TemplateDrafts:
             email=e.emails[0] if e.emails else "")
         application = None
         if ask.application_id is not None:
-            row = store.db.execute("SELECT name FROM applications WHERE id = ?",
-                                   (ask.application_id,)).fetchone()
-            if row is not None:
-                app = find_application(store, row["name"])
+            try:
+                app = store.read.mentors.application(ask.application_id)
+            except NotFoundError:
+                app = None
+            if app is not None:
                 application = ApplicationFields(
                     name=app.name, deadline=ask.deadline or app.deadline,
                     programs=tuple(p.strip() for p in app.programs.split(";") if p.strip()),
@@ -97,15 +91,9 @@ class TemplateDrafts:
             application=application, attachments=attachments, user=dict(user or {}))
 
     def _thread_subject(self, store: Store, ask: Ask) -> str:
-        row = store.db.execute(
-            "SELECT subject FROM drafts WHERE ask_id = ? AND status = 'sent' "
-            "ORDER BY sent_at, id LIMIT 1", (ask.id,)).fetchone()
-        if row is None:
-            rows = store.db.execute(
-                "SELECT subject, message_id, direction FROM messages WHERE ask_id = ? "
-                "ORDER BY date, id", (ask.id,)).fetchall()
-            row = next((r for r in rows if _in_thread(ask, r)), None)
-        subject = str(row["subject"]) if row else ""
+        found = store.read.drafts.first_sent_subject(
+            ask.id, ask.thread_message_ids) if ask.id is not None else None
+        subject = found or ""
         while subject.lower().startswith(("re:", "aw:")):
             subject = subject[3:].strip()
         return subject
@@ -117,15 +105,10 @@ class TemplateDrafts:
         out here, where they would enter the thread: one malformed reply must not make
         every later draft in the thread impossible to send.
         """
-        rows = store.db.execute(
-            "SELECT message_id, sent_at AS at, 'in' AS direction FROM drafts "
-            "WHERE ask_id = ? AND status = 'sent' "
-            "UNION ALL SELECT message_id, coalesce(date, created_at) AS at, direction "
-            "FROM messages WHERE ask_id = ? AND message_id IS NOT NULL "
-            "AND (kind IS NULL OR kind = 'human') ORDER BY at", (ask.id, ask.id)).fetchall()
+        stored = store.read.drafts.thread_message_ids(
+            ask.id, ask.thread_message_ids) if ask.id is not None else []
         ids: list[str] = []
-        known = [r["message_id"] for r in rows if _in_thread(ask, r)]
-        for mid in [*ask.thread_message_ids, *known]:
+        for mid in [*ask.thread_message_ids, *stored]:
             if mid and mid not in ids and is_message_id(mid):
                 ids.append(mid)
         return (ids[-1] if ids else None), tuple(ids)
@@ -136,7 +119,7 @@ class TemplateDrafts:
         if step.template is None:
             raise UsageError(f"step {step.name} of ask {ask.id} has no template")
         account = self.config.account(ask.account)
-        record = get_mentor(store, ask.mentor_id)
+        record = store.read.mentors.get(ask.mentor_id)
         in_reply_to, references = (self.thread_headers(store, ask) if step.in_thread
                                    else (None, ()))
         spec = DraftSpec(

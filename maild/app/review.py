@@ -1,12 +1,13 @@
-"""Reviewing drafts: approve (with the user's fields or edits), reject, snooze.
+"""Reviewing drafts: what the user must add (fields, edits) before an approval.
 
-The one place a draft's approval happens (invariant 1), shared by the CLI, the demo and
-the tests: the draft is re-rendered with the fields only the user can write, checked,
-and approved together with the engine's DraftApproved in one transaction.
+Shared by the CLI, the demo and the tests: the draft is re-rendered with the fields
+only the user can write and checked here; the approval itself (invariant 1), like
+every status change, is the lifecycle's (``maild.app.lifecycle``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -15,14 +16,16 @@ from email.policy import default as default_policy
 from email.utils import getaddresses
 
 from maild.adapters.compose import check_address, check_header_value
+from maild.app import lifecycle
 from maild.app.drafting import TemplateDrafts
 from maild.app.tracker import Tracker
 from maild.core import events as ev
+from maild.core.events import EventKind
 from maild.errors import UsageError
 from maild.store import Store
-from maild.store import asks as asks_repo
-from maild.store import drafts as drafts_repo
 from maild.store.drafts import Draft, DraftSpec
+
+_PLACEHOLDER = re.compile(r"\[\[[A-Za-z_][A-Za-z0-9_.]*\]\]")
 
 
 @dataclass(frozen=True)
@@ -32,14 +35,6 @@ class Edit:
     subject: str
     body: str
     to: tuple[tuple[str, str], ...]
-
-
-def step_name(store: Store, draft: Draft) -> str:
-    """The draft's step name; a UsageError for a draft that belongs to no step."""
-    name = drafts_repo.step_name(store, draft)
-    if name is None:
-        raise UsageError(f"draft {draft.id} belongs to no step")
-    return name
 
 
 def user_fields_missing(draft: Draft) -> list[str]:
@@ -56,7 +51,7 @@ def rendered(store: Store, tracker: Tracker, draft: Draft,
     drafts = tracker.drafts
     if not isinstance(drafts, TemplateDrafts):
         raise UsageError(f"draft {draft.id} cannot be re-rendered here")
-    spec = drafts.rerender(store, asks_repo.load_ask(store, draft.ask_id), draft, fields)
+    spec = drafts.rerender(store, store.read.asks.get(draft.ask_id), draft, fields)
     if spec.missing_fields:
         missing = spec.missing_fields[0]
         hint = f"; give it with --field {missing[5:]}=..." if missing.startswith("user.") else ""
@@ -66,47 +61,57 @@ def rendered(store: Store, tracker: Tracker, draft: Draft,
 
 def approve(store: Store, tracker: Tracker, draft_id: int, now: datetime,
             fields: Mapping[str, str] | None = None, edit: Edit | None = None) -> Draft:
-    draft = drafts_repo.get_draft(store, draft_id)
+    """Approve a draft with the user's fields filled in (and their edits, if any)."""
+    draft = store.read.drafts.get(draft_id)
     if draft.status != "pending":
         raise UsageError(f"draft {draft_id} is {draft.status}, not pending")
     spec = rendered(store, tracker, draft, fields or {})
     if edit is not None:
         spec = replace(spec, subject=edit.subject, body=edit.body, to_addrs=edit.to)
-    step = step_name(store, draft)
-    with store.transaction():
-        drafts_repo.update_content(store, draft.id, spec, now)
-        if edit is not None:
+    check_no_placeholder(draft.id, spec)
+    return lifecycle.approve(store, tracker, draft, spec, now, edited=edit is not None)
+
+
+def check_no_placeholder(draft_id: int, spec: DraftSpec) -> None:
+    """Refuse to approve a text that still holds a [[placeholder]] (invariant 10): an
+    edit made from a page showing the placeholders could otherwise keep one."""
+    found = _PLACEHOLDER.search(spec.subject) or _PLACEHOLDER.search(spec.body)
+    if found is not None:
+        raise UsageError(f"draft {draft_id} still holds the placeholder {found.group(0)}: "
+                         "fill it in or edit it out before approving")
+
+
+def revise(store: Store, tracker: Tracker, draft_id: int, now: datetime,
+           fields: Mapping[str, str] | None = None, edit: Edit | None = None) -> Draft:
+    """Save the user's fields or edits of a waiting draft without approving it.
+
+    Fields may leave others still missing (the draft keeps waiting for them); an edit
+    of the text is an edit the engine hears about (DraftEdited), so nothing ever goes
+    out in a form the user did not approve.
+    """
+    draft = store.read.drafts.get(draft_id)
+    if draft.status != "pending":
+        raise UsageError(f"draft {draft_id} is {draft.status}, not pending; only a waiting "
+                         "draft can be changed")
+    spec = draft.spec
+    given = {k: v for k, v in (fields or {}).items() if v.strip()}
+    if given:
+        drafts = tracker.drafts
+        if not isinstance(drafts, TemplateDrafts):
+            raise UsageError(f"draft {draft.id} cannot be re-rendered here")
+        spec = drafts.rerender(store, store.read.asks.get(draft.ask_id), draft, given)
+    if edit is not None:
+        spec = replace(spec, subject=edit.subject, body=edit.body, to_addrs=edit.to)
+    with store.transaction() as tx:
+        tx.drafts.update_content(draft.id, spec, now)
+        step = tx.drafts.step_name(draft)
+        if edit is not None and step is not None:
             tracker.handle_in_transaction(draft.ask_id, ev.DraftEdited(step), now)
-        tracker.handle_in_transaction(draft.ask_id, ev.DraftApproved(step), now, draft=draft.id)
+        else:
+            tx.events.add(now, EventKind.DRAFT_COMPLETED, ask_id=draft.ask_id, draft=draft.id,
+                          fields=sorted(given), still_missing=list(spec.missing_fields))
     tracker.flush_notices()
-    final = drafts_repo.get_draft(store, draft_id)
-    if final.status != "approved":
-        raise UsageError(f"draft {draft_id} could not be approved (it is {final.status})")
-    return final
-
-
-def reject(store: Store, tracker: Tracker, draft_id: int, now: datetime) -> None:
-    draft = drafts_repo.get_draft(store, draft_id)
-    if draft.status not in drafts_repo.OPEN_STATUSES:
-        raise UsageError(f"draft {draft_id} is {draft.status}; only waiting drafts can be "
-                         "rejected")
-    with store.transaction():
-        drafts_repo.set_status(store, draft_id, "rejected", now, expect=drafts_repo.OPEN_STATUSES)
-        tracker.handle_in_transaction(draft.ask_id, ev.DraftRejected(step_name(store, draft)),
-                                      now)
-    tracker.flush_notices()
-
-
-def snooze(store: Store, draft_id: int, until: datetime, now: datetime) -> None:
-    draft = drafts_repo.get_draft(store, draft_id)
-    if draft.status not in drafts_repo.OPEN_STATUSES:
-        raise UsageError(f"draft {draft_id} is {draft.status}; only waiting drafts can be "
-                         "snoozed")
-    with store.transaction():
-        drafts_repo.set_status(store, draft_id, draft.status, now, send_after=until,
-                               expect=drafts_repo.OPEN_STATUSES)
-        store.add_event(now, "draft_snoozed", ask_id=draft.ask_id, draft=draft_id,
-                        until=until.isoformat())
+    return store.read.drafts.get(draft_id)
 
 
 def parse_edited(text: str) -> Edit:

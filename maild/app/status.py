@@ -1,4 +1,4 @@
-"""The dashboard and the timeline: read-only summaries of the store for people.
+"""The dashboard: a read-only summary of the store for people (``maild status``).
 
 ``build_status`` answers "where do I stand": open asks by state, what is due next,
 letters per application, and the risks the guides warn about (short runway, letters
@@ -8,38 +8,32 @@ queries, so it stays fast with thousands of asks.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from maild.core.events import EventKind
 from maild.core.ghost import is_ghosting
-from maild.core.model import AskState
+from maild.core.model import AskState, DraftStatus
 from maild.core.rules import Rules
-from maild.store import Store, iso
-from maild.store.asks import open_asks
+from maild.store import Store
+from maild.store.views import LetterCount, letter_counts
 
 NEXT_STEPS_SHOWN = 10
-_COMMITTED = {AskState.AGREED.value, AskState.HESITANT.value, AskState.SUBMITTED.value}
 
 
-def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
-    db = store.db
-    names = {r[0]: r[1] for r in db.execute("SELECT id, name FROM mentors")}
-    by_state = {r[0]: r[1] for r in db.execute(
-        "SELECT state, count(*) FROM asks WHERE closed_at IS NULL GROUP BY state ORDER BY 2 DESC")}
-    waiting = db.execute("SELECT count(*) FROM drafts WHERE status = 'pending'").fetchone()[0]
-    upcoming = db.execute(
-        "SELECT s.ask_id, s.name, s.kind, s.due_at, a.mentor_id FROM steps s "
-        "JOIN asks a ON a.id = s.ask_id WHERE a.closed_at IS NULL "
-        "AND s.status IN ('planned', 'drafted', 'approved') ORDER BY s.due_at LIMIT ?",
-        (NEXT_STEPS_SHOWN,)).fetchall()
-    next_steps = [{"due": r["due_at"], "ask_id": r["ask_id"], "step": r["name"],
-                   "kind": r["kind"], "mentor": names.get(r["mentor_id"], "?")}
-                  for r in upcoming]
+def build_status(store: Store, now: datetime, rules: Rules,
+                 next_limit: int | None = NEXT_STEPS_SHOWN) -> dict[str, Any]:
+    """The dashboard; ``next_limit=None`` lists every step ahead (``status --all``)."""
+    read = store.read
+    names = read.mentors.names()
+    # SQLite's LIMIT -1: no limit.
+    next_steps = [{"due": s.due_at.isoformat(), "ask_id": s.ask_id, "step": s.name,
+                   "kind": s.kind, "mentor": names.get(s.mentor_id, "?"),
+                   "overdue": s.due_at < now}
+                  for s in read.asks.upcoming(-1 if next_limit is None else next_limit)]
 
     # The risks read only the asks' own fields; their steps would be most of the cost.
-    asks = open_asks(store, with_steps=False)
+    asks = read.asks.open(with_steps=False)
     risks: list[dict[str, Any]] = []
     letter = rules.playbook("letter")
     warn_days = letter.param("warn_weeks") * 7
@@ -68,26 +62,26 @@ def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
     risks += _task_risks(store, now)
 
     applications = []
-    for row in db.execute("SELECT * FROM applications ORDER BY deadline IS NULL, deadline"):
-        states = [r[0] for r in db.execute(
-            "SELECT state FROM asks WHERE application_id = ? AND playbook = 'letter'",
-            (row["id"],))]
-        committed = sum(1 for s in states if s in _COMMITTED)
-        submitted = sum(1 for s in states if s == AskState.SUBMITTED.value)
-        applications.append({"id": row["id"], "name": row["name"],
-                             "deadline": row["deadline"],
-                             "letters_required": row["letters_required"],
-                             "asked": len(states), "committed": committed,
-                             "submitted": submitted})
-        if committed < row["letters_required"] and row["deadline"]:
-            left = (date.fromisoformat(row["deadline"]) - today).days
+    # Counted from when each writer agreed and submitted, not from the asks' states now:
+    # an outcome closes the asks, and a letter that is in stays in.
+    counts = letter_counts(store)
+    for app in read.mentors.applications():
+        count = counts.get(app.id, LetterCount(0, 0, 0))
+        committed = count.committed
+        deadline = app.deadline.isoformat() if app.deadline else None
+        applications.append({"id": app.id, "name": app.name, "deadline": deadline,
+                             "letters_required": app.letters_required,
+                             "asked": count.asked, "committed": committed,
+                             "submitted": count.submitted})
+        if committed < app.letters_required and app.deadline:
+            left = (app.deadline - today).days
             if 0 <= left < warn_days:
-                risks.append(_risk("letters_short", None, f"{row['name']}: "
-                                   f"{committed} of {row['letters_required']} letters committed, "
+                risks.append(_risk("letters_short", None, f"{app.name}: "
+                                   f"{committed} of {app.letters_required} letters committed, "
                                    f"deadline in {left} days"))
-    return {"now": now.isoformat(), "asks_by_state": by_state, "open_asks": len(asks),
-            "drafts_waiting": waiting, "next_steps": next_steps,
-            "applications": applications, "risks": risks}
+    return {"now": now.isoformat(), "asks_by_state": read.asks.open_by_state(),
+            "open_asks": len(asks), "drafts_waiting": read.drafts.count(DraftStatus.PENDING),
+            "next_steps": next_steps, "applications": applications, "risks": risks}
 
 
 def _risk(kind: str, ask_id: int | None, text: str) -> dict[str, Any]:
@@ -96,45 +90,5 @@ def _risk(kind: str, ask_id: int | None, text: str) -> dict[str, Any]:
 
 def _task_risks(store: Store, now: datetime) -> list[dict[str, Any]]:
     """Tasks for the user (call the office) from the last two weeks, still relevant."""
-    since = iso(now - timedelta(days=14))
-    rows = store.db.execute(
-        "SELECT e.ask_id, e.detail FROM events e JOIN asks a ON a.id = e.ask_id "
-        "WHERE e.type = 'task' AND e.at >= ? AND a.closed_at IS NULL", (since,)).fetchall()
-    return [_risk("task", r["ask_id"], json.loads(r["detail"]).get("text", "a task"))
-            for r in rows]
-
-
-_SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
-    "ask_created": lambda d: f"{d.get('playbook', '')} ask started",
-    "draft_created": lambda d: f"draft of {d.get('step')} ready: {d.get('subject', '')}",
-    "state_changed": lambda d: f"state {d.get('old')} -> {d.get('new')} ({d.get('reason')})",
-    "steps_cancelled": lambda d: f"cancelled {', '.join(d.get('steps', []))} ({d.get('reason')})",
-    "notice": lambda d: d.get("text", ""),
-    "suggestion": lambda d: f"{d.get('reason')}: " + ("started " if d.get("started") else
-                                                     "suggested ") + str(d.get("candidates")),
-    "task": lambda d: f"task: {d.get('text', '')}",
-    "message_in": lambda d: f"received {d.get('kind', '')} {d.get('intent') or ''}: "
-                            f"{d.get('subject', '')}{_why(d)}",
-    "message_out": lambda d: f"sent: {d.get('subject', '')}{_why(d)}",
-}
-
-
-def _why(detail: dict[str, Any]) -> str:
-    """How a message found in the mailbox was matched to its ask (maild's own sends,
-    recorded at SMTP time, need no reason)."""
-    why = detail.get("why")
-    return f" (matched: {why})" if why else ""
-
-
-def timeline(store: Store, mentor_id: int) -> list[dict[str, Any]]:
-    rows = store.db.execute(
-        "SELECT * FROM events WHERE mentor_id = ? ORDER BY at, id", (mentor_id,)).fetchall()
-    items = []
-    for r in rows:
-        detail = json.loads(r["detail"] or "{}")
-        summarise = _SUMMARY.get(r["type"])
-        summary = summarise(detail) if summarise else f"{r['type']} " + ", ".join(
-            f"{k}={v}" for k, v in detail.items())
-        items.append({"at": r["at"], "type": r["type"], "ask_id": r["ask_id"],
-                      "summary": summary.strip(), "detail": detail})
-    return items
+    rows = store.read.events.of_open_asks(EventKind.TASK, now - timedelta(days=14))
+    return [_risk("task", r.ask_id, r.detail.get("text", "a task")) for r in rows]

@@ -1,4 +1,5 @@
-"""``maild ask``, ``maild status`` and ``maild timeline``: asks and how they stand."""
+"""``maild ask``: starting asks and looking at them (``maild status`` and ``maild timeline``
+live in ``status_cmd``)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,19 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 
-from maild.app.status import build_status, timeline
 from maild.cli.app import App, pass_app
 from maild.cli.mentor_cmd import check_range, parse_date
 from maild.cli.terminal import add_row, for_terminal
 from maild.clock import parse_instant
 from maild.core import events as ev
-from maild.core.events import Mark
+from maild.core.events import EventKind, Mark
 from maild.core.model import Ask
 from maild.errors import UsageError
-from maild.store import asks as asks_repo
-from maild.store import mentors as mentors_repo
 from maild.store import messages as messages_repo
 
 
 def ask_json(app: App, ask: Ask) -> dict[str, Any]:
-    mentor = mentors_repo.get_mentor(app.store(), ask.mentor_id)
+    mentor = app.store().read.mentors.get(ask.mentor_id)
     return {
         "id": ask.id, "mentor": {"id": mentor.id, "name": mentor.name},
         "playbook": ask.playbook, "state": str(ask.state), "account": ask.account,
@@ -41,7 +39,7 @@ def ask_json(app: App, ask: Ask) -> dict[str, Any]:
 
 
 def _print_created(app: App, ask: Ask) -> None:
-    mentor = mentors_repo.get_mentor(app.store(), ask.mentor_id)
+    mentor = app.store().read.mentors.get(ask.mentor_id)
     click.echo(f"Created {ask.playbook} ask {ask.id} to {mentor.name}.")
     for step in ask.steps:
         click.echo(f"  {app.local(step.due_at)}  {step.name:<15} "
@@ -52,11 +50,11 @@ def _start(app: App, playbook: str, mentor: str, account: str | None, again: boo
            force: bool = False, application: str | None = None, deadline: str | None = None,
            meeting_at: str | None = None, note: str | None = None) -> None:
     store = app.store()
-    record = mentors_repo.find_mentor(store, mentor)
+    record = store.read.mentors.find(mentor)
     app_id = None
     when: date | None = parse_date(deadline, "--deadline") if deadline else None
     if application:
-        found = mentors_repo.find_application(store, application)
+        found = store.read.mentors.find_application(application)
         app_id = found.id
         when = when or found.deadline
     now = app.now()
@@ -71,7 +69,7 @@ def _start(app: App, playbook: str, mentor: str, account: str | None, again: boo
                                  force=force, again=again, note=note)
     # Steps due right away (the first email) get their draft now, not at the next wake-up.
     tracker.run_due(now)
-    _print_created(app, asks_repo.load_ask(store, created.ask.id or 0))
+    _print_created(app, store.read.asks.get(created.ask.id or 0))
 
 
 def _check_deadline(app: App, deadline: date, now: datetime) -> None:
@@ -176,7 +174,7 @@ def ask_thanks(app: App, mentor: str, application: str | None, note: str | None,
 @pass_app
 def ask_show(app: App, ask_id: int, as_json: bool) -> None:
     """Show one ask and its steps."""
-    ask = asks_repo.load_ask(app.store(), ask_id)
+    ask = app.store().read.asks.get(ask_id)
     data = ask_json(app, ask)
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -197,13 +195,13 @@ def ask_show(app: App, ask_id: int, as_json: bool) -> None:
 def ask_list(app: App, show_all: bool, as_json: bool) -> None:
     """List open asks (with --all, every ask)."""
     store = app.store()
-    found = asks_repo.load_asks(store) if show_all else asks_repo.open_asks(store)
+    found = store.read.asks.all() if show_all else store.read.asks.open()
     if as_json:
         click.echo(json.dumps([ask_json(app, a) for a in found], indent=2))
         return
     table = Table("id", "mentor", "playbook", "state", "next step")
     for ask in found:
-        mentor = mentors_repo.get_mentor(store, ask.mentor_id)
+        mentor = store.read.mentors.get(ask.mentor_id)
         upcoming = [s for s in ask.steps if not s.is_final]
         nxt = f"{upcoming[0].name} {app.local(upcoming[0].due_at)}" if upcoming else ""
         add_row(table, ask.id, mentor.name, ask.playbook, ask.state, nxt)
@@ -231,12 +229,12 @@ def ask_reviewed(app: App, ask_id: int) -> None:
     maild read the reply wrongly, say what it meant with `maild ask mark`.
     """
     store = app.store()
-    ask = asks_repo.load_ask(store, ask_id)
+    ask = store.read.asks.get(ask_id)
     if not ask.needs_review:
         raise UsageError(f"ask {ask_id} does not need review")
-    with store.transaction():
-        store.db.execute("UPDATE asks SET needs_review = 0 WHERE id = ?", (ask_id,))
-        store.add_event(app.now(), "reviewed", ask_id=ask_id, mentor_id=ask.mentor_id)
+    with store.transaction() as tx:
+        tx.asks.mark_reviewed(ask_id)
+        tx.events.add(app.now(), EventKind.REVIEWED, ask_id=ask_id, mentor_id=ask.mentor_id)
     click.echo(f"Ask {ask_id}: review done.")
 
 
@@ -256,7 +254,7 @@ def ask_thread(app: App, ask_id: int, message_id: str) -> None:
     if not mid.startswith("<"):
         mid = f"<{mid.strip('<>')}>"
     store = app.store()
-    asks_repo.load_ask(store, ask_id)  # a clear error for an unknown ask
+    store.read.asks.get(ask_id)  # a clear error for an unknown ask
     if not messages_repo.of_ask(store, ask_id, mid):
         raise UsageError(f"{mid} is not a message of ask {ask_id}; see `maild timeline`")
     app.tracker().handle(ask_id, ev.ThreadChosen(mid), app.now(), by="user")
@@ -273,53 +271,3 @@ def ask_deadline(app: App, ask_id: int, deadline: str) -> None:
     decision = app.tracker().handle(ask_id, ev.DeadlineChanged(when), app.now())
     click.echo(f"Ask {ask_id}: deadline {when}; {sum(not s.is_final for s in decision.ask.steps)}"
                " steps planned.")
-
-
-@click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
-def status_command(app: App, as_json: bool) -> None:
-    """Dashboard: open asks by state, what is due next, deadlines and risks."""
-    report = build_status(app.store(), app.now(), app.tracker().rules)
-    if as_json:
-        click.echo(json.dumps(report, indent=2, default=str))
-        return
-    c = app.console
-    counts = for_terminal(", ".join(f"{k} {v}" for k, v in report["asks_by_state"].items())
-                          or "none", markup=True)
-    c.print(f"[bold]Open asks:[/bold] {counts}")
-    c.print(f"[bold]Drafts waiting for you:[/bold] {report['drafts_waiting']}")
-    if report["next_steps"]:
-        table = Table("due", "ask", "mentor", "step", title="Next")
-        for item in report["next_steps"]:
-            add_row(table, app.local(datetime.fromisoformat(item["due"])), item["ask_id"],
-                    item["mentor"], item["step"])
-        c.print(table)
-    if report["applications"]:
-        table = Table("application", "deadline", "required", "committed", "submitted",
-                      title="Letters")
-        for a in report["applications"]:
-            add_row(table, a["name"], a["deadline"] or "", a["letters_required"],
-                    a["committed"], a["submitted"])
-        c.print(table)
-    for risk in report["risks"]:
-        c.print(f"[yellow]![/yellow] {for_terminal(risk['text'], markup=True)}")
-
-
-@click.command("timeline")
-@click.argument("mentor")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
-def timeline_command(app: App, mentor: str, as_json: bool) -> None:
-    """Everything that happened with one mentor, oldest first."""
-    store = app.store()
-    record = mentors_repo.find_mentor(store, mentor)
-    items = timeline(store, record.id)
-    if as_json:
-        click.echo(json.dumps(items, indent=2, default=str))
-        return
-    click.echo(f"Timeline of {for_terminal(record.name)}:")
-    for item in items:
-        ask = f"ask {item['ask_id']}: " if item["ask_id"] else ""
-        click.echo(f"  {app.local(datetime.fromisoformat(item['at']))}  {ask}"
-                   f"{for_terminal(item['summary'])}")

@@ -28,6 +28,7 @@ from maild.core.actions import (
     SendStep,
     StartAsk,
     SuggestCandidates,
+    SupersedeSteps,
 )
 from maild.core.events import (
     AskCreated,
@@ -591,7 +592,7 @@ class _Work:
             if event.by_user:
                 self.update(step, status=StepStatus.SUPERSEDED, sent_at=at,
                             reason="the user wrote it themselves")
-                self.emit(CancelSteps((step.name,), "superseded by the user's own message"))
+                self.emit(SupersedeSteps((step.name,), "superseded by the user's own message"))
             else:
                 self.update(step, status=StepStatus.SENT, sent_at=at)
             if step.followup:
@@ -606,7 +607,7 @@ class _Work:
             self.set_state(self.pb.sent_state, "its first email went out after all")
         if step is not None:
             self.after_step_sent(step, at)
-        if not late:
+        if not late and not _has_ended(self.ask, self.pb):
             if was in _AWAITING_US or (revived and opening):
                 self.replan_chasers(at)
             elif event.by_user and not first:

@@ -15,11 +15,11 @@ from typing import Protocol
 
 from maild.core import events as ev
 from maild.core.matching import Match, OwnDraft, Rule
-from maild.core.model import Intent
+from maild.core.model import DraftStatus, Intent
 
 # A draft in one of these went out through maild (or is going out now): a copy of it in
 # Sent is maild's own, recorded when it was sent.
-SENT_BY_MAILD = frozenset({"sent", "sending"})
+SENT_BY_MAILD = frozenset({DraftStatus.SENT, DraftStatus.SENDING})
 
 
 class BounceReading(Protocol):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import sqlite3
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -653,21 +652,16 @@ def check_database(home: Path) -> Check:
         # migrate=False: the doctor looks, it never changes the schema.
         with Store.open(path, migrate=False) as store:
             version = store.version
-            integrity = store.db.execute("PRAGMA quick_check").fetchone()[0]
-            asks, open_asks = store.db.execute(
-                "SELECT count(*), count(*) FILTER (WHERE closed_at IS NULL) FROM asks"
-            ).fetchone() if version else (0, 0)
+            integrity = store.quick_check()
+            asks, open_asks = store.read.asks.counts() if version else (0, 0)
     except StoreError as exc:
         if "upgrade maild" in exc.message:
             fix = "upgrade maild"
-        elif "not a database" in exc.message or "malformed" in exc.message:
+        elif any(w in exc.message for w in ("not a database", "malformed", "cannot be read")):
             fix = f"restore {path} from a backup, or move it aside to start afresh"
         else:
             fix = f"check the permissions of {path} and that the disk is not full"
         return failed("database", exc.message, fix)
-    except sqlite3.Error as exc:
-        return failed("database", f"{path} cannot be read: {exc}",
-                      f"restore {path} from a backup, or move it aside to start afresh")
     if integrity != "ok":
         return failed("database", f"{path} is damaged ({integrity})",
                       f"restore {path} from a backup")

@@ -31,8 +31,10 @@ from maild.core import events as ev
 from maild.core.actions import CreateTask, Notify
 from maild.core.engine import decide
 from maild.core.model import (
+    ASK_LIFECYCLE,
     ENDED_STATES,
     HOLDING_STATES,
+    STEP_LIFECYCLE,
     Ask,
     AskState,
     Intent,
@@ -102,6 +104,21 @@ class Walk:
     asks: int
     dead_ends: dict[Hashable, str]
     silent: dict[Hashable, str]
+    refused: dict[Hashable, str]
+
+
+def refusal(before: Ask, after: Ask) -> str | None:
+    """A change the store would refuse (ASK_LIFECYCLE, STEP_LIFECYCLE), if any."""
+    if not ASK_LIFECYCLE.allows(before.state, after.state):
+        return f"ask {before.state} -> {after.state}"
+    old = {id(s): s for s in before.steps}
+    for position, step in enumerate(after.steps):
+        was = before.steps[position] if position < len(before.steps) else None
+        if was is not None and id(was) not in old:
+            was = None
+        if not STEP_LIFECYCLE.allows(was.status if was else None, step.status):
+            return f"step {step.name}: {was.status if was else 'new'} -> {step.status}"
+    return None
 
 
 def walk(playbook: str, depth: int, deadline: date | None = None,
@@ -114,6 +131,7 @@ def walk(playbook: str, depth: int, deadline: date | None = None,
     seen: set[Hashable] = set()
     dead: dict[Hashable, str] = {}
     silent: dict[Hashable, str] = {}
+    refused: dict[Hashable, str] = {}
     while queue:
         ask, now, path = queue.popleft()
         key = signature(ask)
@@ -130,6 +148,9 @@ def walk(playbook: str, depth: int, deadline: date | None = None,
             except Exception:  # refused (e.g. a mark that does not apply): not a state
                 continue
             step = (*path, _describe(event))
+            why = refusal(ask, decision.ask)
+            if why is not None:
+                refused.setdefault(why, " > ".join(step))
             new = decision.ask.state
             told = any(isinstance(a, Notify | CreateTask) for a in decision.actions)
             # Coming back from a hold to the state before it is no news; a mark is the
@@ -138,7 +159,7 @@ def walk(playbook: str, depth: int, deadline: date | None = None,
                     and not isinstance(event, ev.UserMarked):
                 silent.setdefault((ask.state, new, type(event)), " > ".join(step))
             queue.append((decision.ask, at, step))
-    return Walk(len(seen), dead, silent)
+    return Walk(len(seen), dead, silent, refused)
 
 
 def _describe(event: ev.Event) -> str:
@@ -167,6 +188,9 @@ def test_every_reachable_state_has_a_way_forward(playbook: str, depth: int,
     assert not result.silent, "\n".join(
         f"{old} -> {new} without telling the user: {path}"
         for (old, new, _kind), path in result.silent.items())
+    # And the store would accept every change on the way (its lifecycle tables).
+    assert not result.refused, "\n".join(f"{why}: {path}"
+                                          for why, path in result.refused.items())
 
 
 def test_a_stranded_ask_is_a_dead_end() -> None:

@@ -20,9 +20,10 @@ from string import Template
 import pytest
 
 from maild.sandbox.mail import make_message
-from maild.store import drafts as drafts_repo
 from maild.store.mentors import add_application
+from tests import rawdb
 from tests.mail.conftest import MENTOR, World
+from tests.mail.test_own_client import mirror_drafts
 from tests.mail.worlds import draft_status
 
 DATA = Path(__file__).parent.parent / "data" / "clients"
@@ -44,7 +45,7 @@ def message_id(raw: bytes) -> str:
 
 
 def out_row(world: World, mid: str) -> dict[str, object]:
-    row = world.store.db.execute("SELECT ask_id, match_reason FROM messages WHERE "
+    row = rawdb.raw(world.store).execute("SELECT ask_id, match_reason FROM messages WHERE "
                                  "message_id = ? AND direction = 'out'", (mid,)).fetchone()
     assert row is not None, f"{mid} was not matched"
     return dict(row)
@@ -68,7 +69,7 @@ def meeting_proposed(world: World) -> tuple[int, str, str, str]:
     world.deliver(proposal)
     world.sync()
     assert world.state(ask_id) == "meeting"
-    [first] = [d for d in drafts_repo.list_drafts(world.store, ("sent",)) if d.ask_id == ask_id]
+    [first] = [d for d in world.store.read.drafts.with_status("sent") if d.ask_id == ask_id]
     return ask_id, first_id, message_id(proposal), first.spec.subject
 
 
@@ -97,14 +98,14 @@ def two_asks_with_drafts(world: World) -> tuple[int, int]:
     world.clock.advance(minutes=5)
     cold = world.tracker.create_ask(1, "cold", world.clock(), again=True).ask.id or 0
     world.tracker.run_due(world.clock())
-    world.sender().mirror_drafts()
+    mirror_drafts(world)
     return letter, cold
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_recalled_draft_is_credited_to_its_own_ask(world: World, client: str) -> None:
     letter, cold = two_asks_with_drafts(world)
-    pending = drafts_repo.list_drafts(world.store, ("pending",))
+    pending = world.store.read.drafts.with_status("pending")
     [request] = [d for d in pending if d.ask_id == letter]
     [initial] = [d for d in pending if d.ask_id == cold]
     world.clock.advance(hours=3)
@@ -140,10 +141,10 @@ def test_a_copy_in_sent_and_in_inbox_is_applied_once(world: World, inbox_first: 
         world.deliver(raw, folder=folder)
     for folder, role in (folders if inbox_first else folders[::-1]):
         world.sync(folder, role)
-    rows = world.store.db.execute("SELECT direction FROM messages WHERE message_id = ?",
+    rows = rawdb.raw(world.store).execute("SELECT direction FROM messages WHERE message_id = ?",
                                   (message_id(raw),)).fetchall()
     assert [r[0] for r in rows] == ["out"]
-    sent_events = world.store.db.execute(
+    sent_events = rawdb.raw(world.store).execute(
         "SELECT count(*) FROM events WHERE type = 'MessageSent' AND ask_id = ?",
         (ask_id,)).fetchone()[0]
     assert sent_events == 2  # maild's first email, and this one

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from maild.store import drafts as drafts_repo
 from tests.conftest import _unavailable
 from tests.mail.conftest import World
 from tests.mail.test_client_shapes import two_asks_with_drafts
@@ -119,7 +118,7 @@ def neomutt(world: World, tmp_path: Path) -> Iterator[Neomutt]:
 def test_neomutt_sends_a_recalled_draft_and_maild_credits_its_own_ask(
         world: World, neomutt: Neomutt) -> None:
     letter, cold = two_asks_with_drafts(world)
-    pending = drafts_repo.list_drafts(world.store, ("pending",))
+    pending = world.store.read.drafts.with_status("pending")
     [request] = [d for d in pending if d.ask_id == letter]
     [initial] = [d for d in pending if d.ask_id == cold]
 

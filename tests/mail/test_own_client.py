@@ -13,11 +13,12 @@ from datetime import date, datetime
 from email import policy
 from zoneinfo import ZoneInfo
 
-from maild.app import review
+from maild.app import lifecycle, review
+from maild.app.mirror import DraftsMirror
 from maild.sandbox.mail import make_message
-from maild.store import drafts as drafts_repo
 from maild.store.drafts import Draft
 from maild.store.mentors import add_application
+from tests import rawdb
 from tests.mail.conftest import MENTOR, World
 from tests.mail.test_drafts_folder import folder_messages
 from tests.mail.worlds import draft_status, pending_draft
@@ -26,14 +27,25 @@ NY = ZoneInfo("America/New_York")
 
 
 def drafts_of(world: World, ask_id: int) -> list[Draft]:
-    return [d for d in drafts_repo.list_drafts(world.store, ("pending", "approved", "rejected",
-                                                             "sent", "superseded", "cancelled"))
+    return [d for d in world.store.read.drafts.with_status("pending", "approved", "rejected",
+                                                             "sent", "superseded", "cancelled")
             if d.ask_id == ask_id]
+
+
+def mirror_drafts(world: World) -> None:
+    """What the daemon does for the user's phone: the waiting drafts, once complete (the
+    user filled in what only they can write), are copied to the Drafts folder."""
+    for draft in world.store.read.drafts.with_status("pending"):
+        missing = review.user_fields_missing(draft)
+        if missing:
+            review.revise(world.store, world.tracker, draft.id, world.clock(),
+                          {name: f"My {name.replace('_', ' ')}, filled in" for name in missing})
+    DraftsMirror(world.store, world.config, imap=world.connect, now=world.clock).sync()
 
 
 def drafts_copy(world: World, draft: Draft) -> bytes:
     """maild's copy of ``draft`` in the Drafts folder, as the user's client recalls it."""
-    world.sender().mirror_drafts()
+    mirror_drafts(world)
     for copy, _flags in folder_messages(world, "Drafts"):
         if copy["Message-ID"] == draft.spec.message_id:
             return copy.as_bytes()
@@ -41,14 +53,14 @@ def drafts_copy(world: World, draft: Draft) -> bytes:
 
 
 def sent_row(world: World, message_id: str) -> dict[str, object]:
-    row = world.store.db.execute("SELECT ask_id, match_reason FROM messages WHERE "
+    row = rawdb.raw(world.store).execute("SELECT ask_id, match_reason FROM messages WHERE "
                                  "message_id = ? AND direction = 'out'", (message_id,)).fetchone()
     assert row is not None, f"{message_id} was not recorded"
     return dict(row)
 
 
 def due_day(world: World, ask_id: int, step: str) -> date:
-    row = world.store.db.execute("SELECT due_at FROM steps WHERE ask_id = ? AND name = ? "
+    row = rawdb.raw(world.store).execute("SELECT due_at FROM steps WHERE ask_id = ? AND name = ? "
                                  "ORDER BY id DESC", (ask_id, step)).fetchone()
     return datetime.fromisoformat(row[0]).astimezone(NY).date()
 
@@ -81,7 +93,7 @@ def test_1_a_hand_sent_draft_moves_its_own_ask_not_the_newest(world: World) -> N
     assert world.state(cold) == "active"
     assert world.steps(cold)["initial"] == "drafted"
     assert draft_status(world, initial.id) == "pending"
-    flagged = world.store.db.execute("SELECT needs_review FROM asks WHERE id = ?",
+    flagged = rawdb.raw(world.store).execute("SELECT needs_review FROM asks WHERE id = ?",
                                      (cold,)).fetchone()[0]
     assert flagged == 0
     # maild never sends it again.
@@ -90,9 +102,9 @@ def test_1_a_hand_sent_draft_moves_its_own_ask_not_the_newest(world: World) -> N
 
 def test_2_a_rejected_first_email_sent_by_hand_is_applied(world: World) -> None:
     draft_id = pending_draft(world, 1)
-    draft = drafts_repo.get_draft(world.store, draft_id)
+    draft = world.store.read.drafts.get(draft_id)
     copy = drafts_copy(world, draft)
-    review.reject(world.store, world.tracker, draft_id, world.clock())
+    lifecycle.reject(world.store, world.tracker, draft_id, world.clock())
     # Rejecting the first email ends the ask: no nudge chases a mail never sent.
     ask_id = draft.ask_id
     assert world.state(ask_id) == "cancelled"
@@ -108,17 +120,17 @@ def test_2_a_rejected_first_email_sent_by_hand_is_applied(world: World) -> None:
     # The nudge is due five days after the real send, and it replies in that thread.
     world.clock.advance(days=7)
     world.tracker.run_due(world.clock())
-    [nudge] = drafts_repo.list_drafts(world.store, ("pending",))
+    [nudge] = world.store.read.drafts.with_status("pending")
     assert nudge.spec.in_reply_to == draft.spec.message_id
 
 
 def test_2_rejecting_a_first_email_leaves_no_nudge(world: World) -> None:
     draft_id = pending_draft(world, 1)
-    review.reject(world.store, world.tracker, draft_id, world.clock())
+    lifecycle.reject(world.store, world.tracker, draft_id, world.clock())
     # A week on, the nudge would be due (and drafted, chasing a mail never sent).
     world.clock.advance(days=7)
     world.tracker.run_due(world.clock())
-    assert drafts_repo.list_drafts(world.store, ("pending", "approved")) == []
+    assert world.store.read.drafts.with_status("pending", "approved") == []
 
 
 def test_3_a_new_thread_is_contact_not_the_thread_maild_replies_in(world: World) -> None:
@@ -135,10 +147,10 @@ def test_3_a_new_thread_is_contact_not_the_thread_maild_replies_in(world: World)
     assert due_day(world, ask_id, "nudge") == date(2026, 11, 24)
     world.clock.advance(days=4)  # Monday: the old due day, nothing yet
     world.tracker.run_due(world.clock())
-    assert drafts_repo.list_drafts(world.store, ("pending",)) == []
+    assert world.store.read.drafts.with_status("pending") == []
     world.clock.advance(days=1)
     world.tracker.run_due(world.clock())
-    [nudge] = drafts_repo.list_drafts(world.store, ("pending",))
+    [nudge] = world.store.read.drafts.with_status("pending")
     # The nudge replies to the first email, in its thread, not to the user's own.
     assert nudge.spec.in_reply_to == first_id
     assert "Shadowing" not in nudge.spec.subject
@@ -193,7 +205,7 @@ def test_5_a_long_thread_is_matched_by_its_last_ten_references(world: World) -> 
     world.deliver(last)
     assert world.sync().applied == 1  # type: ignore[attr-defined]
     assert first_id not in thread[-10:]
-    row = world.store.db.execute("SELECT ask_id, match_reason FROM messages WHERE "
+    row = rawdb.raw(world.store).execute("SELECT ask_id, match_reason FROM messages WHERE "
                                  "from_addr = 'dana@personal.example.org'").fetchone()
     assert row["ask_id"] == ask_id and row["match_reason"].startswith("thread: replies to ")
 

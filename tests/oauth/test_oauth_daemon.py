@@ -33,9 +33,9 @@ from maild.sandbox.mail import append, make_message
 from maild.sandbox.oauth import OAuthSandbox
 from maild.sandbox.smtp import ReceivedMessage, SmtpSandbox
 from maild.store import Store
-from maild.store import drafts as drafts_repo
 from maild.store.mentors import add_mentors
 from tests.oauth.conftest import Keyring, oauth_config, signed_in
+from tests.rawdb import raw
 
 START = datetime(2026, 11, 17, 10, 0, tzinfo=TZ)  # a Tuesday morning, in the send window
 SPEED = 120.0                                     # one simulated hour in 30 s
@@ -73,7 +73,7 @@ class Run:
                          timeout=minute * 60 / SPEED + 60)
 
     def approve_pending(self) -> None:
-        for draft in drafts_repo.list_drafts(self.store, ("pending",)):
+        for draft in self.store.read.drafts.with_status("pending"):
             review.approve(self.store, self.tracker, draft.id, self.clock.now(), SAMPLE_FIELDS)
 
     def ask(self, mentor: int) -> None:
@@ -85,7 +85,7 @@ class Run:
                      if MENTORS[mentor - 1] in str(m.message["To"])), None)
 
     def nudge_status(self, ask_id: int) -> str | None:
-        row = self.store.db.execute("SELECT status FROM steps WHERE ask_id = ? AND name = "
+        row = raw(self.store).execute("SELECT status FROM steps WHERE ask_id = ? AND name = "
                                     "'nudge' ORDER BY id DESC", (ask_id,)).fetchone()
         return None if row is None else str(row[0])
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from maild.store import Store
 from maild.store import messages as messages_repo
-from maild.store.asks import load_ask
 from maild.store.messages import MessageRecord
 from tests.tracking.conftest import Run, as_json
 from tests.tracking.test_bad_input_cli import one_error_line
@@ -63,7 +62,7 @@ def test_ask_thread_adopts_a_message_of_the_ask(home: Path, run: Run, rivera: in
     result = run("ask", "thread", "1", "own@school.example.edu")
     assert "follow-ups reply in the thread of <own@school.example.edu>" in result.output
     with Store.open(home / "maild.db") as store:
-        assert load_ask(store, 1).thread_message_ids[-1] == "<own@school.example.edu>"
+        assert store.read.asks.get(1).thread_message_ids[-1] == "<own@school.example.edu>"
 
 
 def test_ask_thread_refuses_a_stranger_message(home: Path, run: Run, rivera: int) -> None:
