@@ -10,7 +10,7 @@ For each approved draft whose time has come, in order:
    sending, so a reply that just arrived cancels a nudge instead of racing it
    (invariant 3), and a draft the user already sent from their own client (found in
    Sent by its Message-ID, e.g. the copy maild put in Drafts) is credited as sent,
-   exactly as if maild had sent it (``maild.app.sent_by_hand``);
+   exactly as if maild had sent it (``lifecycle.sent_by_hand``);
 4. claim, in one transaction with a last look at the ask (the engine's
    ``send_verdict``): a paused ask or one waiting for an address holds the draft, an
    ended ask or a reply after the approval of a nudge cancels it, a reminder goes back
