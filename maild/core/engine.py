@@ -598,11 +598,9 @@ class _Work:
             if step.followup:
                 self.ask = replace(self.ask, unanswered_followups=self.ask.unanswered_followups + 1)
         opening = step is not None and _opens(self.pb, step)
-        if late:
-            pass
-        elif was in _CONVERSATION:
+        if not late and was in _CONVERSATION:
             self.set_state(self.pb.sent_state, "message sent")
-        elif revived and opening and first and was is AskState.CANCELLED:
+        elif not late and revived and opening and first and was is AskState.CANCELLED:
             # Cancelled only because its first email was rejected; the email went out.
             self.set_state(self.pb.sent_state, "its first email went out after all")
         if step is not None:
