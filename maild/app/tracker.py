@@ -124,15 +124,7 @@ class Tracker:
     # -- reading ----------------------------------------------------------------------
 
     def prior_asks(self) -> list[PriorAsk]:
-        rows = self.store.db.execute(
-            "SELECT a.id, a.mentor_id, a.created_at, a.account, a.playbook, a.state, "
-            "group_concat(m.address, ' ') AS addresses FROM asks a "
-            "LEFT JOIN mentor_addresses m ON m.mentor_id = a.mentor_id GROUP BY a.id").fetchall()
-        return [PriorAsk(ask_id=r["id"], mentor_id=r["mentor_id"],
-                         addresses=tuple((r["addresses"] or "").split()),
-                         created_at=datetime.fromisoformat(r["created_at"]),
-                         account=r["account"], playbook=r["playbook"], state=r["state"])
-                for r in rows]
+        return asks_repo.prior_asks(self.store)
 
     # -- creating asks ----------------------------------------------------------------
 
@@ -386,8 +378,15 @@ class Tracker:
     def _suggest(self, ask: Ask, action: SuggestCandidates, now: datetime) -> None:
         tz = self.config.identity.timezone
         mentors = [core_mentor(r, tz) for r in mentors_repo.list_mentors(self.store)]
+        if ask.application_id is not None:
+            # A backup writer is someone not yet asked for this application.
+            asked = {a.mentor_id for a in asks_repo.load_asks(
+                self.store, "application_id = ?", (ask.application_id,), with_steps=False)}
+            mentors = [m for m in mentors if m.id not in asked]
+        # Suggestions the user starts by hand (backups, a second mentor) are not limited
+        # by the free cold-outreach slots; only automatic starts are.
         chosen = next_candidates(mentors, self.prior_asks(), now, self.rules,
-                                 limit=action.count)
+                                 limit=action.count, slots_only=action.auto_start)
         if not chosen:
             self._tell(Level.INFO, f"{action.reason}; the hit list has no fresh candidate "
                        "(add more with `maild mentor add`)")

@@ -58,6 +58,9 @@ class AskState(StrEnum):
     """Where an ask stands."""
 
     ACTIVE = "active"
+    # The ask's first email is drafted and waits for the user: nothing went out yet, so
+    # its follow-ups wait too and it can never end as "no response".
+    WAITING_FOR_YOU = "waiting_for_you"
     WAITING_REPLY = "waiting_reply"
     REPLIED = "replied"
     QUESTION = "question"
@@ -259,6 +262,9 @@ class Ask:
     outcome: str | None = None
     ghost_warned_at: datetime | None = None
     note: str | None = None
+    # Text the user gave for the ask's drafts (``user.*`` template fields, e.g. the
+    # outcome of ``maild application outcome`` or ``maild ask cold --field``).
+    fields: tuple[tuple[str, str], ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def open_step(self, name: str) -> Step | None:
@@ -299,6 +305,8 @@ class Ask:
             value = getattr(self, key)
             if value is not None:
                 data[key] = str(value)
+        if self.fields:
+            data["fields"] = dict(self.fields)
         return data
 
     @classmethod
@@ -347,6 +355,7 @@ class Ask:
             bounced_step=known.get("bounced_step"),
             outcome=known.get("outcome"),
             note=known.get("note"),
+            fields=tuple((str(k), str(v)) for k, v in dict(known.get("fields") or {}).items()),
             extra=extra,
             **{key: _get_time(known, key) for key in _TIME_FIELDS},
         )
@@ -375,6 +384,7 @@ _DATA_KEYS: frozenset[str] = frozenset(
         "bounced_step",
         "outcome",
         "note",
+        "fields",
         *_TIME_FIELDS,
     }
 )

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 
+from maild.core.contacts import PriorAsk
 from maild.core.model import Ask, Step
 from maild.errors import NotFoundError
 from maild.store.db import Store, iso
@@ -113,3 +114,19 @@ def save_ask(store: Store, ask: Ask, now: datetime) -> Ask:
                 "in_thread = ?, updated_at = ?, data = ? WHERE id = ? AND ask_id = ?",
                 (*row, step.id, ask_id))
     return load_ask(store, ask_id)
+
+
+def prior_asks(store: Store) -> list[PriorAsk]:
+    """Every ask as the never-twice rule and the hit list see it: who, where from, when
+    it was created and when its first mail went out (if ever)."""
+    rows = store.db.execute(
+        "SELECT a.id, a.mentor_id, a.created_at, a.account, a.playbook, a.state, "
+        "json_extract(a.data, '$.first_contact_at') AS contacted_at, "
+        "group_concat(m.address, ' ') AS addresses FROM asks a "
+        "LEFT JOIN mentor_addresses m ON m.mentor_id = a.mentor_id GROUP BY a.id").fetchall()
+    return [PriorAsk(ask_id=r["id"], mentor_id=r["mentor_id"],
+                     addresses=tuple((r["addresses"] or "").split()),
+                     created_at=datetime.fromisoformat(r["created_at"]),
+                     account=r["account"], playbook=r["playbook"], state=r["state"],
+                     contacted_at=_time(r["contacted_at"]))
+            for r in rows]
