@@ -12,7 +12,7 @@ import io
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -87,8 +87,30 @@ def normalise_header(text: str) -> str:
     return _ALIASES.get(key, "")
 
 
+@dataclass(frozen=True)
+class HitListFile:
+    """The rows of a hit-list CSV and which of the guide's columns it has (a column the
+    file lacks must not wipe what the hit list knows when it updates a mentor)."""
+
+    entries: tuple[MentorInput, ...]
+    columns: frozenset[str]
+
+
+NOT_CONTACTED = "not contacted"
+
+
 def parse_csv(text: str, source: str = "CSV") -> list[MentorInput]:
-    """Every row of a hit-list CSV, or HitListError listing all bad rows."""
+    """Every row of a hit-list CSV, or HitListError listing all bad rows (an empty
+    outreach status reads "not contacted")."""
+    return [e if e.outreach_status else replace(e, outreach_status=NOT_CONTACTED)
+            for e in read_csv(text, source).entries]
+
+
+def read_csv(text: str, source: str = "CSV") -> HitListFile:
+    """Every row of a hit-list CSV with its columns, or HitListError listing bad rows.
+
+    An empty outreach status stays empty here: on an update, maild's own tracking of it
+    must not be overwritten by a blank cell."""
     if text.startswith("\ufeff"):  # Excel writes a byte-order mark
         text = text[1:]
     try:
@@ -98,15 +120,16 @@ def parse_csv(text: str, source: str = "CSV") -> list[MentorInput]:
     reader = csv.reader(io.StringIO(text), dialect)
     entries: list[MentorInput] = []
     problems: list[RowProblem] = []
+    columns: set[str] = set()
     try:
-        _read_rows(reader, source, entries, problems)
+        columns = _read_rows(reader, source, entries, problems)
     except csv.Error as exc:
         # What the csv module cannot read at all (a field over its size limit, usually
         # a quote that is never closed) ends the file: reported with the rows before it.
         problems.append(RowProblem(max(reader.line_num, 1), _unreadable(exc)))
     if problems:
         raise HitListError(source, problems)
-    return entries
+    return HitListFile(tuple(entries), frozenset(columns))
 
 
 def _unreadable(exc: csv.Error) -> str:
@@ -126,8 +149,9 @@ def _rank(text: str) -> int | None:
 
 
 def _read_rows(reader: _CsvReader, source: str, entries: list[MentorInput],
-               problems: list[RowProblem]) -> None:
-    """Read the header and every row into ``entries``; bad rows into ``problems``."""
+               problems: list[RowProblem]) -> set[str]:
+    """Read the header and every row into ``entries``; bad rows into ``problems``; returns
+    the columns the file has."""
     try:
         header = next(reader)
     except StopIteration:
@@ -162,7 +186,7 @@ def _read_rows(reader: _CsvReader, source: str, entries: list[MentorInput],
             last_publication=normalise_date(values.get("last_publication", "")),
             grant_status=values.get("grant_status", ""),
             connection_point=values.get("connection_point", ""),
-            outreach_status=values.get("outreach_status", "") or "not contacted",
+            outreach_status=values.get("outreach_status", ""),
             rank=rank,
             timezone=values.get("timezone") or None,
             notes=values.get("notes", ""),
@@ -175,6 +199,7 @@ def _read_rows(reader: _CsvReader, source: str, entries: list[MentorInput],
                 problems.append(RowProblem(line, f"{address} is also on line {seen[address]}"))
             seen.setdefault(address, line)
         entries.append(entry)
+    return {c for c in columns if c}
 
 
 def to_csv(rows: Iterable[MentorInput]) -> str:

@@ -8,7 +8,8 @@ daemon calls to announce waiting drafts:
   that never raises; otherwise, and always, a line in the log;
 * ``announce_waiting`` tells about each waiting draft once (a draft snoozed into the
   future is not waiting yet; ``uncertain`` and ``failed`` sends are included, because
-  the user has to look at them);
+  the user has to look at them), and once more when a draft has waited for approval
+  ``REMIND_AFTER`` (3 days): nothing after it in its thread goes out before it does;
 * ``send_digest``, when ``[sending] digest = true``: at most one email a day to the
   user's own address listing what waits, sent through the user's own SMTP server.
 
@@ -48,6 +49,9 @@ TITLE = "maild"
 ATTENTION_STATUSES = ("pending", "uncertain", "failed")
 # A failed send stays failed; it is worth telling about for a week, not forever.
 FAILED_RECENT = timedelta(days=7)
+# A draft left unapproved this long gets one reminder: its follow-ups wait for it.
+REMIND_AFTER = timedelta(days=3)
+REMINDED = "reminded"
 
 Runner = Callable[[Sequence[str]], None]
 
@@ -60,6 +64,7 @@ class Waiting:
     status: str
     to: str
     subject: str
+    since: datetime | None = None  # waiting for approval since (pending drafts)
 
     def line(self) -> str:
         what = {"pending": "to approve", "uncertain": "may or may not have gone out",
@@ -164,11 +169,31 @@ class Notifier:
         done = self._announced(store)
         return [w for w in self.waiting(store, now) if (w.id, w.status) not in done]
 
+    def to_remind(self, store: Store, now: datetime) -> list[Waiting]:
+        """Drafts announced before that still wait for approval after REMIND_AFTER."""
+        done = self._announced(store)
+        return [w for w in self.waiting(store, now)
+                if w.status == "pending" and (w.id, w.status) in done
+                and (w.id, REMINDED) not in done
+                and w.since is not None and now - w.since >= REMIND_AFTER]
+
     def announce_waiting(self, store: Store, now: datetime) -> list[Waiting]:
-        """Tell the user about newly waiting drafts, once each; returns what was told."""
+        """Tell the user about newly waiting drafts, once each, and remind them once of
+        drafts left waiting for days; returns what was told."""
         new = self.to_announce(store, now)
+        stale = self.to_remind(store, now)
+        if stale:
+            days = min((now - w.since).days for w in stale if w.since is not None)
+            text = (f"{len(stale)} draft{'s have' if len(stale) > 1 else ' has'} waited "
+                    f"{days}+ days for your approval; what follows in "
+                    f"{'their threads' if len(stale) > 1 else 'its thread'} waits for "
+                    f"{'them' if len(stale) > 1 else 'it'} (maild drafts): "
+                    + "; ".join(w.line() for w in stale[:3]))
+            self.tell(text, Level.WARNING)
+            with store.transaction():
+                store.add_event(now, "user_notified", drafts=[[w.id, REMINDED] for w in stale])
         if not new:
-            return []
+            return stale
         approvals = [w for w in new if w.status == "pending"]
         problems = [w for w in new if w.status != "pending"]
         parts = []
@@ -184,7 +209,7 @@ class Notifier:
         self.tell(text, Level.INFO if not problems else Level.WARNING)
         with store.transaction():
             store.add_event(now, "user_notified", drafts=[[w.id, w.status] for w in new])
-        return new
+        return new + stale
 
     # -- the daily digest -------------------------------------------------------------
 
@@ -252,5 +277,6 @@ class Notifier:
 
 def _waiting(draft: Draft) -> Waiting:
     names = [n or a for a, n in draft.spec.to_addrs]
+    since = (draft.send_after or draft.created_at) if draft.status == "pending" else None
     return Waiting(id=draft.id, status=draft.status, to=", ".join(names) or "(nobody)",
-                   subject=draft.spec.subject)
+                   subject=draft.spec.subject, since=since)

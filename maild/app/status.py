@@ -20,7 +20,8 @@ from maild.store import Store, iso
 from maild.store.asks import open_asks
 
 NEXT_STEPS_SHOWN = 10
-_COMMITTED = {AskState.AGREED.value, AskState.HESITANT.value, AskState.SUBMITTED.value}
+# A hesitant yes is not a letter to count on: it is shown apart, and as a risk.
+_COMMITTED = {AskState.AGREED.value, AskState.SUBMITTED.value}
 
 
 def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
@@ -55,9 +56,13 @@ def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
             elif left <= 14 and ask.state in (AskState.AGREED, AskState.HESITANT):
                 risks.append(_risk("letter_missing", ask.id, f"{mentor}'s letter is not in; "
                                    f"deadline in {left} days ({ask.deadline})"))
-            elif left < warn_days and ask.state in (AskState.ACTIVE, AskState.WAITING_REPLY):
+            elif left < warn_days and ask.state in (AskState.ACTIVE, AskState.WAITING_FOR_YOU,
+                                                    AskState.WAITING_REPLY):
                 risks.append(_risk("short_runway", ask.id, f"letter request to {mentor}: only "
                                    f"{left} days to the deadline and no answer yet"))
+            if ask.state is AskState.HESITANT and left >= 0:
+                risks.append(_risk("hesitant", ask.id, f"{mentor}'s yes is hesitant: clarify "
+                                   "the timeline, and line up a backup writer"))
         if is_ghosting(ask, now, rules):
             risks.append(_risk("ghosting", ask.id, f"{mentor} has not answered two follow-ups "
                                "in weeks; consider a second mentor"))
@@ -73,12 +78,13 @@ def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
             "SELECT state FROM asks WHERE application_id = ? AND playbook = 'letter'",
             (row["id"],))]
         committed = sum(1 for s in states if s in _COMMITTED)
+        hesitant = sum(1 for s in states if s == AskState.HESITANT.value)
         submitted = sum(1 for s in states if s == AskState.SUBMITTED.value)
         applications.append({"id": row["id"], "name": row["name"],
                              "deadline": row["deadline"],
                              "letters_required": row["letters_required"],
                              "asked": len(states), "committed": committed,
-                             "submitted": submitted})
+                             "hesitant": hesitant, "submitted": submitted})
         if committed < row["letters_required"] and row["deadline"]:
             left = (date.fromisoformat(row["deadline"]) - today).days
             if 0 <= left < warn_days:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol
@@ -131,19 +131,22 @@ class Tracker:
     def create_ask(self, mentor_id: int, playbook: str, now: datetime, *,
                    account: str | None = None, application_id: int | None = None,
                    deadline: date | None = None, meeting_at: datetime | None = None,
-                   force: bool = False, again: bool = False, note: str | None = None) -> Created:
+                   force: bool = False, again: bool = False, note: str | None = None,
+                   fields: Mapping[str, str] | None = None) -> Created:
+        """Start an ask; ``fields`` are the user's words for its drafts (``user.*``)."""
         try:
             with self.store.transaction():
                 return self._create(mentor_id, playbook, now, account=account,
                                     application_id=application_id, deadline=deadline,
-                                    meeting_at=meeting_at, force=force, again=again, note=note)
+                                    meeting_at=meeting_at, force=force, again=again, note=note,
+                                    fields=fields)
         finally:
             self.flush_notices()
 
     def _create(self, mentor_id: int, playbook: str, now: datetime, *, account: str | None,
                 application_id: int | None, deadline: date | None,
                 meeting_at: datetime | None, force: bool, again: bool,
-                note: str | None) -> Created:
+                note: str | None, fields: Mapping[str, str] | None = None) -> Created:
         book = self.rules.playbooks.get(playbook)
         if book is None or not book.startable:
             raise UsageError(f"unknown playbook {playbook!r}")
@@ -156,7 +159,8 @@ class Tracker:
         ask = Ask(mentor_id=mentor_id, playbook=playbook, state=AskState.ACTIVE,
                   created_at=now, application_id=application_id, account=account_name,
                   timezone=mentor.timezone, deadline=deadline, meeting_at=meeting_at,
-                  forced=force, note=note)
+                  forced=force, note=note,
+                  fields=tuple((k, v) for k, v in (fields or {}).items() if v.strip()))
         decision = decide(ask, ev.AskCreated(force=force), now, self.rules)
         saved = self._apply(decision, now, "ask_created", {"playbook": playbook})
         if playbook in ("cold", "warm"):
@@ -367,7 +371,8 @@ class Tracker:
             try:
                 self._create(action.mentor_id, action.playbook, now, account=ask.account,
                              application_id=action.application_id, deadline=None,
-                             meeting_at=None, force=False, again=True, note=action.note)
+                             meeting_at=None, force=False, again=True, note=action.note,
+                             fields=dict(action.fields))
             except UsageError as exc:
                 self._tell(Level.WARNING, f"could not start a {action.playbook} ask: {exc}")
             return None

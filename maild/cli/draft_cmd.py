@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from maild.app import review
@@ -67,8 +68,11 @@ def drafts_command(app: App, show_all: bool, as_json: bool) -> None:
     for d in found:
         needs = ", ".join(d.spec.missing_fields)
         snoozed = f" (snoozed to {app.local(d.send_after)})" if d.send_after else ""
-        table.add_row(str(d.id), str(d.ask_id), d.status + snoozed,
-                      ", ".join(a for a, _n in d.spec.to_addrs), d.spec.subject, needs)
+        # Subjects and field names are text from outside: "[[introduced_by]]" must show
+        # as typed, not as Rich markup.
+        table.add_row(str(d.id), str(d.ask_id), escape(d.status + snoozed),
+                      escape(", ".join(a for a, _n in d.spec.to_addrs)),
+                      escape(d.spec.subject), escape(needs))
     app.console.print(table)
 
 

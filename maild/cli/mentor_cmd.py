@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
-from maild.app.hitlist_csv import parse_csv, to_csv
+from maild.app.drafting import TemplateDrafts, refresh_pending
+from maild.app.hitlist_csv import read_csv, to_csv
 from maild.cli.app import App, pass_app
 from maild.core.entries import (
     DATE_EXAMPLES,
@@ -24,6 +26,7 @@ from maild.core.entries import (
 )
 from maild.core.timing import range_problem
 from maild.errors import UsageError
+from maild.store import drafts as drafts_repo
 from maild.store import iso
 from maild.store import mentors as repo
 
@@ -76,6 +79,16 @@ def _checked(entry: MentorInput) -> MentorInput:
     return entry
 
 
+def _refresh_drafts(app: App, mentor_id: int) -> int:
+    """Render the mentor's waiting drafts again, so they say what the hit list says now."""
+    if not drafts_repo.pending_for_mentor(app.store(), mentor_id):
+        return 0  # nothing to render (and a hit list may be kept before any config)
+    drafts = app.tracker().drafts
+    if not isinstance(drafts, TemplateDrafts):
+        return 0
+    return refresh_pending(app.store(), drafts, mentor_id, app.now())
+
+
 @click.group("mentor")
 def mentor_group() -> None:
     """Your hit list: the mentors you may ask, ranked."""
@@ -117,8 +130,9 @@ def mentor_list(app: App, as_json: bool) -> None:
     table = Table("id", "rank", "name", "institution", "specialty", "email", "status")
     for r in records:
         e = r.entry
-        table.add_row(str(r.id), "" if e.rank is None else str(e.rank), e.name, e.institution,
-                      e.specialty, ", ".join(e.emails), e.outreach_status)
+        table.add_row(*(escape(v) for v in (
+            str(r.id), "" if e.rank is None else str(e.rank), e.name, e.institution,
+            e.specialty, ", ".join(e.emails), e.outreach_status)))
     app.console.print(table)
 
 
@@ -167,6 +181,10 @@ def mentor_edit(app: App, /, mentor: str, name: str | None, emails: tuple[str, .
     entry = _checked(dataclasses.replace(record.entry, **changes))
     repo.update_mentor(store, record.id, entry, app.now())
     click.echo(f"Updated mentor {record.id}: {entry.name}")
+    refreshed = _refresh_drafts(app, record.id)
+    if refreshed:
+        click.echo(f"{refreshed} waiting draft(s) rendered again with the new details "
+                   "(`maild drafts`).")
 
 
 @mentor_group.command("remove")
@@ -194,6 +212,10 @@ def mentor_import(app: App, file: Path) -> None:
     assistant email, connection point, outreach status, timezone, notes. Name and email
     are required. The whole file is checked first: a bad row imports nothing and is
     reported with its line number.
+
+    Importing again updates the mentors already on the list (matched by an address,
+    else by their exact name): the columns the file has replace what was known, and
+    each change is reported. Waiting drafts of updated mentors are rendered again.
     """
     if str(file) == "-":
         text = sys.stdin.read()
@@ -204,9 +226,18 @@ def mentor_import(app: App, file: Path) -> None:
             text = file.read_text(encoding="cp1252")
         except OSError as exc:
             raise UsageError(f"{file}: cannot be read ({exc.strerror})") from None
-    entries = parse_csv(text, str(file))
-    ids = repo.add_mentors(app.store(), entries, app.now())
-    click.echo(f"Imported {len(ids)} mentor(s) from {file}")
+    found = read_csv(text, str(file))
+    report = repo.import_mentors(app.store(), found.entries, found.columns, app.now(),
+                                 validate)
+    click.echo(f"{file}: {len(report.added)} new, {len(report.updated)} updated, "
+               f"{report.unchanged} unchanged")
+    for mentor_id, name, changed, how in report.updated:
+        matched = " (matched by name: a new address)" if how == "by name" else ""
+        click.echo(f"  updated {mentor_id} {name}: {', '.join(changed)}{matched}")
+    refreshed = sum(_refresh_drafts(app, mentor_id) for mentor_id, *_ in report.updated)
+    if refreshed:
+        click.echo(f"{refreshed} waiting draft(s) rendered again with the new details "
+                   "(`maild drafts`).")
 
 
 @mentor_group.command("export")
@@ -250,15 +281,18 @@ def application_group() -> None:
 @click.option("--letters", "letters_required", type=int, default=3, show_default=True,
               help="How many letters the application needs.")
 @click.option("--system", default="", help='Where letters go, e.g. "ERAS", "AMCAS".')
-@click.option("--programs", default="", help="Programs applied to (for the materials packet).")
+@click.option("--programs", "programs", multiple=True,
+              help="A program applied to, for the materials packet (repeat for each; "
+              "\"A; B\" works too).")
 @click.option("--instructions", default="", help="How letter writers submit their letter.")
 @pass_app
 def application_add(app: App, name: str, deadline: str | None, letters_required: int,
-                    system: str, programs: str, instructions: str) -> None:
+                    system: str, programs: tuple[str, ...], instructions: str) -> None:
     """Add an application."""
     when = parse_date(deadline, "--deadline") if deadline else None
+    listed = [p.strip() for item in programs for p in item.split(";") if p.strip()]
     app_id = repo.add_application(app.store(), name, when, letters_required, system,
-                                  programs, instructions, app.now())
+                                  "; ".join(listed), instructions, app.now())
     click.echo(f"Added application {app_id}: {name}")
 
 
@@ -274,7 +308,7 @@ def application_list(app: App, as_json: bool) -> None:
         return
     table = Table("id", "name", "system", "deadline", "letters")
     for r in records:
-        table.add_row(str(r.id), r.name, r.system, str(r.deadline or ""),
+        table.add_row(str(r.id), escape(r.name), escape(r.system), str(r.deadline or ""),
                       str(r.letters_required))
     app.console.print(table)
 

@@ -904,7 +904,8 @@ class _Work:
             return
         self.ask = replace(self.ask, outcome=outcome)
         if is_letter_writer(self.ask):
-            self.emit(StartAsk("thanks", self.ask.mentor_id, self.ask.application_id, outcome))
+            self.emit(StartAsk("thanks", self.ask.mentor_id, self.ask.application_id, outcome,
+                               fields=(("outcome", outcome),)))
         if self.ask.state not in ENDED_STATES:
             self.cancel("the application has an outcome")
             self.set_state(AskState.CLOSED, "outcome recorded")

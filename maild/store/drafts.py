@@ -98,11 +98,58 @@ def insert_draft(store: Store, spec: DraftSpec, status: str, now: datetime,
 
 
 def update_content(store: Store, draft_id: int, spec: DraftSpec, now: datetime) -> None:
+    """A draft's content rendered again (new inputs, the user's fields or edits): what it
+    says, to whom, in which thread and with which files; its Message-ID stays."""
     store.db.execute(
         "UPDATE drafts SET to_addrs = ?, meta = ?, subject = ?, body = ?, "
-        "missing_fields = ?, updated_at = ? WHERE id = ?",
+        "missing_fields = ?, attachments = ?, in_reply_to = ?, references_ = ?, "
+        "updated_at = ? WHERE id = ?",
         (json.dumps([list(t) for t in spec.to_addrs]), _meta(spec), spec.subject, spec.body,
-         json.dumps(list(spec.missing_fields)), iso(now), draft_id))
+         json.dumps(list(spec.missing_fields)), json.dumps(list(spec.attachments)),
+         spec.in_reply_to, " ".join(spec.references) or None, iso(now), draft_id))
+
+
+def set_problems(store: Store, draft_id: int, problems: tuple[str, ...],
+                 now: datetime) -> None:
+    """Record why an approved draft is held (shown as what it needs), or clear it."""
+    store.db.execute("UPDATE drafts SET missing_fields = ?, updated_at = ? WHERE id = ?",
+                     (json.dumps(list(problems)), iso(now), draft_id))
+
+
+@dataclass(frozen=True)
+class MailOut:
+    """A mail that went (or may have gone) to a mentor: by maild, or by the user."""
+
+    ask_id: int | None
+    subject: str
+    at: datetime
+
+
+def mail_to_mentor_since(store: Store, mentor_id: int, since: datetime,
+                         exclude: int | None = None) -> list[MailOut]:
+    """Mail to any of the mentor's addresses since ``since``, from any ask: maild's sends
+    (``sending`` and ``uncertain`` count: they may have gone out) and what the user
+    sent from their own client (seen in Sent)."""
+    rows = store.db.execute(
+        "SELECT d.ask_id, d.subject, d.sent_at AS at FROM drafts d "
+        "JOIN asks a ON a.id = d.ask_id WHERE a.mentor_id = ? AND d.id IS NOT ? "
+        "AND d.status IN ('sent', 'sending', 'uncertain') AND d.sent_at >= ? "
+        "UNION ALL SELECT m.ask_id, m.subject, m.date AS at FROM messages m "
+        "WHERE m.direction = 'out' AND m.folder != 'smtp' AND m.date >= ? "
+        "AND m.message_id NOT IN (SELECT message_id FROM drafts) "
+        "AND EXISTS (SELECT 1 FROM json_each(m.to_addrs) j JOIN mentor_addresses ma "
+        "ON ma.address = j.value WHERE ma.mentor_id = ?) ORDER BY at",
+        (mentor_id, exclude, iso(since), iso(since), mentor_id)).fetchall()
+    return [MailOut(r["ask_id"], r["subject"] or "", datetime.fromisoformat(r["at"]))
+            for r in rows]
+
+
+def pending_for_mentor(store: Store, mentor_id: int) -> list[Draft]:
+    """The drafts waiting for approval in the asks of one mentor."""
+    rows = store.db.execute(
+        "SELECT d.* FROM drafts d JOIN asks a ON a.id = d.ask_id WHERE a.mentor_id = ? "
+        "AND d.status = 'pending' ORDER BY d.id", (mentor_id,)).fetchall()
+    return [_draft(r) for r in rows]
 
 
 def get_draft(store: Store, draft_id: int) -> Draft:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from maild.core.entries import MentorInput
@@ -82,6 +82,105 @@ def add_mentors(store: Store, entries: Iterable[MentorInput], now: datetime) -> 
             store.add_event(now, "mentor_added", mentor_id=mentor_id, name=entry.name)
             ids.append(mentor_id)
     return ids
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: new mentors, mentors updated (with the fields that changed,
+    and how they were matched), and rows that changed nothing."""
+
+    added: tuple[tuple[int, str], ...]
+    updated: tuple[tuple[int, str, tuple[str, ...], str], ...]
+    unchanged: int
+
+
+# Import columns and the entry fields they set ("email" sets the non-assistant ones).
+_IMPORT_FIELDS: dict[str, str] = {
+    "name": "name", "title": "title", "institution": "institution",
+    "department": "department", "specialty": "specialty",
+    "last_publication": "last_publication", "grant_status": "grant_status",
+    "connection_point": "connection_point", "outreach_status": "outreach_status",
+    "rank": "rank", "timezone": "timezone", "notes": "notes", "email": "emails",
+    "assistant_email": "assistant_emails",
+}
+
+
+def _owner(db: sqlite3.Connection, addresses: Iterable[str]) -> set[int]:
+    owners: set[int] = set()
+    for address in addresses:
+        row = db.execute("SELECT mentor_id FROM mentor_addresses WHERE address = ?",
+                         (address,)).fetchone()
+        if row is not None:
+            owners.add(int(row[0]))
+    return owners
+
+
+def import_mentors(store: Store, entries: Iterable[MentorInput], columns: Iterable[str],
+                   now: datetime, check: Callable[[MentorInput], list[str]]) -> ImportReport:
+    """Add new mentors and update known ones, all or nothing.
+
+    A row is a known mentor when one of its addresses is theirs (else when its name is
+    exactly one mentor's name: a new address for the same person). Only the columns the
+    file has change; an empty outreach status keeps the one maild tracks. ``check``
+    validates each merged entry (UsageError naming the row when it fails).
+    """
+    present = [c for c in _IMPORT_FIELDS if c in set(columns)]
+    added: list[tuple[int, str]] = []
+    updated: list[tuple[int, str, tuple[str, ...], str]] = []
+    unchanged = 0
+    with store.transaction() as db:
+        for entry in entries:
+            where = f"line {entry.line}: " if entry.line else ""
+            owners = _owner(db, entry.emails + entry.assistant_emails)
+            how = "by address"
+            if len(owners) > 1:
+                raise UsageError(f"{where}its addresses belong to several mentors "
+                                 f"({', '.join(str(o) for o in sorted(owners))}); nothing "
+                                 "imported")
+            if not owners:
+                named = db.execute("SELECT id FROM mentors WHERE name = ? COLLATE NOCASE",
+                                   (entry.name.strip(),)).fetchall()
+                if len(named) == 1:
+                    owners, how = {int(named[0][0])}, "by name"
+            if not owners:
+                if not entry.outreach_status.strip():
+                    entry = replace(entry, outreach_status="not contacted")
+                _check_addresses_free(db, entry.emails + entry.assistant_emails, None)
+                cur = db.execute(
+                    f"INSERT INTO mentors ({', '.join(_MENTOR_COLUMNS)}, created_at) "
+                    f"VALUES ({', '.join('?' * len(_MENTOR_COLUMNS))}, ?)",
+                    (*_values(entry), iso(now)))
+                mentor_id = int(cur.lastrowid or 0)
+                _write_addresses(db, mentor_id, entry)
+                store.add_event(now, "mentor_added", mentor_id=mentor_id, name=entry.name)
+                added.append((mentor_id, entry.name))
+                continue
+            mentor_id = owners.pop()
+            old = get_mentor(store, mentor_id).entry
+            changes: dict[str, object] = {}
+            for column in present:
+                attr = _IMPORT_FIELDS[column]
+                value = getattr(entry, attr)
+                if column == "outreach_status" and not entry.outreach_status.strip():
+                    continue
+                if value != getattr(old, attr):
+                    changes[attr] = value
+            if not changes:
+                unchanged += 1
+                continue
+            merged = replace(old, **changes)  # type: ignore[arg-type]
+            problems = check(merged)
+            if problems:
+                raise UsageError(f"{where}{'; '.join(problems)}; nothing imported")
+            _check_addresses_free(db, merged.emails + merged.assistant_emails, mentor_id)
+            db.execute(f"UPDATE mentors SET {', '.join(c + ' = ?' for c in _MENTOR_COLUMNS)} "
+                       "WHERE id = ?", (*_values(merged), mentor_id))
+            _write_addresses(db, mentor_id, merged)
+            names = tuple(sorted(k.replace("_", " ") for k in changes))
+            store.add_event(now, "mentor_edited", mentor_id=mentor_id, fields=list(names),
+                            via="import")
+            updated.append((mentor_id, merged.name, names, how))
+    return ImportReport(tuple(added), tuple(updated), unchanged)
 
 
 def update_mentor(store: Store, mentor_id: int, entry: MentorInput, now: datetime) -> None:
