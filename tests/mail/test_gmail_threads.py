@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from maild.adapters.imap import header_info
-from maild.app.inbox import parse_headers
 from maild.sandbox.mail import make_message
+from maild.understand.headers import parse_headers
 from tests.mail.conftest import MENTOR, World
 
 

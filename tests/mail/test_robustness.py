@@ -24,17 +24,19 @@ from maild import paths
 from maild.app import inbox as inbox_module
 from maild.app import tracker as tracker_module
 from maild.app.drafting import TemplateDrafts
-from maild.app.inbox import Headers, Inbox, Match
+from maild.app.inbox import Inbox
 from maild.app.tracker import Tracker
 from maild.core import events as ev
 from maild.core.actions import Level
 from maild.core.engine import decide as real_decide
+from maild.core.matching import Match
 from maild.core.model import Intent
 from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.mail import make_message
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
 from maild.store import drafts as drafts_repo
+from maild.understand.headers import Headers
 from maild.understand.inspect import inspect_message as real_inspect
 from tests.mail.conftest import MENTOR, PW_ENV, World
 from tests.mail.worlds import Notices, add_mentor, build_world
