@@ -452,7 +452,8 @@ def test_missed_deadline_is_urgent() -> None:
 
 def test_outcome_starts_a_thanks_ask_for_the_writer() -> None:
     actions = _actions(LETTER_AGREED, OutcomeRecorded("matched"), aug(20), "letter")
-    assert StartAsk("thanks", 7, None, "matched") in actions
+    # The outcome is the thank-you's words (issue 11.5: it used to demand --field outcome).
+    assert StartAsk("thanks", 7, None, "matched", fields=(("outcome", "matched"),)) in actions
 
 
 def test_outcome_for_a_mentor_who_declined_thanks_nobody() -> None:
