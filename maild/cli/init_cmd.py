@@ -7,6 +7,7 @@ turns any missing answer into an error instead of a question, for scripts.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -53,6 +54,10 @@ def _ask(value: Any, prompt: str, no_input: bool, flag: str, **kwargs: Any) -> A
 @click.option("--password-env", help="Name of an environment variable holding the password.")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from standard input and store it in the keyring.")
+@click.option("--cv", "cv", help="Your CV (a file): attached to the materials packet sent "
+              "to letter writers.")
+@click.option("--personal-statement", "statement",
+              help="Your personal statement draft (a file), attached to the packet too.")
 @click.option("--no-input", is_flag=True, help="Never ask; fail on anything missing.")
 @click.option("--force", is_flag=True, help="Overwrite an existing config.toml.")
 @pass_app
@@ -62,7 +67,8 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
                  imap_port: int | None, imap_security: str | None, smtp_host: str | None,
                  smtp_port: int | None, smtp_security: str | None,
                  password_command: str | None, password_env: str | None,
-                 password_stdin: bool, no_input: bool, force: bool) -> None:
+                 password_stdin: bool, cv: str | None, statement: str | None,
+                 no_input: bool, force: bool) -> None:
     """Create config.toml: who you are and how to reach your mailbox.
 
     Presets cover Gmail, Outlook/Microsoft 365, iCloud and Fastmail. The password is
@@ -105,6 +111,13 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
                  "security": smtp_security or preset.smtp_security},
         "save_sent_copy": "never" if preset.saves_sent_copy else "auto",
     }
+    attachments = {key: path for key, path in (
+        ("cv", _document(cv, "Your CV, to attach to letter packets (a file; Enter to skip)",
+                         no_input, "--cv")),
+        ("personal_statement", _document(
+            statement, "Your personal statement draft (a file; Enter to skip)", no_input,
+            "--personal-statement")),
+    ) if path}
     account["password"] = _password_source(app, account, password_command, password_env,
                                            password_stdin, no_input)
     document: dict[str, Any] = {
@@ -114,6 +127,8 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
         "sending": {"days": ["mon", "tue", "wed", "thu", "fri"], "window": "08:00-17:00",
                     "approval": "always"},
     }
+    if attachments:
+        document["attachments"] = attachments
     # Validate before writing, so a bad answer never leaves a broken file behind.
     try:
         parse(document, target)
@@ -131,6 +146,19 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
 
 _HEADER = ("# maild configuration, written by `maild init`.\n"
            "# Every key is explained in config/maild.example.toml of the maild sources.\n\n")
+
+
+def _document(given: str | None, prompt: str, no_input: bool, flag: str) -> str:
+    """A file the letter packet attaches: its absolute path, or "" when skipped."""
+    if given is None and not no_input:
+        given = click.prompt(prompt, default="", show_default=False)
+    if not given or not given.strip():
+        return ""
+    path = Path(given.strip()).expanduser().resolve()
+    if not path.is_file():
+        raise UsageError(f"{flag}: {path} is not a file (give the path of your document, "
+                         "or leave it out and add it later under [attachments])")
+    return str(path)
 
 
 def _password_source(app: App, account: dict[str, Any], command: str | None,
@@ -157,8 +185,6 @@ def _password_source(app: App, account: dict[str, Any], command: str | None,
 
 def _local_timezone() -> str:
     try:
-        from pathlib import Path
-
         link = Path("/etc/localtime").resolve()
         parts = link.parts
         if "zoneinfo" in parts:

@@ -68,8 +68,13 @@ def _fix_case(text: str) -> str:
     letters = [c for c in text if c.isalpha()]
     if len(letters) < 4 or not all(c.isupper() for c in letters):
         return text
-    return " ".join("-".join(part[:1].upper() + part[1:].lower() for part in word.split("-"))
-                    for word in text.split())
+    words = []
+    for index, word in enumerate(text.split()):
+        if index and _word_key(word) in _PARTICLES:
+            words.append(word.lower())  # "DE LA CRUZ" -> "de la Cruz"
+        else:
+            words.append("-".join(p[:1].upper() + p[1:].lower() for p in word.split("-")))
+    return " ".join(words)
 
 
 def split_name(name: str, title: str = "") -> PersonName:
