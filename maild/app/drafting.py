@@ -37,7 +37,9 @@ from maild.adapters.templates import (
 )
 from maild.config import Config
 from maild.core import wording
-from maild.core.model import Ask, Step
+from maild.core.engine import RESENT
+from maild.core.entries import check_text
+from maild.core.model import Ask, Step, StepStatus
 from maild.errors import UsageError
 from maild.store import Store
 from maild.store import drafts as drafts_repo
@@ -56,10 +58,15 @@ def salutation(record: MentorRecord) -> str:
 
 
 def recipient(record: MentorRecord) -> tuple[tuple[str, str], ...]:
-    """The mentor's first address with their name exactly as on the hit list (a header
-    value: anything unsafe in it must be refused when composing, never cleaned)."""
+    """The mentor's first address with their name as read ("JUAN DE LA CRUZ" -> "Juan de
+    la Cruz", "Okafor, Samuel" -> "Samuel Okafor"). A name with a control character is
+    passed on as it is, so that composing refuses it (never cleaned into a header)."""
     entry = record.entry
-    return ((entry.emails[0], entry.name),) if entry.emails else ()
+    if not entry.emails:
+        return ()
+    name = entry.name if check_text("name", entry.name) else \
+        wording.split_name(entry.name, entry.title).full
+    return ((entry.emails[0], name),)
 
 
 def attachment_problems(paths: tuple[str, ...]) -> list[str]:
@@ -158,8 +165,12 @@ class TemplateDrafts:
             subject="", body="", message_id=new_message_id(account.email),
             in_reply_to=None, references=(), template=step.template)
         spec = self.addressed(store, ask, spec, step.in_thread)
-        # The words the user gave when starting the ask (an outcome, a question).
-        return self.render(store, ask, spec, dict(ask.fields))
+        # The words the user gave when starting the ask (an outcome, a question) are for
+        # its first mail of each kind: a recurring update must say something new, so
+        # its next one asks again (a mail sent afresh after a bounce says the same).
+        again = any(s.name == step.name and s.id != step.id and s.status is StepStatus.SENT
+                    for s in ask.steps) and step.note != RESENT
+        return self.render(store, ask, spec, {} if again else dict(ask.fields))
 
     def addressed(self, store: Store, ask: Ask, spec: DraftSpec, in_thread: bool
                   ) -> DraftSpec:
@@ -222,9 +233,12 @@ class TemplateDrafts:
                  user: Mapping[str, str]) -> DraftSpec:
         """The draft rendered afresh from today's inputs (mentor, application, thread,
         files) and every field given so far; its Message-ID stays."""
-        merged = {**dict(ask.fields), **dict(draft.spec.fields),
-                  **{k: v for k, v in user.items() if v}}
         step = next((s for s in ask.steps if s.id == draft.spec.step_id), None)
+        again = step is not None and step.note != RESENT and any(
+            s.name == step.name and s.id != step.id and s.status is StepStatus.SENT
+            for s in ask.steps)
+        merged = {**({} if again else dict(ask.fields)), **dict(draft.spec.fields),
+                  **{k: v for k, v in user.items() if v}}
         in_thread = step.in_thread if step is not None else draft.spec.in_reply_to is not None
         spec = self.addressed(store, ask, draft.spec, in_thread)
         return self.render(store, ask, spec, merged)

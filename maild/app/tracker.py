@@ -27,6 +27,7 @@ from typing import Protocol
 from maild.adapters.compose import new_message_id
 from maild.config import Config
 from maild.core import events as ev
+from maild.core import wording
 from maild.core.actions import (
     CancelSteps,
     ChangeState,
@@ -58,6 +59,15 @@ log = logging.getLogger(__name__)
 
 _WEEKDAY = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 _EXCLUDED_STATUSES = ("excluded", "do not contact", "skip")
+# What a suggestion tells the user, by (playbook, reason); others: "reason: consider ...".
+_SUGGESTED = {
+    ("letter", "declined"): "The letter was declined: consider asking {names} instead "
+                            "(`maild ask letter NAME --application ...`).",
+    ("letter", "backup"): "A hesitant yes is not a letter to count on: line up a backup "
+                          "writer; consider {names}.",
+    ("cold", "backup"): "A hesitant yes: consider also writing to {names}.",
+    ("warm", "backup"): "A hesitant yes: consider also writing to {names}.",
+}
 
 
 class DraftMaker(Protocol):
@@ -396,19 +406,22 @@ class Tracker:
             self._tell(Level.INFO, f"{action.reason}; the hit list has no fresh candidate "
                        "(add more with `maild mentor add`)")
             return
-        names = ", ".join(m.name for m in chosen)
+        names = ", ".join(wording.split_name(m.name).full for m in chosen)
         self.store.add_event(now, "suggestion", ask_id=ask.id, mentor_id=ask.mentor_id,
                              reason=action.reason, candidates=names,
                              started=action.auto_start)
         if not action.auto_start:
-            self._tell(Level.INFO, f"{action.reason}: consider {names}")
+            self._tell(Level.INFO, _SUGGESTED.get((ask.playbook, action.reason),
+                                                  "{reason}: consider {names}").format(
+                reason=action.reason, names=names))
             return
         for mentor in chosen:
             created = self._create(mentor.id, "cold", now, account=ask.account,
                                    application_id=None, deadline=None, meeting_at=None,
                                    force=False, again=False, note=action.reason)
-            self._tell(Level.INFO, f"started cold ask {created.ask.id} to {mentor.name} "
-                       f"({action.reason}); its first draft waits for your approval")
+            self._tell(Level.INFO, f"started cold ask {created.ask.id} to "
+                       f"{wording.split_name(mentor.name).full} ({action.reason}); its first "
+                       "draft waits for your approval")
 
     def _unmade(self, ask: Ask, step: Step, exc: MaildError) -> DraftSpec:
         """A placeholder draft naming why the real one could not be made."""

@@ -214,8 +214,9 @@ def mentor_import(app: App, file: Path) -> None:
     reported with its line number.
 
     Importing again updates the mentors already on the list (matched by an address,
-    else by their exact name): the columns the file has replace what was known, and
-    each change is reported. Waiting drafts of updated mentors are rendered again.
+    else by their exact name): the columns the file has replace what was known (new
+    addresses are added; none is dropped), and each change is reported. Waiting drafts
+    of updated mentors are rendered again.
     """
     if str(file) == "-":
         text = sys.stdin.read()
@@ -232,7 +233,8 @@ def mentor_import(app: App, file: Path) -> None:
     click.echo(f"{file}: {len(report.added)} new, {len(report.updated)} updated, "
                f"{report.unchanged} unchanged")
     for mentor_id, name, changed, how in report.updated:
-        matched = " (matched by name: a new address)" if how == "by name" else ""
+        matched = (" (matched by name; its addresses are left as they are: `maild mentor "
+                   "edit` changes them)") if how == "by name" else ""
         click.echo(f"  updated {mentor_id} {name}: {', '.join(changed)}{matched}")
     refreshed = sum(_refresh_drafts(app, mentor_id) for mentor_id, *_ in report.updated)
     if refreshed:

@@ -88,6 +88,8 @@ _RETRYABLE = frozenset(
     {StepStatus.APPROVED, StepStatus.SENDING, StepStatus.UNCERTAIN, StepStatus.FAILED}
 )
 REDRAFT_REASON = "the mentor replied after it was approved; it needs approving again"
+# The note of a mail drafted afresh after its first copy bounced.
+RESENT = "resent after a bounce"
 
 
 class Verdict(StrEnum):
@@ -950,7 +952,7 @@ class _Work:
                 fresh = Step(
                     name=bounced, kind=old.kind, due_at=self.shift(self.now, old.kind),
                     template=old.template, in_thread=False, nudge=old.nudge,
-                    followup=old.followup, note="resent after a bounce",
+                    followup=old.followup, note=RESENT,
                 )
                 self.add_step(fresh)
         overdue = [s for s in self.ask.steps

@@ -120,9 +120,10 @@ def import_mentors(store: Store, entries: Iterable[MentorInput], columns: Iterab
     """Add new mentors and update known ones, all or nothing.
 
     A row is a known mentor when one of its addresses is theirs (else when its name is
-    exactly one mentor's name: a new address for the same person). Only the columns the
-    file has change; an empty outreach status keeps the one maild tracks. ``check``
-    validates each merged entry (UsageError naming the row when it fails).
+    exactly one mentor's name). Only the columns the file has change; an empty outreach
+    status keeps the one maild tracks; addresses are only ever added (and not at all for
+    a row matched by name, so a stale sheet cannot bring back an address that bounced).
+    ``check`` validates each merged entry (UsageError naming the row when it fails).
     """
     present = [c for c in _IMPORT_FIELDS if c in set(columns)]
     added: list[tuple[int, str]] = []
@@ -163,6 +164,16 @@ def import_mentors(store: Store, entries: Iterable[MentorInput], columns: Iterab
                 value = getattr(entry, attr)
                 if column == "outreach_status" and not entry.outreach_status.strip():
                     continue
+                if attr in ("emails", "assistant_emails"):
+                    if how == "by name":
+                        # A stale sheet must not bring back an address that bounced:
+                        # addresses change with `maild mentor edit`.
+                        continue
+                    # Addresses are identity: the sheet adds, it never drops one maild
+                    # knows (and the one drafts go to stays first).
+                    value = old_value = getattr(old, attr)
+                    value = (*old_value, *(a for a in getattr(entry, attr)
+                                           if a not in old_value))
                 if value != getattr(old, attr):
                     changes[attr] = value
             if not changes:

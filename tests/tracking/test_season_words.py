@@ -191,12 +191,21 @@ def test_a_draft_follows_its_mentor_and_a_reimport_updates(run: Run, home: Path)
     assert "updated 1 Dr. Elena Marquez: connection point" in out
     assert "updated 5 Mei Chen: rank" in out
     assert draft_of(run, 1)["subject"] == "Question about your 2025 JAMA Cardiology paper"
-    # A new address for a known name updates the person instead of adding a stranger.
-    moved = edited.replace("sokafor@hosp.example.org", "samuel.okafor@newhosp.example.org")
-    out = import_list(run, home, moved).output
-    assert "0 new, 1 updated" in out and "(matched by name: a new address)" in out
+    # A row with another address but a known name is that person, not a stranger; a
+    # stale sheet never takes back an address fixed with `mentor edit` (after a bounce).
+    run("mentor", "edit", "Okafor", "--email", "samuel.okafor@newhosp.example.org")
+    out = import_list(run, home, edited.replace("Internal Medicine", "General Medicine")).output
+    assert "0 new, 1 updated, 4 unchanged" in out
+    assert "updated 2 Okafor, Samuel: specialty (matched by name" in out
     shown = json.loads(run("mentor", "show", "Okafor", "--json").output)
     assert shown["emails"] == ["samuel.okafor@newhosp.example.org"]
+    # A new address next to a known one is added; the one drafts go to stays first.
+    added = edited.replace("mchen@institute.example.org", "mchen@institute.example.org; "
+                           "mei.chen@home.example.org")
+    out = import_list(run, home, added).output
+    assert "updated 5 Mei Chen: emails" in out
+    shown = json.loads(run("mentor", "show", "Chen", "--json").output)
+    assert shown["emails"] == ["mchen@institute.example.org", "mei.chen@home.example.org"]
 
 
 def test_hesitant_is_not_committed_and_is_a_risk(run: Run, home: Path) -> None:
