@@ -489,9 +489,12 @@ class _Work:
         if step is not None and step.status is StepStatus.DRAFTED:
             self.update(step, status=StepStatus.APPROVED, approved_at=self.now, recalled=None)
             self.emit(SendStep(name))
+            # Nothing more is asked of the user: it goes out in the sending window (or
+            # once the ask is resumed).
             if self.ask.state is AskState.WAITING_FOR_YOU:
-                # Nothing more is asked of the user: it goes out in the sending window.
                 self.set_state(AskState.ACTIVE, f"the {name} mail is approved")
+            elif self.ask.held_from is AskState.WAITING_FOR_YOU:
+                self.ask = replace(self.ask, held_from=AskState.ACTIVE)
 
     def on_rejected(self, name: str) -> None:
         step = self.ask.open_step(name)

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from maild.core.model import Intent
-from maild.core.playbooks import Anchor, Unit
+from maild.core.playbooks import Anchor, Trigger, Unit
 from maild.core.rules import DEFAULT_RULES, Rules
 from maild.core.timing import add_days, local_date
 
@@ -196,18 +196,28 @@ def one_a_day(mails: Sequence[Mail]) -> list[str]:
 
 def nothing_after_the_end(mails: Sequence[Mail], replies: Sequence[Reply]) -> list[str]:
     """After a reply that ends the ladder, no nudge; after a decline or a submitted
-    letter, nothing but the thank-you."""
+    letter, nothing but the thank-you. What counts is the mentor's latest reply before
+    the mail (a later one, "actually, yes", may reopen the ask)."""
     found = []
-    for reply in replies:
-        if reply.intent not in ENDING:
+    playbooks = {m.ask: m.playbook for m in mails}
+    for mail in mails:
+        before = [r for r in replies if r.ask == mail.ask and r.intent is not None
+                  and r.at < mail.at]
+        if not before:
             continue
-        allowed = _REACTIONS.get(reply.intent)
-        for mail in mails:
-            if mail.ask != reply.ask or mail.at <= reply.at:
-                continue
-            if mail.nudge or (allowed is not None and mail.step not in allowed):
-                found.append(f"{_label(mail)} went out after the mentor's "
-                             f"{reply.intent.value} reply of {reply.at:%a %Y-%m-%d %H:%M}")
+        reply = sorted(before, key=lambda r: r.at)[-1]  # the latest; ties: the last told
+        intent = reply.intent
+        playbook = playbooks.get(reply.ask)
+        if intent is Intent.SUBMITTED and playbook is not None \
+                and not DEFAULT_RULES.playbook(playbook).rules(Trigger.SUBMITTED):
+            intent = Intent.UNCLEAR  # "submitted" means nothing outside a letter
+        if intent not in ENDING:
+            continue
+        allowed = _REACTIONS.get(intent)
+        if mail.nudge or (allowed is not None and mail.step not in allowed):
+            assert intent is not None
+            found.append(f"{_label(mail)} went out after the mentor's "
+                         f"{intent.value} reply of {reply.at:%a %Y-%m-%d %H:%M}")
     return found
 
 
