@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from maild.adapters.compose import new_message_id
+from maild.adapters.compose import is_message_id, new_message_id
 from maild.adapters.templates import (
     ApplicationFields,
     AttachmentFields,
@@ -141,7 +141,12 @@ class TemplateDrafts:
         return subject
 
     def thread_headers(self, store: Store, ask: Ask) -> tuple[str | None, tuple[str, ...]]:
-        """In-Reply-To (the latest message of the thread) and References (all of it)."""
+        """In-Reply-To (the latest message of the thread) and References (all of it).
+
+        Ids that compose() would refuse (a mentor's client writing ``<nohost>``) are left
+        out here, where they would enter the thread: one malformed reply must not make
+        every later draft in the thread impossible to send.
+        """
         rows = store.db.execute(
             "SELECT message_id, sent_at AS at FROM drafts WHERE ask_id = ? AND status = 'sent' "
             "UNION ALL SELECT message_id, coalesce(date, created_at) AS at FROM messages "
@@ -149,7 +154,7 @@ class TemplateDrafts:
             "ORDER BY at", (ask.id, ask.id)).fetchall()
         ids: list[str] = []
         for mid in [*ask.thread_message_ids, *(r["message_id"] for r in rows)]:
-            if mid and mid not in ids:
+            if mid and mid not in ids and is_message_id(mid):
                 ids.append(mid)
         return (ids[-1] if ids else None), tuple(ids)
 

@@ -242,6 +242,11 @@ class Sender:
             return "uncertain"
         except smtp.SendPermanentError as exc:
             self._finish_failed(draft, step, now, uncertain=False, detail=str(exc))
+            if isinstance(exc, smtp.SmtpCertificateError):
+                # Not a problem of this draft: every send fails until the user acts.
+                self.tracker.queue_notice(Level.URGENT,
+                                          f"A mail could not be sent: {exc.message}")
+                self.tracker.flush_notices()
             return "failed"
         except (smtp.SendTemporaryError, MaildError) as exc:
             log.warning("draft %d: %s; will retry", draft.id, exc)

@@ -8,13 +8,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from maild.app.drafting import TemplateDrafts
 from maild.app.status import build_status, timeline
 from maild.cli.app import App, pass_app
 from maild.cli.mentor_cmd import check_range, parse_date
+from maild.cli.terminal import add_row, for_terminal
 from maild.clock import parse_instant
 from maild.core import events as ev
 from maild.core.events import Mark
@@ -248,12 +248,13 @@ def ask_show(app: App, ask_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    click.echo(f"Ask {ask.id}: {ask.playbook} to {data['mentor']['name']} — {ask.state}"
+    click.echo(f"Ask {ask.id}: {ask.playbook} to {for_terminal(data['mentor']['name'])} — "
+               f"{ask.state}"
                + (f", deadline {ask.deadline}" if ask.deadline else ""))
     table = Table("step", "kind", "due", "status")
     for s in ask.steps:
         status = str(s.status) + (f" ({s.reason})" if s.reason and not s.is_final else "")
-        table.add_row(s.name, str(s.kind), app.local(s.due_at), escape(status))
+        add_row(table, s.name, s.kind, app.local(s.due_at), status)
     app.console.print(table)
 
 
@@ -273,7 +274,7 @@ def ask_list(app: App, show_all: bool, as_json: bool) -> None:
         mentor = mentors_repo.get_mentor(store, ask.mentor_id)
         upcoming = [s for s in ask.steps if not s.is_final]
         nxt = f"{upcoming[0].name} {app.local(upcoming[0].due_at)}" if upcoming else ""
-        table.add_row(str(ask.id), escape(mentor.name), ask.playbook, str(ask.state), nxt)
+        add_row(table, ask.id, mentor.name, ask.playbook, ask.state, nxt)
     app.console.print(table)
 
 
@@ -329,26 +330,25 @@ def status_command(app: App, as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2, default=str))
         return
     c = app.console
-    counts = ", ".join(f"{k} {v}" for k, v in report["asks_by_state"].items()) or "none"
+    counts = for_terminal(", ".join(f"{k} {v}" for k, v in report["asks_by_state"].items())
+                          or "none", markup=True)
     c.print(f"[bold]Open asks:[/bold] {counts}")
     c.print(f"[bold]Drafts waiting for you:[/bold] {report['drafts_waiting']}")
     if report["next_steps"]:
         table = Table("due", "ask", "mentor", "step", title="Next")
         for item in report["next_steps"]:
-            table.add_row(app.local(datetime.fromisoformat(item["due"])), str(item["ask_id"]),
-                          escape(item["mentor"]),
-                          item["step"])
+            add_row(table, app.local(datetime.fromisoformat(item["due"])), item["ask_id"],
+                    item["mentor"], item["step"])
         c.print(table)
     if report["applications"]:
         table = Table("application", "deadline", "required", "committed", "hesitant",
                       "submitted", title="Letters")
         for a in report["applications"]:
-            table.add_row(escape(a["name"]), str(a["deadline"] or ""),
-                          str(a["letters_required"]), str(a["committed"]),
-                          str(a.get("hesitant", 0)), str(a["submitted"]))
+            add_row(table, a["name"], a["deadline"] or "", a["letters_required"],
+                    a["committed"], a.get("hesitant", 0), a["submitted"])
         c.print(table)
     for risk in report["risks"]:
-        c.print(f"[yellow]![/yellow] {escape(risk['text'])}")
+        c.print(f"[yellow]![/yellow] {for_terminal(risk['text'], markup=True)}")
 
 
 @click.command("timeline")
@@ -363,7 +363,8 @@ def timeline_command(app: App, mentor: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(items, indent=2, default=str))
         return
-    click.echo(f"Timeline of {record.name}:")
+    click.echo(f"Timeline of {for_terminal(record.name)}:")
     for item in items:
         ask = f"ask {item['ask_id']}: " if item["ask_id"] else ""
-        click.echo(f"  {app.local(datetime.fromisoformat(item['at']))}  {ask}{item['summary']}")
+        click.echo(f"  {app.local(datetime.fromisoformat(item['at']))}  {ask}"
+                   f"{for_terminal(item['summary'])}")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
 from maild.core.entries import MentorInput
 from maild.errors import NotFoundError, UsageError
@@ -145,7 +147,7 @@ def import_mentors(store: Store, entries: Iterable[MentorInput], columns: Iterab
                     owners, how = {int(named[0][0])}, "by name"
             if not owners:
                 if not entry.outreach_status.strip():
-                    entry = replace(entry, outreach_status="not contacted")
+                    entry = dataclasses.replace(entry, outreach_status="not contacted")
                 _check_addresses_free(db, entry.emails + entry.assistant_emails, None)
                 cur = db.execute(
                     f"INSERT INTO mentors ({', '.join(_MENTOR_COLUMNS)}, created_at) "
@@ -179,14 +181,18 @@ def import_mentors(store: Store, entries: Iterable[MentorInput], columns: Iterab
             if not changes:
                 unchanged += 1
                 continue
-            merged = replace(old, **changes)  # type: ignore[arg-type]
+            merged = dataclasses.replace(old, **changes)  # type: ignore[arg-type]
             problems = check(merged)
             if problems:
                 raise UsageError(f"{where}{'; '.join(problems)}; nothing imported")
             _check_addresses_free(db, merged.emails + merged.assistant_emails, mentor_id)
-            db.execute(f"UPDATE mentors SET {', '.join(c + ' = ?' for c in _MENTOR_COLUMNS)} "
-                       "WHERE id = ?", (*_values(merged), mentor_id))
-            _write_addresses(db, mentor_id, merged)
+            # Only what changed (as update_mentor): never a stale copy of the rest.
+            columns = [c for c in _MENTOR_COLUMNS if c in changes]
+            if columns:
+                db.execute(f"UPDATE mentors SET {', '.join(c + ' = ?' for c in columns)} "
+                           "WHERE id = ?", (*(changes[c] for c in columns), mentor_id))
+            if "emails" in changes or "assistant_emails" in changes:
+                _write_addresses(db, mentor_id, merged)
             names = tuple(sorted(k.replace("_", " ") for k in changes))
             store.add_event(now, "mentor_edited", mentor_id=mentor_id, fields=list(names),
                             via="import")
@@ -194,12 +200,31 @@ def import_mentors(store: Store, entries: Iterable[MentorInput], columns: Iterab
     return ImportReport(tuple(added), tuple(updated), unchanged)
 
 
-def update_mentor(store: Store, mentor_id: int, entry: MentorInput, now: datetime) -> None:
+def update_mentor(store: Store, mentor_id: int, changes: Mapping[str, object],
+                  now: datetime) -> None:
+    """Write only the fields in ``changes`` (MentorInput names), in one transaction.
+
+    Never the whole row: what the user read before editing may be stale by now (the
+    daemon moves outreach_status when a reply lands), and writing it back would undo
+    that change.
+    """
+    unknown = set(changes) - {*_MENTOR_COLUMNS, "emails", "assistant_emails"}
+    if unknown:
+        raise UsageError(f"not a mentor field: {', '.join(sorted(unknown))}")
+    columns = [c for c in _MENTOR_COLUMNS if c in changes]
     with store.transaction() as db:
-        _check_addresses_free(db, entry.emails + entry.assistant_emails, mentor_id)
-        db.execute(f"UPDATE mentors SET {', '.join(c + ' = ?' for c in _MENTOR_COLUMNS)} "
-                   "WHERE id = ?", (*_values(entry), mentor_id))
-        _write_addresses(db, mentor_id, entry)
+        if columns:
+            db.execute(f"UPDATE mentors SET {', '.join(c + ' = ?' for c in columns)} "
+                       "WHERE id = ?", (*(changes[c] for c in columns), mentor_id))
+        if "emails" in changes or "assistant_emails" in changes:
+            current = get_mentor(store, mentor_id).entry
+            entry = dataclasses.replace(
+                current,
+                emails=cast(tuple[str, ...], changes.get("emails", current.emails)),
+                assistant_emails=cast(tuple[str, ...], changes.get(
+                    "assistant_emails", current.assistant_emails)))
+            _check_addresses_free(db, entry.emails + entry.assistant_emails, mentor_id)
+            _write_addresses(db, mentor_id, entry)
         store.add_event(now, "mentor_edited", mentor_id=mentor_id)
 
 
