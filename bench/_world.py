@@ -12,9 +12,10 @@ from pathlib import Path
 from maild.app.drafting import TemplateDrafts
 from maild.app.tracker import Tracker
 from maild.config import Config
+from maild.core import events as ev
 from maild.core.entries import MentorInput
+from maild.core.model import DraftStatus
 from maild.store import Store
-from maild.store import drafts as drafts_repo
 from maild.store.mentors import add_mentors
 
 
@@ -36,12 +37,15 @@ def asks_waiting_for_reply(home: Path, config: Config, count: int, now: datetime
             tracker.create_ask(mentor_id, "cold", created)
         # A day later every initial email is due (whatever the sending window).
         tracker.run_due(now - timedelta(days=1))
-        for draft in drafts_repo.list_drafts(store, ("pending",)):
-            with store.transaction():
-                drafts_repo.set_status(store, draft.id, "sent", now - timedelta(days=1),
-                                       sent_at=now - timedelta(days=1))
-                store.db.execute("UPDATE steps SET status = 'sent' WHERE id = ?",
-                                 (draft.spec.step_id,))
+        sent = now - timedelta(days=1)
+        for draft in store.read.drafts.with_status(DraftStatus.PENDING):
+            with store.transaction() as tx:
+                # Sent from the user's own client: the step is done, the ask waits.
+                tx.drafts.set_status(draft.id, DraftStatus.SENT, sent, sent_at=sent,
+                                     expect=(DraftStatus.PENDING,))
+                tracker.handle_in_transaction(draft.ask_id, ev.MessageSent(
+                    step=tx.drafts.step_name(draft), message_id=draft.spec.message_id,
+                    at=sent), sent)
             out.append((draft.ask_id, draft.spec.to_addrs[0][0], draft.spec.message_id))
     if len(out) != count:
         raise SystemExit(f"expected {count} initial drafts, got {len(out)}")

@@ -35,6 +35,7 @@ from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.mail import make_message
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
+from tests.rawdb import raw
 
 
 class Side:
@@ -78,7 +79,7 @@ class Side:
 
     def applied(self) -> int:
         with Store.open(self.home / "maild.db") as store:
-            return int(store.db.execute(
+            return int(raw(store).execute(
                 "SELECT count(*) FROM events WHERE type = 'HumanReply'").fetchone()[0])
 
 

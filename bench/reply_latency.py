@@ -38,6 +38,7 @@ from maild.app.drafting import TemplateDrafts
 from maild.app.inbox import Inbox
 from maild.app.tracker import Tracker
 from maild.config import load
+from maild.core.model import StepStatus
 from maild.runtime.watcher import FolderWatcher
 from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.mail import make_message
@@ -72,9 +73,8 @@ class BareIdle(threading.Thread):
 
 
 def cancelled(store: Store, ask_id: int) -> bool:
-    row = store.db.execute("SELECT status FROM steps WHERE ask_id = ? AND name = 'nudge'",
-                           (ask_id,)).fetchone()
-    return row is not None and row[0] == "cancelled"
+    nudge = store.read.asks.get(ask_id).latest_step("nudge")
+    return nudge is not None and nudge.status is StepStatus.CANCELLED
 
 
 def figures(values: list[float]) -> str:

@@ -28,14 +28,16 @@ import logging
 import os
 import random
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -45,10 +47,9 @@ from maild.app.tracker import Tracker
 from maild.config import load
 from maild.core import events as ev
 from maild.core.entries import MentorInput
-from maild.core.model import Intent
+from maild.core.model import DraftStatus, Intent
 from maild.errors import MaildError
 from maild.store import Store
-from maild.store import drafts as drafts_repo
 from maild.store.mentors import add_application, add_mentors
 
 NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York
@@ -120,22 +121,22 @@ class Simulation:
 
     def send_drafts(self, now: datetime) -> None:
         store = self.tracker.store
-        for draft in drafts_repo.list_drafts(store, ("pending",)):
+        for draft in store.read.drafts.with_status(DraftStatus.PENDING):
             # The last few days' drafts wait for the user (the dashboard's "drafts waiting").
             if now > NOW - timedelta(days=3):
                 continue
-            step = store.db.execute("SELECT name FROM steps WHERE id = ?",
-                                    (draft.spec.step_id,)).fetchone()
+            step = store.read.drafts.step_name(draft)
             if step is None:
                 continue
-            self.apply(draft.ask_id, ev.DraftApproved(step=step[0]), now)
-            if drafts_repo.get_draft(store, draft.id).status != "approved":
+            self.apply(draft.ask_id, ev.DraftApproved(step=step), now)
+            if store.read.drafts.get(draft.id).status is not DraftStatus.APPROVED:
                 continue
-            with store.transaction():
-                drafts_repo.set_status(store, draft.id, "sent", now, sent_at=now,
-                                       expect=("approved",))
+            with store.transaction() as tx:
+                # As if sent through SMTP (no server here): sent, and the engine told.
+                tx.drafts.set_status(draft.id, DraftStatus.SENT, now, sent_at=now,
+                                     expect=(DraftStatus.APPROVED,))
                 self.tracker.handle_in_transaction(
-                    draft.ask_id, ev.MessageSent(step=step[0], message_id=draft.spec.message_id,
+                    draft.ask_id, ev.MessageSent(step=step, message_id=draft.spec.message_id,
                                                  at=now), now)
             self.counts["sent"] = self.counts.get("sent", 0) + 1
             if draft.ask_id not in self.answered:
@@ -151,8 +152,7 @@ class Simulation:
             when = sent + self.rng.uniform(0.5, 14) * day
             meeting = when + 5 * day if intent == Intent.MEETING else None
             self.later(when, ask_id, ev.HumanReply(intent=intent, at=when, meeting_at=meeting))
-            playbook = self.tracker.store.db.execute(
-                "SELECT playbook FROM asks WHERE id = ?", (ask_id,)).fetchone()[0]
+            playbook = self.tracker.store.read.asks.get(ask_id).playbook
             if intent == Intent.AGREE and playbook == "letter" and self.rng.random() < 0.6:
                 self.later(when + self.rng.uniform(5, 40) * day, ask_id,
                            ev.LetterServiceNotification(submitted=True, service="ERAS"))
@@ -197,8 +197,8 @@ def build(home: Path, n_mentors: int, n_asks: int, days: int, seed: int) -> dict
         while next_tick <= NOW:
             sim.tick(next_tick)
             next_tick += tick_every
-        counts = {t: store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                  for t in TABLES}
+        with closing(sqlite3.connect(home / "maild.db")) as db:
+            counts = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
         counts.update({f"applied {k}": v for k, v in sorted(sim.counts.items())})
         return counts
     finally:
@@ -212,9 +212,9 @@ def _create(sim: Simulation, rng: random.Random, i: int, at: datetime, n_mentors
     kwargs: dict[str, object] = {"again": True, "force": True}
     if playbook == "letter":
         app = rng.choice(apps)
-        row = sim.tracker.store.db.execute("SELECT deadline FROM applications WHERE id = ?",
-                                           (app,)).fetchone()
-        deadline = date.fromisoformat(row[0])
+        found = sim.tracker.store.read.mentors.application(app).deadline
+        assert found is not None
+        deadline = found
         # Letters are asked for 3-10 weeks ahead; an old deadline gets a later round.
         while deadline < (at + timedelta(weeks=3)).date():
             deadline += timedelta(weeks=rng.randint(4, 10))
@@ -258,18 +258,20 @@ def measure(home: Path, reps: int) -> None:
     from maild.app.tracker import rules_for
 
     rules = rules_for(config)
-    with Store.open(home / "maild.db") as store:
+    # The baselines read the same file with a bare connection of their own.
+    with Store.open(home / "maild.db") as store, \
+            closing(sqlite3.connect(home / "maild.db")) as db:
         report = build_status(store, NOW, rules)  # warm: imports, page cache
         status_times = timed(lambda: build_status(store, NOW, rules), reps)
 
         def count_pass() -> None:
             for table in TABLES:
-                store.db.execute(f"SELECT count(*) FROM {table}").fetchone()
+                db.execute(f"SELECT count(*) FROM {table}").fetchone()
 
         def row_pass() -> None:
             # Every row of what the dashboard reads, fetched but not interpreted.
             for table in ("mentors", "applications", "asks", "steps", "drafts"):
-                store.db.execute(f"SELECT * FROM {table}").fetchall()
+                db.execute(f"SELECT * FROM {table}").fetchall()
 
         count_times = timed(count_pass, reps)
         row_times = timed(row_pass, reps)

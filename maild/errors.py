@@ -83,3 +83,14 @@ class CredentialError(MaildError):
 
 class ProtocolError(MaildError):
     """An IMAP or SMTP conversation failed (after translation from the library's error)."""
+
+
+class TransitionRefused(MaildError):
+    """A status change the lifecycle does not allow (a bug, or a race lost)."""
+
+    def __init__(self, noun: str, ident: object, old: str | None, new: str) -> None:
+        was = f"from {old} " if old is not None else "as a new row "
+        super().__init__(f"{noun} {ident}: {was}to {new} is not an allowed change")
+        self.noun = noun
+        self.old = old
+        self.new = new

@@ -47,6 +47,11 @@ def lock_path(home: Path) -> Path:
     return home / "maild.lock"
 
 
+def wake_path(home: Path) -> Path:
+    """The named pipe a running daemon listens on for "the store changed"."""
+    return home / "maild.wake"
+
+
 def ensure_home(home: Path) -> Path:
     """Create the home directory, private to the user (it will hold the database)."""
     home.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -40,12 +40,10 @@ from maild.core import wording
 from maild.core.engine import RESENT
 from maild.core.entries import check_text
 from maild.core.model import Ask, Step, StepStatus
-from maild.errors import UsageError
+from maild.errors import NotFoundError, UsageError
 from maild.store import Store
-from maild.store import drafts as drafts_repo
-from maild.store.asks import load_ask
 from maild.store.drafts import Draft, DraftSpec
-from maild.store.mentors import MentorRecord, find_application, get_mentor
+from maild.store.mentors import MentorRecord
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +96,7 @@ class TemplateDrafts:
     def context(self, store: Store, ask: Ask, user: Mapping[str, str] | None = None
                 ) -> TemplateContext:
         ident = self.config.identity
-        record = get_mentor(store, ask.mentor_id)
+        record = store.read.mentors.get(ask.mentor_id)
         e = record.entry
         person = wording.split_name(e.name, e.title)
         mentor = MentorFields(
@@ -109,10 +107,11 @@ class TemplateDrafts:
             email=e.emails[0] if e.emails else "")
         application = None
         if ask.application_id is not None:
-            row = store.db.execute("SELECT name FROM applications WHERE id = ?",
-                                   (ask.application_id,)).fetchone()
-            if row is not None:
-                app = find_application(store, row["name"])
+            try:
+                app = store.read.mentors.application(ask.application_id)
+            except NotFoundError:
+                app = None
+            if app is not None:
                 application = ApplicationFields(
                     name=app.name, deadline=ask.deadline or app.deadline,
                     programs=tuple(p.strip() for p in app.programs.split(";") if p.strip()),
@@ -128,14 +127,8 @@ class TemplateDrafts:
             application=application, attachments=attachments, user=dict(user or {}))
 
     def _thread_subject(self, store: Store, ask: Ask) -> str:
-        row = store.db.execute(
-            "SELECT subject FROM drafts WHERE ask_id = ? AND status = 'sent' "
-            "ORDER BY sent_at, id LIMIT 1", (ask.id,)).fetchone()
-        if row is None:
-            row = store.db.execute(
-                "SELECT subject FROM messages WHERE ask_id = ? ORDER BY date, id LIMIT 1",
-                (ask.id,)).fetchone()
-        subject = str(row["subject"]) if row else ""
+        found = store.read.drafts.first_sent_subject(ask.id) if ask.id is not None else None
+        subject = found or ""
         while subject.lower().startswith(("re:", "aw:")):
             subject = subject[3:].strip()
         return subject
@@ -147,13 +140,9 @@ class TemplateDrafts:
         out here, where they would enter the thread: one malformed reply must not make
         every later draft in the thread impossible to send.
         """
-        rows = store.db.execute(
-            "SELECT message_id, sent_at AS at FROM drafts WHERE ask_id = ? AND status = 'sent' "
-            "UNION ALL SELECT message_id, coalesce(date, created_at) AS at FROM messages "
-            "WHERE ask_id = ? AND message_id IS NOT NULL AND (kind IS NULL OR kind = 'human') "
-            "ORDER BY at", (ask.id, ask.id)).fetchall()
+        stored = store.read.drafts.thread_message_ids(ask.id) if ask.id is not None else []
         ids: list[str] = []
-        for mid in [*ask.thread_message_ids, *(r["message_id"] for r in rows)]:
+        for mid in [*ask.thread_message_ids, *stored]:
             if mid and mid not in ids and is_message_id(mid):
                 ids.append(mid)
         return (ids[-1] if ids else None), tuple(ids)
@@ -180,7 +169,7 @@ class TemplateDrafts:
     def addressed(self, store: Store, ask: Ask, spec: DraftSpec, in_thread: bool
                   ) -> DraftSpec:
         """``spec`` with today's recipient, thread headers and promised files."""
-        record = get_mentor(store, ask.mentor_id)
+        record = store.read.mentors.get(ask.mentor_id)
         in_reply_to, references = (self.thread_headers(store, ask) if in_thread
                                    else (spec.in_reply_to, spec.references))
         return replace(spec, to_addrs=recipient(record), in_reply_to=in_reply_to,
@@ -254,13 +243,13 @@ def refresh_pending(store: Store, drafts: TemplateDrafts, mentor_id: int,
     """Render again every waiting draft of one mentor's asks (after their details
     changed), so ``maild drafts`` shows what would be sent; returns how many changed."""
     changed = 0
-    with store.transaction():
-        for draft in drafts_repo.pending_for_mentor(store, mentor_id):
+    with store.transaction() as tx:
+        for draft in tx.drafts.pending_for_mentor(mentor_id):
             if draft.spec.template is None:
                 continue
-            spec = drafts.rerender(store, load_ask(store, draft.ask_id), draft, {})
+            spec = drafts.rerender(store, tx.asks.get(draft.ask_id), draft, {})
             if spec != draft.spec:
-                drafts_repo.update_content(store, draft.id, spec, now)
+                tx.drafts.update_content(draft.id, spec, now)
                 changed += 1
     return changed
 

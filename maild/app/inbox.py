@@ -25,16 +25,17 @@ unclear), so nudges stop. Notices of the tracker go out after each commit.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from maild.adapters.imap import Cursor, HeaderInfo, ImapConnection
+from maild.app import lifecycle
 from maild.app.tracker import Tracker
 from maild.config import Account, Config
 from maild.core import events as ev
 from maild.core.actions import Level
+from maild.core.events import EventKind
 from maild.core.mail_events import incoming_event, sent_by_hand, sent_event
 from maild.core.matching import Match, match, match_bounce, match_notice
 from maild.core.model import Intent
@@ -42,17 +43,14 @@ from maild.errors import ProtocolError, StoreError
 from maild.store import Store
 from maild.store import folders as folders_repo
 from maild.store import messages as messages_repo
-from maild.store.drafts import OPEN_STATUSES, set_status
 from maild.store.messages import MessageRecord, StoreIndex
+from maild.store.sql import DatabaseError, database_trouble
 from maild.understand.headers import Headers, parse_headers, worth_reading
 from maild.understand.inspect import Inspection, inspect_message
 
 log = logging.getLogger(__name__)
 
 # SQLite result codes that mean the database, not the message, is in trouble.
-_SQLITE_INFRA = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL",
-                 "SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_NOMEM", "SQLITE_CORRUPT",
-                 "SQLITE_NOTADB", "SQLITE_INTERRUPT")
 
 
 @dataclass(frozen=True)
@@ -141,7 +139,7 @@ class Inbox:
             # folder); never backwards, should another sync have gone further meanwhile.
             with self.store.transaction():
                 self._save_cursor_uid(folder, new.cursor)
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             # As the StoreError the watcher and the sender expect.
             raise StoreError(f"{self.account.name}/{folder}: database trouble: {exc}") from exc
         finally:
@@ -211,8 +209,8 @@ class Inbox:
 
     def _skip(self, folder: str, uid: int, uidvalidity: int, exc: Exception) -> None:
         with self.store.transaction():
-            self.store.add_event(self.now(), "message_skipped", folder=folder, uid=uid,
-                                 reason=_reason(exc))
+            self.store.tx.events.add(self.now(), EventKind.MESSAGE_SKIPPED, folder=folder,
+                                     uid=uid, reason=_reason(exc))
             self._save_cursor_uid(folder, Cursor(uidvalidity, uid))
 
     def _seen(self, headers: Headers, folder: str, role: str, uidvalidity: int) -> bool:
@@ -265,10 +263,11 @@ class Inbox:
             gm_thrid=headers.gm_thrid), now)
         if not inserted:
             return 0  # recorded before (by another sync of this folder): never apply twice
-        self.store.add_event(now, f"message_{direction}", ask_id=found.ask_id,
-                             mentor_id=found.mentor_id, subject=headers.subject, kind=kind,
-                             intent=intent, why=found.reason,
-                             evidence=inspection.evidence if inspection else None)
+        self.store.tx.events.add(now, EventKind.MESSAGE_OUT if role == "sent" else
+                                 EventKind.MESSAGE_IN, ask_id=found.ask_id,
+                                 mentor_id=found.mentor_id, subject=headers.subject, kind=kind,
+                                 intent=intent, why=found.reason,
+                                 evidence=inspection.evidence if inspection else None)
         if found.ask_id is None:
             return 0
         if found.needs_review:
@@ -301,10 +300,10 @@ class Inbox:
         assert found.ask_id is not None
         messages_repo.flag_for_review(self.store, found.ask_id)
         human = role == "inbox" and kind in (None, "human")
-        self.store.add_event(now, "message_skipped", ask_id=found.ask_id,
-                             mentor_id=found.mentor_id, folder=folder, uid=uid,
-                             subject=headers.subject, reason=problem,
-                             fallback="HumanReply(unclear)" if human else None)
+        self.store.tx.events.add(now, EventKind.MESSAGE_SKIPPED, ask_id=found.ask_id,
+                                 mentor_id=found.mentor_id, folder=folder, uid=uid,
+                                 subject=headers.subject, reason=problem,
+                                 fallback="HumanReply(unclear)" if human else None)
         if human:
             try:
                 self.tracker.handle_in_transaction(
@@ -329,8 +328,8 @@ class Inbox:
             if draft is not None and sent_by_hand(draft):
                 # The user sent maild's draft (its Drafts copy) from their own client:
                 # it went out, so maild must never send it.
-                set_status(self.store, draft.draft_id, "sent", self.now(),
-                           sent_at=headers.date or self.now(), expect=OPEN_STATUSES)
+                lifecycle.sent_from_own_client(self.store.tx, draft.draft_id, self.now(),
+                                               at=headers.date or self.now())
             return sent_event(headers.message_id, headers.date, draft)
         if inspection is None:
             return None
@@ -341,10 +340,7 @@ def _infrastructure(exc: BaseException) -> bool:
     """Trouble with the connection or the database, not with one message: retry later."""
     if isinstance(exc, ProtocolError | StoreError):
         return True
-    if isinstance(exc, sqlite3.OperationalError):
-        name = getattr(exc, "sqlite_errorname", "") or ""
-        return name.startswith(_SQLITE_INFRA)
-    return False
+    return database_trouble(exc)
 
 
 def _reason(exc: BaseException) -> str:

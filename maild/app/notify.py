@@ -13,13 +13,12 @@ daemon calls to announce waiting drafts:
 * ``send_digest``, when ``[sending] digest = true``: at most one email a day to the
   user's own address listing what waits, sent through the user's own SMTP server.
 
-Which drafts were announced and when the digest went out are events in the store, so
-a restart neither repeats nor forgets them.
+Which drafts were announced (``draft_notices``) and when the digest went out (the
+timeline) are in the store, so a restart neither repeats nor forgets them.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -27,17 +26,20 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from email.policy import SMTP
 from zoneinfo import ZoneInfo
 
 from maild.adapters import smtp
 from maild.adapters.compose import Mailbox, compose, new_message_id
+from maild.adapters.credentials import Secret
+from maild.app.lifecycle import NEEDS_USER
 from maild.config import Account, Config
 from maild.core.actions import Level
+from maild.core.events import EventKind
+from maild.core.model import DraftStatus
 from maild.errors import MaildError
-from maild.store import Store, iso
-from maild.store import drafts as drafts_repo
+from maild.store import Store
 from maild.store.drafts import Draft
 
 log = logging.getLogger(__name__)
@@ -45,13 +47,10 @@ log = logging.getLogger(__name__)
 # A desktop notifier that hangs must not hold up the daemon.
 DESKTOP_TIMEOUT = 5.0
 TITLE = "maild"
-# What the user has to look at: approvals, and sends whose fate they must check.
-ATTENTION_STATUSES = ("pending", "uncertain", "failed")
 # A failed send stays failed; it is worth telling about for a week, not forever.
 FAILED_RECENT = timedelta(days=7)
 # A draft left unapproved this long gets one reminder: its follow-ups wait for it.
 REMIND_AFTER = timedelta(days=3)
-REMINDED = "reminded"
 
 Runner = Callable[[Sequence[str]], None]
 
@@ -61,14 +60,15 @@ class Waiting:
     """One draft that needs the user."""
 
     id: int
-    status: str
+    status: DraftStatus
     to: str
     subject: str
     since: datetime | None = None  # waiting for approval since (pending drafts)
 
     def line(self) -> str:
-        what = {"pending": "to approve", "uncertain": "may or may not have gone out",
-                "failed": "was not sent"}.get(self.status, self.status)
+        what = {DraftStatus.PENDING: "to approve",
+                DraftStatus.UNCERTAIN: "may or may not have gone out",
+                DraftStatus.FAILED: "was not sent"}.get(self.status, self.status)
         return f"#{self.id} to {self.to}: {self.subject} ({what})"
 
 
@@ -107,7 +107,7 @@ def desktop_command(title: str, text: str, *, platform: str = sys.platform,
 class Notifier:
     """Desktop notification or log line; optional daily digest email."""
 
-    def __init__(self, config: Config, *, secret: Callable[[Account], str] | None = None,
+    def __init__(self, config: Config, *, secret: Callable[[Account], Secret] | None = None,
                  platform: str = sys.platform, env: Mapping[str, str] | None = None,
                  which: Callable[[str], str | None] = shutil.which,
                  run: Runner = _run) -> None:
@@ -142,40 +142,41 @@ class Notifier:
 
     def waiting(self, store: Store, now: datetime) -> list[Waiting]:
         """Drafts that need the user now; a draft snoozed into the future does not yet."""
-        recent_failures = {int(r[0]) for r in store.db.execute(
-            "SELECT id FROM drafts WHERE status = 'failed' AND updated_at >= ?",
-            (iso(now - FAILED_RECENT),))}
         found = []
-        for draft in drafts_repo.list_drafts(store, ATTENTION_STATUSES):
-            if draft.status == "pending" and draft.send_after is not None \
+        for draft in store.read.drafts.with_status(*NEEDS_USER):
+            if draft.status is DraftStatus.PENDING and draft.send_after is not None \
                     and draft.send_after > now:
                 continue
-            if draft.status == "failed" and draft.id not in recent_failures:
+            if draft.status is DraftStatus.FAILED and (
+                    draft.updated_at is None or draft.updated_at < now - FAILED_RECENT):
                 continue
             found.append(_waiting(draft))
         return found
 
-    def _announced(self, store: Store) -> set[tuple[int, str]]:
-        rows = store.db.execute(
-            "SELECT detail FROM events WHERE type = 'user_notified'").fetchall()
-        seen: set[tuple[int, str]] = set()
-        for row in rows:
-            for item in json.loads(row[0]).get("drafts", []):
-                seen.add((int(item[0]), str(item[1])))
-        return seen
+    def next_wakeup(self, store: Store, now: datetime) -> datetime | None:
+        """When what waits for the user next changes without anything happening: a
+        snoozed draft wakes up, or a new day allows the next digest."""
+        times = [d.send_after for d in store.read.drafts.with_status(DraftStatus.PENDING)
+                 if d.send_after is not None and d.send_after > now]
+        if self.config.sending.digest:
+            tz = ZoneInfo(self.config.identity.timezone)
+            tomorrow = self._local_day(now) + timedelta(days=1)
+            times.append(datetime.combine(tomorrow, time(0, 1), tzinfo=tz))
+        return min(times, default=None)
 
     def to_announce(self, store: Store, now: datetime) -> list[Waiting]:
         """Waiting drafts not announced yet in their current status."""
-        done = self._announced(store)
-        return [w for w in self.waiting(store, now) if (w.id, w.status) not in done]
+        waiting = self.waiting(store, now)
+        done = store.read.drafts.was_told(w.id for w in waiting)
+        return [w for w in waiting if (w.id, w.status) not in done]
 
     def to_remind(self, store: Store, now: datetime) -> list[Waiting]:
         """Drafts announced before that still wait for approval after REMIND_AFTER."""
-        done = self._announced(store)
-        return [w for w in self.waiting(store, now)
-                if w.status == "pending" and (w.id, w.status) in done
-                and (w.id, REMINDED) not in done
-                and w.since is not None and now - w.since >= REMIND_AFTER]
+        waiting = [w for w in self.waiting(store, now) if w.status is DraftStatus.PENDING
+                   and w.since is not None and now - w.since >= REMIND_AFTER]
+        told = store.read.drafts.was_told(w.id for w in waiting)
+        reminded = store.read.drafts.were_reminded(w.id for w in waiting)
+        return [w for w in waiting if (w.id, w.status) in told and w.id not in reminded]
 
     def announce_waiting(self, store: Store, now: datetime) -> list[Waiting]:
         """Tell the user about newly waiting drafts, once each, and remind them once of
@@ -184,18 +185,20 @@ class Notifier:
         stale = self.to_remind(store, now)
         if stale:
             days = min((now - w.since).days for w in stale if w.since is not None)
-            text = (f"{len(stale)} draft{'s have' if len(stale) > 1 else ' has'} waited "
-                    f"{days}+ days for your approval; what follows in "
-                    f"{'their threads' if len(stale) > 1 else 'its thread'} waits for "
-                    f"{'them' if len(stale) > 1 else 'it'} (maild drafts): "
+            many = len(stale) > 1
+            where = "their threads" if many else "its thread"
+            text = (f"{len(stale)} draft{'s have' if many else ' has'} waited {days}+ days "
+                    f"for your approval; what follows in {where} "
+                    f"waits for {'them' if many else 'it'} (maild drafts): "
                     + "; ".join(w.line() for w in stale[:3]))
             self.tell(text, Level.WARNING)
-            with store.transaction():
-                store.add_event(now, "user_notified", drafts=[[w.id, REMINDED] for w in stale])
+            with store.transaction() as tx:
+                tx.drafts.reminded((w.id for w in stale), now)
+                tx.events.add(now, EventKind.USER_NOTIFIED, reminded=[w.id for w in stale])
         if not new:
             return stale
-        approvals = [w for w in new if w.status == "pending"]
-        problems = [w for w in new if w.status != "pending"]
+        approvals = [w for w in new if w.status is DraftStatus.PENDING]
+        problems = [w for w in new if w.status is not DraftStatus.PENDING]
         parts = []
         if approvals:
             parts.append(f"{len(approvals)} draft{'s wait' if len(approvals) > 1 else ' waits'} "
@@ -207,8 +210,9 @@ class Notifier:
         if len(new) > 3:
             text += f"; and {len(new) - 3} more"
         self.tell(text, Level.INFO if not problems else Level.WARNING)
-        with store.transaction():
-            store.add_event(now, "user_notified", drafts=[[w.id, w.status] for w in new])
+        with store.transaction() as tx:
+            tx.drafts.told(((w.id, w.status) for w in new), now)
+            tx.events.add(now, EventKind.USER_NOTIFIED, drafts=[[w.id, w.status] for w in new])
         return new + stale
 
     # -- the daily digest -------------------------------------------------------------
@@ -220,9 +224,8 @@ class Notifier:
         """Digest on, something waiting, and no digest yet on this (local) day."""
         if not self.config.sending.digest or not self.waiting(store, now):
             return False
-        rows = store.db.execute("SELECT at FROM events WHERE type = 'digest_sent'").fetchall()
-        today = self._local_day(now)
-        return all(self._local_day(datetime.fromisoformat(r[0])) != today for r in rows)
+        last = store.read.events.last_at(EventKind.DIGEST_SENT)
+        return last is None or self._local_day(last) != self._local_day(now)
 
     def digest_message(self, store: Store, now: datetime) -> bytes:
         ident = self.config.identity
@@ -234,7 +237,7 @@ class Notifier:
         lines += ["", "Review them with `maild drafts`, then `maild draft show ID`,",
                   "`maild approve ID` or `maild reject ID`. Nothing is sent before you approve.",
                   "", "(This digest is sent once a day because [sending] digest = true.)"]
-        pending = sum(1 for w in items if w.status == "pending")
+        pending = sum(1 for w in items if w.status is DraftStatus.PENDING)
         subject = f"maild: {pending} draft{'s' if pending != 1 else ''} waiting for approval"
         if len(items) > pending:
             subject += f", {len(items) - pending} to check"
@@ -269,14 +272,15 @@ class Notifier:
         except MaildError as exc:
             log.warning("digest email not sent: %s", exc)
             return False
-        with store.transaction():
-            store.add_event(now, "digest_sent", to=self.config.identity.email,
-                            drafts=len(self.waiting(store, now)))
+        with store.transaction() as tx:
+            tx.events.add(now, EventKind.DIGEST_SENT, to=self.config.identity.email,
+                          drafts=len(self.waiting(store, now)))
         return True
 
 
 def _waiting(draft: Draft) -> Waiting:
     names = [n or a for a, n in draft.spec.to_addrs]
-    since = (draft.send_after or draft.created_at) if draft.status == "pending" else None
+    since = (draft.send_after or draft.created_at) \
+        if draft.status is DraftStatus.PENDING else None
     return Waiting(id=draft.id, status=draft.status, to=", ".join(names) or "(nobody)",
                    subject=draft.spec.subject, since=since)

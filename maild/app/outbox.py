@@ -4,8 +4,8 @@ For each approved draft whose time has come, in order:
 
 1. wait for the mentor's sending window, the account's rate limit and daily cap;
 2. check the files it promises: one that is missing or unreadable holds the draft
-   (approved, tried again hourly) with the reason shown and the user told (invariant
-   10: what a mail says is attached is attached);
+   (approved, tried again hourly) with the reason shown and the user told once
+   (invariant 10: what a mail says is attached is attached);
 3. compose the message and check its header block: a draft that cannot become a clean
    message (a control character in a name, a bad address) fails here, before anything
    is claimed or sent;
@@ -31,12 +31,14 @@ happened meanwhile (a reply, a pause, the ask's end) decides whether it still go
 A crash between 5 and 6 leaves a ``sending`` draft. ``recover`` resolves it only by
 evidence: its Message-ID in the Sent folder makes it ``sent``; otherwise it becomes
 ``uncertain`` and the user decides. Nothing is ever re-sent silently (invariant 2).
+
+This module decides when and how to send; every change of a draft's status is the
+lifecycle's (``maild.app.lifecycle``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import mimetypes
 from collections.abc import Callable
@@ -49,29 +51,28 @@ from zoneinfo import ZoneInfo
 
 from maild.adapters import smtp
 from maild.adapters.compose import Attachment, Mailbox, compose
+from maild.adapters.credentials import Secret
 from maild.adapters.imap import ImapConnection
+from maild.app import lifecycle
 from maild.app.drafting import attachment_problems
 from maild.app.inbox import Inbox
+from maild.app.lifecycle import Outcome
 from maild.app.tracker import Tracker
 from maild.config import Account, Config
-from maild.core import events as ev
 from maild.core.actions import Level
-from maild.core.engine import Verdict, send_verdict
-from maild.core.model import HOLDING_STATES, StepStatus
+from maild.core.events import EventKind
+from maild.core.model import DraftStatus
 from maild.core.timing import local_date
-from maild.errors import MaildError, UsageError
-from maild.store import Store, iso
-from maild.store import asks as asks_repo
-from maild.store import drafts as drafts_repo
-from maild.store.drafts import Draft
+from maild.errors import MaildError
+from maild.store import Store
+from maild.store.drafts import Draft, Mirror
 
 log = logging.getLogger(__name__)
 
-RETRY_BASE = timedelta(minutes=2)
-RETRY_CAP = timedelta(hours=2)
 # How often a draft held for an unreadable attachment looks at the file again.
 ATTACHMENT_RECHECK = timedelta(hours=1)
 _ATTACHMENT = "attachment: "
+
 # Every header maild writes (compose.py). Anything else in a composed message means a
 # value smuggled a header in; the send is refused whatever compose's checks missed.
 ALLOWED_HEADERS = frozenset({
@@ -97,7 +98,7 @@ class Sender:
     """Sends approved drafts for every account of one config."""
 
     def __init__(self, store: Store, tracker: Tracker, config: Config, *,
-                 secret: Callable[[Account], str],
+                 secret: Callable[[Account], Secret],
                  imap: Callable[[Account], ImapConnection],
                  now: Callable[[], datetime],
                  checkpoint: Callable[[str], None] | None = None) -> None:
@@ -113,33 +114,14 @@ class Sender:
     # -- selection --------------------------------------------------------------------
 
     def ready(self, now: datetime) -> list[Draft]:
-        """Approved drafts whose time has come, except those of a held ask."""
-        return [d for d in self._sendable()
+        """Approved drafts whose time has come, except those of a held ask (they wait,
+        unchanged, until the ask is released)."""
+        return [d for d in self.store.read.drafts.sendable()
                 if d.send_after is None or d.send_after <= now]
 
     def next_wakeup(self) -> datetime | None:
-        times = [d.send_after for d in self._sendable() if d.send_after is not None]
-        return min(times, default=None)
-
-    def _sendable(self) -> list[Draft]:
-        """Approved drafts, without those of an ask that is paused, waits for an address
-        or for a failed first mail: they wait, unchanged, until the ask is released."""
-        held = {int(r[0]) for r in self.store.db.execute(
-            f"SELECT id FROM asks WHERE state IN ({','.join('?' * len(HOLDING_STATES))})",
-            tuple(str(s) for s in HOLDING_STATES))}
-        return [d for d in drafts_repo.list_drafts(self.store, ("approved",))
-                if d.ask_id not in held]
-
-    def _send_times(self, account: str, since: datetime) -> list[datetime]:
-        """When this account's messages went out (or may have) since ``since``, oldest first.
-
-        ``sending`` and ``uncertain`` count: a message that may have left counts against
-        the limit, which errs on the side of sending less.
-        """
-        rows = self.store.db.execute(
-            "SELECT sent_at FROM drafts WHERE account = ? AND status IN ('sent', 'sending', "
-            "'uncertain') AND sent_at >= ?", (account, iso(since))).fetchall()
-        return sorted(datetime.fromisoformat(r[0]) for r in rows)
+        """When the next approved draft waits for (its window, a back-off, a snooze)."""
+        return self.store.read.drafts.next_send_after()
 
     def _rate_hold(self, account: str, now: datetime) -> datetime | None:
         """The first moment one more message fits the hourly rate and the daily cap."""
@@ -147,7 +129,7 @@ class Sender:
         holds: list[datetime] = []
         for span, limit in ((timedelta(hours=1), sending.rate_per_hour),
                             (timedelta(days=1), sending.daily_cap)):
-            times = self._send_times(account, now - span)
+            times = self.store.read.drafts.send_times(account, now - span)
             if len(times) >= limit:
                 # One more fits once enough of the oldest sends have aged out of the span;
                 # the extra second makes sure the boundary send no longer counts.
@@ -156,7 +138,7 @@ class Sender:
 
     def _hold_until(self, draft: Draft, now: datetime) -> datetime | None:
         """When the draft may go out, if not now: sending window, rate limit, daily cap."""
-        ask = asks_repo.load_ask(self.store, draft.ask_id)
+        ask = self.store.read.asks.get(draft.ask_id)
         window = self.tracker.rules.window
         tz = ZoneInfo(ask.timezone)
         if not window.contains(now, tz):
@@ -170,13 +152,13 @@ class Sender:
     # -- sending ----------------------------------------------------------------------
 
     async def send_ready(self) -> SendReport:
-        counts = {"sent": 0, "deferred": 0, "cancelled": 0, "failed": 0, "uncertain": 0}
+        counts = dict.fromkeys(Outcome, 0)
         for draft in self.ready(self.now()):
             outcome = await self.send_one(draft.id)
             counts[outcome] += 1
-        return SendReport(**counts)
+        return SendReport(**{str(k): v for k, v in counts.items()})
 
-    async def send_one(self, draft_id: int) -> str:
+    async def send_one(self, draft_id: int) -> Outcome:
         """Try to send one approved draft; returns what became of it."""
         try:
             return await self._send_one(draft_id)
@@ -184,30 +166,25 @@ class Sender:
             # The engine's notices (a failure, a held ask) go out once committed.
             self.tracker.flush_notices()
 
-    async def _send_one(self, draft_id: int) -> str:
+    async def _send_one(self, draft_id: int) -> Outcome:
         now = self.now()
-        draft = drafts_repo.get_draft(self.store, draft_id)
-        if draft.status != "approved":
-            return "cancelled"
+        draft = self.store.read.drafts.get(draft_id)
+        if draft.status is not DraftStatus.APPROVED:
+            return Outcome.CANCELLED
         hold = self._hold_until(draft, now)
         if hold is not None:
-            with self.store.transaction():
-                drafts_repo.set_status(self.store, draft.id, "approved", now, send_after=hold,
-                                       expect=("approved",))
-                self.store.add_event(now, "send_held", ask_id=draft.ask_id, draft=draft.id,
-                                     until=hold.isoformat())
-            return "deferred"
-        step = self._step_name(draft)
+            lifecycle.hold(self.store, draft, hold, now)
+            return Outcome.DEFERRED
         if self._hold_for_files(draft, now):
-            return "deferred"
+            return Outcome.DEFERRED
         try:
             raw = self.raw_message(draft, now)
         except MaildError as exc:
             # Nothing was claimed and nothing went out: a plain failure the user must fix.
             log.error("draft %d cannot be sent: %s", draft.id, exc)
-            self._finish_failed(draft, step, now, uncertain=False, detail=str(exc),
-                                expect=("approved",))
-            return "failed"
+            lifecycle.failed(self.store, self.tracker, draft, now, uncertain=False,
+                             detail=str(exc), expect=(DraftStatus.APPROVED,))
+            return Outcome.FAILED
         account = self.config.account(draft.spec.account)
         try:
             sent_by_user = await asyncio.to_thread(self._recheck_thread, account, draft)
@@ -215,21 +192,23 @@ class Sender:
             # Without a re-check a nudge could follow a reply: better late than wrong.
             log.warning("draft %d: thread re-check failed (%s); trying again later", draft.id,
                         exc)
-            with self.store.transaction():
-                self._defer(draft, now, attempt=self._attempts(draft) + 1)
-            return "deferred"
-        draft = drafts_repo.get_draft(self.store, draft_id)
-        if draft.status == "approved" and sent_by_user:
-            self._supersede(draft, step, now)
-            draft = drafts_repo.get_draft(self.store, draft_id)
-        if draft.status != "approved":
+            with self.store.transaction() as tx:
+                lifecycle.defer(tx, draft, now)
+            return Outcome.DEFERRED
+        draft = self.store.read.drafts.get(draft_id)
+        if draft.status is DraftStatus.APPROVED and sent_by_user:
+            log.info("draft %d is already in Sent: the user sent it themselves; maild will "
+                     "not", draft.id)
+            lifecycle.sent_by_user(self.store, self.tracker, draft, now)
+            draft = self.store.read.drafts.get(draft_id)
+        if draft.status is not DraftStatus.APPROVED:
             log.info("draft %d: %s after re-checking the thread; not sent", draft.id,
                      draft.status)
-            return "cancelled"
+            return Outcome.CANCELLED
         if self._hold_for_spacing(draft, now):
-            return "deferred"
+            return Outcome.DEFERRED
         self._checkpoint("before_claim")
-        outcome = self._claim(draft, now)
+        outcome = lifecycle.claim(self.store, self.tracker, draft, now)
         if outcome is not None:
             return outcome
         self._checkpoint("before_smtp")
@@ -238,43 +217,26 @@ class Sender:
             await smtp.send(account, secret, account.email, [a for a, _n in draft.spec.to_addrs],
                             raw)
         except smtp.SendUncertainError as exc:
-            self._finish_failed(draft, step, now, uncertain=True, detail=str(exc))
-            return "uncertain"
+            lifecycle.failed(self.store, self.tracker, draft, now, uncertain=True,
+                             detail=str(exc))
+            return Outcome.UNCERTAIN
         except smtp.SendPermanentError as exc:
-            self._finish_failed(draft, step, now, uncertain=False, detail=str(exc))
+            lifecycle.failed(self.store, self.tracker, draft, now, uncertain=False,
+                             detail=str(exc))
             if isinstance(exc, smtp.SmtpCertificateError):
                 # Not a problem of this draft: every send fails until the user acts.
                 self.tracker.queue_notice(Level.URGENT,
                                           f"A mail could not be sent: {exc.message}")
                 self.tracker.flush_notices()
-            return "failed"
+            return Outcome.FAILED
         except (smtp.SendTemporaryError, MaildError) as exc:
             log.warning("draft %d: %s; will retry", draft.id, exc)
-            # Back to approved through the engine: a reply or a pause recorded while the
-            # mail was in flight decides whether it is tried again (invariant 3).
-            with self.store.transaction():
-                put_back(self.store, self.tracker, draft, now, expect=("sending",),
-                         why="temporary send error")
-                if drafts_repo.get_draft(self.store, draft.id).status != "approved":
-                    log.info("draft %d: not tried again: %s", draft.id,
-                             "called off while it was being sent")
-                    return "cancelled"
-                self._defer(draft, now, attempt=self._attempts(draft) + 1, detail=str(exc))
-            return "deferred"
+            return lifecycle.try_again(self.store, self.tracker, draft, now, str(exc))
         self._checkpoint("after_data")
-        self._mark_sent(draft, step, now)
+        lifecycle.sent(self.store, self.tracker, draft, now)
         self._checkpoint("after_commit")
         await asyncio.to_thread(self._save_copy, account, raw, now)
-        return "sent"
-
-    def raw_message(self, draft: Draft, now: datetime) -> bytes:
-        """The exact bytes maild would send for ``draft``; UnsendableError if unsafe."""
-        raw = self._message(draft, now).as_bytes(policy=SMTP)
-        check_header_block(raw)
-        return raw
-
-    def _step_name(self, draft: Draft) -> str:
-        return drafts_repo.step_name(self.store, draft) or ""
+        return Outcome.SENT
 
     def _hold_for_files(self, draft: Draft, now: datetime) -> bool:
         """Hold an approved draft whose promised files cannot be read right now (tried
@@ -283,109 +245,50 @@ class Sender:
         others = tuple(f for f in draft.spec.missing_fields if not f.startswith(_ATTACHMENT))
         if not problems:
             if others != draft.spec.missing_fields:
-                with self.store.transaction():
-                    drafts_repo.set_problems(self.store, draft.id, others, now)
+                with self.store.transaction() as tx:
+                    tx.drafts.set_problems(draft.id, others, now)
             return False
-        until = now + ATTACHMENT_RECHECK
         new = problems != tuple(f for f in draft.spec.missing_fields
                                 if f.startswith(_ATTACHMENT))
-        with self.store.transaction():
-            drafts_repo.set_problems(self.store, draft.id, others + problems, now)
-            drafts_repo.set_status(self.store, draft.id, "approved", now, send_after=until,
-                                   expect=("approved",))
-            self.store.add_event(now, "send_held", ask_id=draft.ask_id, draft=draft.id,
-                                 until=until.isoformat(), reason="; ".join(problems))
-            if new:
-                self.tracker.queue_notice(
-                    Level.WARNING, f"Draft {draft.id} ({draft.spec.subject}) is held: "
-                    f"{'; '.join(p.removeprefix(_ATTACHMENT) for p in problems)}. It says "
-                    "these files are attached; put them back (or fix [attachments]) and "
-                    "it goes out.")
+        lifecycle.hold(self.store, draft, now + ATTACHMENT_RECHECK, now,
+                       reason="; ".join(problems), problems=others + problems)
+        if new:
+            # After the hold's event row, its anchor: told once it is committed.
+            self.tracker.queue_notice(
+                Level.WARNING, f"Draft {draft.id} ({draft.spec.subject}) is held: "
+                f"{'; '.join(p.removeprefix(_ATTACHMENT) for p in problems)}. It says these "
+                "files are attached; put them back (or fix [attachments]) and it goes out.")
         log.warning("draft %d held: %s", draft.id, "; ".join(problems))
         return True
 
     def _hold_for_spacing(self, draft: Draft, now: datetime) -> bool:
         """One email a day per mentor, across all asks: when the mentor already got mail
         today (in their time zone), this one moves to the next sending day, and says so."""
-        ask = asks_repo.load_ask(self.store, draft.ask_id)
+        ask = self.store.read.asks.get(draft.ask_id)
         tz = ZoneInfo(ask.timezone)
         today = local_date(now, tz)
-        window = self.tracker.rules.window
         start = datetime.combine(today, datetime.min.time(), tzinfo=tz)
-        earlier = drafts_repo.mail_to_mentor_since(self.store, ask.mentor_id, start,
-                                                   exclude=draft.id)
+        earlier = self.store.read.drafts.mail_to_mentor_since(ask.mentor_id, start,
+                                                              exclude=draft.id)
         if not earlier:
             return False
-        until = window.first_working_moment_after(today, tz)
+        until = self.tracker.rules.window.first_working_moment_after(today, tz)
         other = earlier[-1]
         which = f"ask {other.ask_id}'s" if other.ask_id not in (None, draft.ask_id) else "a"
-        why = (f"one email a day to this mentor: {which} mail "
-               f"({other.subject!r}) reached them today")
-        with self.store.transaction():
-            drafts_repo.set_status(self.store, draft.id, "approved", now, send_after=until,
-                                   expect=("approved",))
-            self.store.add_event(now, "send_held", ask_id=draft.ask_id,
-                                 mentor_id=ask.mentor_id, draft=draft.id,
-                                 until=until.isoformat(), reason=why)
-            self.tracker.queue_notice(
-                Level.INFO, f"Draft {draft.id} ({draft.spec.subject}) moves to "
-                f"{until.astimezone(tz):%a %Y-%m-%d %H:%M}: {why}.")
+        why = (f"one email a day to this mentor: {which} mail ({other.subject!r}) reached "
+               "them today")
+        lifecycle.hold(self.store, draft, until, now, reason=why)
+        self.tracker.queue_notice(
+            Level.INFO, f"Draft {draft.id} ({draft.spec.subject}) moves to "
+            f"{until.astimezone(tz):%a %Y-%m-%d %H:%M}: {why}.")
         log.info("draft %d moves to %s: %s", draft.id, until.isoformat(), why)
         return True
 
-    def _claim(self, draft: Draft, now: datetime) -> str | None:
-        """Claim the draft (``sending``, committed), or why not: its outcome.
-
-        The last look at the ask happens in the same transaction as the claim, so a
-        reply, a pause or a cancellation recorded before it is never raced.
-        """
-        with self.store.transaction():
-            current = drafts_repo.get_draft(self.store, draft.id)
-            if current.status != "approved":
-                log.info("draft %d: %s before it was claimed; not sent", draft.id,
-                         current.status)
-                return "cancelled"
-            verdict, why = self._verdict(current)
-            if verdict is Verdict.HOLD:
-                log.info("draft %d waits: %s", draft.id, why)
-                return "deferred"
-            if verdict is not Verdict.SEND:
-                log.info("draft %d not sent: %s", draft.id, why)
-                put_back(self.store, self.tracker, current, now, expect=("approved",),
-                         why=why)
-                return "cancelled"
-            drafts_repo.set_status(self.store, draft.id, "sending", now, sent_at=now,
-                                   expect=("approved",))
-            self.store.db.execute("UPDATE steps SET status = 'sending' WHERE id = ?",
-                                  (draft.spec.step_id,))
-        return None
-
-    def _verdict(self, draft: Draft) -> tuple[Verdict, str]:
-        if draft.spec.step_id is None:
-            return Verdict.SEND, ""
-        ask = asks_repo.load_ask(self.store, draft.ask_id)
-        step = next((s for s in ask.steps if s.id == draft.spec.step_id), None)
-        if step is None or step.status is not StepStatus.APPROVED:
-            state = step.status.value if step else "gone"
-            return Verdict.CANCEL, f"its step is {state}"
-        return send_verdict(ask, step, self.tracker.rules, drafted_at=draft.created_at)
-
-    def _attempts(self, draft: Draft) -> int:
-        row = self.store.db.execute(
-            "SELECT count(*) FROM events WHERE type = 'send_retry' AND json_extract(detail, "
-            "'$.draft') = ?", (draft.id,)).fetchone()
-        return int(row[0])
-
-    def _defer(self, draft: Draft, now: datetime, attempt: int, detail: str = "") -> None:
-        """Back off exponentially (2 min, 4, 8, ... at most 2 h) after a temporary error.
-
-        Call inside a transaction."""
-        delay = min(RETRY_CAP, RETRY_BASE * (2 ** min(max(0, attempt - 1), 16)))
-        drafts_repo.set_status(self.store, draft.id, "approved", now, send_after=now + delay,
-                               expect=("approved",))
-        self.store.add_event(now, "send_retry", ask_id=draft.ask_id, draft=draft.id,
-                             attempt=attempt, after=(now + delay).isoformat(),
-                             error=detail or None)
+    def raw_message(self, draft: Draft, now: datetime) -> bytes:
+        """The exact bytes maild would send for ``draft``; UnsendableError if unsafe."""
+        raw = self._message(draft, now).as_bytes(policy=SMTP)
+        check_header_block(raw)
+        return raw
 
     def _recheck_thread(self, account: Account, draft: Draft) -> bool:
         """Catch up on INBOX and Sent; True when the draft itself is already in Sent.
@@ -402,20 +305,6 @@ class Sender:
             inbox.sync(conn, sent, "sent")
             return bool(conn.find_message_id(sent, draft.spec.message_id))
 
-    def _supersede(self, draft: Draft, step: str, now: datetime) -> None:
-        """The user sent this very draft from their own client: it went out, so it is
-        ``sent`` (and counts toward the rate limit), as when the inbox finds it in Sent;
-        its step is superseded by the engine (the user sent it, not maild)."""
-        log.info("draft %d is already in Sent: the user sent it themselves; maild will not",
-                 draft.id)
-        with self.store.transaction():
-            drafts_repo.set_status(self.store, draft.id, "sent", now, sent_at=now,
-                                   expect=("approved",))
-            self.tracker.handle_in_transaction(
-                draft.ask_id, ev.MessageSent(step=step or None, by_user=True,
-                                             message_id=draft.spec.message_id, at=now),
-                now, draft=draft.id, why="found in Sent before sending")
-
     def _message(self, draft: Draft, now: datetime) -> EmailMessage:
         s = draft.spec
         attachments = []
@@ -431,29 +320,6 @@ class Sender:
                        body=s.body, message_id=s.message_id, date=now,
                        in_reply_to=s.in_reply_to, references=s.references,
                        attachments=attachments)
-
-    def _mark_sent(self, draft: Draft, step: str, now: datetime) -> None:
-        with self.store.transaction():
-            drafts_repo.set_status(self.store, draft.id, "sent", now, sent_at=now,
-                                   expect=("sending", "uncertain"))
-            self._record_out(draft, now)
-            self.tracker.handle_in_transaction(
-                draft.ask_id, ev.MessageSent(step=step, message_id=draft.spec.message_id, at=now),
-                now, draft=draft.id)
-
-    def _record_out(self, draft: Draft, now: datetime) -> None:
-        record_out(self.store, draft, now)
-
-    def _finish_failed(self, draft: Draft, step: str, now: datetime, *, uncertain: bool,
-                       detail: str, expect: tuple[str, ...] = ("sending",)) -> None:
-        with self.store.transaction():
-            drafts_repo.set_status(self.store, draft.id, "uncertain" if uncertain else "failed",
-                                   now, expect=expect)
-            self.store.add_event(now, "send_uncertain" if uncertain else "send_failed",
-                                 ask_id=draft.ask_id, draft=draft.id, error=detail)
-            self.tracker.handle_in_transaction(
-                draft.ask_id, ev.SendFailed(step=step, uncertain=uncertain, detail=detail), now,
-                draft=draft.id)
 
     def _save_copy(self, account: Account, raw: bytes, now: datetime) -> None:
         if account.save_sent_copy == "never":
@@ -485,7 +351,7 @@ class Sender:
         appended once and never changed or deleted (invariant 7).
         """
         by_account: dict[str, list[Draft]] = {}
-        for draft in drafts_repo.unmirrored(self.store):
+        for draft in self.store.read.drafts.unmirrored():
             by_account.setdefault(draft.spec.account, []).append(draft)
         appended = 0
         for name, drafts in by_account.items():
@@ -513,27 +379,37 @@ class Sender:
                         problem = str(exc)
                 if problem is not None or folder is None:
                     log.info("draft %d not copied to Drafts: %s", draft.id, problem)
-                    with self.store.transaction():
-                        drafts_repo.mark_mirrored(self.store, draft, now, None, problem)
+                    self._mirrored(draft, now, Mirror.SKIPPED, problem=problem)
                     continue
                 # After a crash between APPEND and the record, the copy is there already.
                 if not conn.find_message_id(folder, draft.spec.message_id):
                     conn.append(folder, raw, flags=(b"\\Draft", b"\\Seen"),
                                 when=draft.created_at)
                     appended += 1
-                with self.store.transaction():
-                    drafts_repo.mark_mirrored(self.store, draft, now, folder)
+                self._mirrored(draft, now, Mirror.COPIED, folder=folder)
         return appended
+
+    def _mirrored(self, draft: Draft, now: datetime, how: str, *, folder: str | None = None,
+                  problem: str | None = None) -> None:
+        """Record the Drafts copy (or why there will be none), and show it in the
+        timeline."""
+        with self.store.transaction() as tx:
+            tx.drafts.set_mirrored(draft.id, how)
+            if how == Mirror.COPIED:
+                tx.events.add(now, EventKind.DRAFT_MIRRORED, ask_id=draft.ask_id,
+                              draft=draft.id, folder=folder, message_id=draft.spec.message_id)
+            else:
+                tx.events.add(now, EventKind.DRAFT_NOT_MIRRORED, ask_id=draft.ask_id,
+                              draft=draft.id, problem=problem)
 
     # -- crash recovery ---------------------------------------------------------------
 
-    def recover(self) -> list[tuple[int, str]]:
+    def recover(self) -> list[tuple[int, Outcome]]:
         """Resolve drafts left ``sending`` by a crash, by evidence only."""
-        outcomes: list[tuple[int, str]] = []
-        for draft in drafts_repo.list_drafts(self.store, ("sending",)):
+        outcomes: list[tuple[int, Outcome]] = []
+        for draft in self.store.read.drafts.with_status(DraftStatus.SENDING):
             account = self.config.account(draft.spec.account)
             now = self.now()
-            step = self._step_name(draft)
             found: bool | None
             try:
                 with self._imap(account) as conn:
@@ -544,103 +420,14 @@ class Sender:
                 log.warning("draft %d: cannot check the Sent folder (%s)", draft.id, exc)
                 found = None
             if found:
-                self._mark_sent(draft, step, now)
-                outcomes.append((draft.id, "sent"))
+                lifecycle.sent(self.store, self.tracker, draft, now)
+                outcomes.append((draft.id, Outcome.SENT))
             else:
-                self._finish_failed(draft, step, now, uncertain=True,
-                                    detail="interrupted while sending; not found in Sent")
-                outcomes.append((draft.id, "uncertain"))
+                lifecycle.failed(self.store, self.tracker, draft, now, uncertain=True,
+                                 detail="interrupted while sending; not found in Sent")
+                outcomes.append((draft.id, Outcome.UNCERTAIN))
             self.tracker.flush_notices()
         return outcomes
-
-
-def record_out(store: Store, draft: Draft, now: datetime) -> None:
-    """The message row and timeline entry of a mail maild sent (inside a transaction)."""
-    s = draft.spec
-    store.db.execute(
-        "INSERT INTO messages (account, folder, message_id, in_reply_to, references_, "
-        "from_addr, to_addrs, subject, date, direction, kind, ask_id, match_reason, "
-        "created_at) VALUES (?, 'smtp', ?, ?, ?, ?, ?, ?, ?, 'out', 'human', ?, "
-        "'sent by maild', ?)",
-        (s.account, s.message_id, s.in_reply_to, " ".join(s.references) or None,
-         s.from_addr, json.dumps([a for a, _n in s.to_addrs]), s.subject, iso(now),
-         s.ask_id, iso(now)))
-    mentor = store.db.execute("SELECT mentor_id FROM asks WHERE id = ?", (s.ask_id,)).fetchone()
-    store.add_event(now, "message_out", ask_id=s.ask_id,
-                    mentor_id=mentor["mentor_id"] if mentor else None, subject=s.subject,
-                    draft=draft.id, to=[a for a, _n in s.to_addrs])
-
-
-def resolve_uncertain(store: Store, tracker: Tracker, draft_id: int, *, went_out: bool,
-                      now: datetime) -> Draft:
-    """The user's verdict on an ``uncertain`` send (invariant 2: only they may decide).
-
-    ``went_out``: the mentor has it (the user saw it in Sent or the mentor answered), so
-    the step is sent and the ask moves on. Otherwise it is approved again and goes out
-    in the next allowed moment, with the same Message-ID, so that a copy that did get
-    through after all is recognised as the same message by the recipient's client.
-    """
-    draft = drafts_repo.get_draft(store, draft_id)
-    if draft.status != "uncertain":
-        raise UsageError(f"draft {draft_id} is {draft.status}; only an uncertain send can be "
-                         "resolved")
-    step = drafts_repo.step_name(store, draft) or ""
-    with store.transaction():
-        if went_out:
-            at = draft.sent_at or now
-            drafts_repo.set_status(store, draft.id, "sent", now, expect=("uncertain",))
-            record_out(store, draft, at)
-            tracker.handle_in_transaction(
-                draft.ask_id, ev.MessageSent(step=step, message_id=draft.spec.message_id,
-                                             at=at), now, draft=draft.id, why="user confirmed")
-        else:
-            # Approved again only if the ask still wants it (a decline, a reply to a
-            # nudge or a cancellation meanwhile calls it off): the engine decides.
-            put_back(store, tracker, draft, now, expect=("uncertain",),
-                     why="the user says it did not go out")
-        store.add_event(now, "uncertain_resolved", ask_id=draft.ask_id, draft=draft.id,
-                        went_out=went_out)
-    tracker.flush_notices()
-    return drafts_repo.get_draft(store, draft_id)
-
-
-def retry_failed(store: Store, tracker: Tracker, draft_id: int, now: datetime) -> Draft:
-    """``maild draft retry``: a failed draft goes back to approved, through the engine.
-
-    For a draft that failed for good (login refused, unreadable attachment), once the
-    user fixed the cause. A held ask (its first mail failed) is released, its follow-ups
-    counted from now; a step called off meanwhile stays off and the draft is cancelled.
-    """
-    draft = drafts_repo.get_draft(store, draft_id)
-    if draft.status != "failed":
-        raise UsageError(f"draft {draft_id} is {draft.status}; only a failed send can be "
-                         "retried")
-    with store.transaction():
-        put_back(store, tracker, draft, now, expect=("failed",), why="retried by the user")
-        store.add_event(now, "send_retried", ask_id=draft.ask_id, draft=draft.id)
-    tracker.flush_notices()
-    return drafts_repo.get_draft(store, draft_id)
-
-
-def put_back(store: Store, tracker: Tracker, draft: Draft, now: datetime, *,
-             expect: tuple[str, ...], why: str) -> None:
-    """Return a draft that did not go out to ``approved`` through the engine's SendRetry
-    (inside a transaction). The engine decides with what happened meanwhile: its step is
-    approved again, or called off (the draft is then cancelled), or drafted afresh for a
-    new approval (the draft is then discarded)."""
-    drafts_repo.set_status(store, draft.id, "approved", now, send_after=now, expect=expect)
-    step = drafts_repo.step_name(store, draft)
-    if step is None:
-        return
-    tracker.handle_in_transaction(draft.ask_id, ev.SendRetry(step=step, why=why), now,
-                                  draft=draft.id)
-    row = store.db.execute("SELECT status FROM steps WHERE id = ?",
-                           (draft.spec.step_id,)).fetchone()
-    if row is not None and row["status"] != StepStatus.APPROVED.value \
-            and drafts_repo.get_draft(store, draft.id).status == "approved":
-        # The engine called the step off (or re-planned it) and this draft is no longer
-        # its mail; cancelling it here covers a step already final before the event.
-        drafts_repo.set_status(store, draft.id, "cancelled", now, expect=("approved",))
 
 
 def check_header_block(raw: bytes) -> None:

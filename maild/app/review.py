@@ -1,8 +1,8 @@
-"""Reviewing drafts: approve (with the user's fields or edits), reject, snooze.
+"""Reviewing drafts: what the user must add (fields, edits) before an approval.
 
-The one place a draft's approval happens (invariant 1), shared by the CLI, the demo and
-the tests: the draft is re-rendered with the fields only the user can write, checked,
-and approved together with the engine's DraftApproved in one transaction.
+Shared by the CLI, the demo and the tests: the draft is re-rendered with the fields
+only the user can write and checked here; the approval itself (invariant 1), like
+every status change, is the lifecycle's (``maild.app.lifecycle``).
 """
 
 from __future__ import annotations
@@ -15,13 +15,11 @@ from email.policy import default as default_policy
 from email.utils import getaddresses
 
 from maild.adapters.compose import check_address, check_header_value
+from maild.app import lifecycle
 from maild.app.drafting import TemplateDrafts, attachment_problems
 from maild.app.tracker import Tracker
-from maild.core import events as ev
 from maild.errors import UsageError
 from maild.store import Store
-from maild.store import asks as asks_repo
-from maild.store import drafts as drafts_repo
 from maild.store.drafts import Draft, DraftSpec
 
 
@@ -32,14 +30,6 @@ class Edit:
     subject: str
     body: str
     to: tuple[tuple[str, str], ...]
-
-
-def step_name(store: Store, draft: Draft) -> str:
-    """The draft's step name; a UsageError for a draft that belongs to no step."""
-    name = drafts_repo.step_name(store, draft)
-    if name is None:
-        raise UsageError(f"draft {draft.id} belongs to no step")
-    return name
 
 
 def user_fields_missing(draft: Draft) -> list[str]:
@@ -56,7 +46,7 @@ def rendered(store: Store, tracker: Tracker, draft: Draft,
     if isinstance(drafts, TemplateDrafts) and spec.template is not None:
         # What is approved is what the inputs say now: an edited mentor, a new address,
         # the files configured today (not those of the day it was drafted).
-        spec = drafts.rerender(store, asks_repo.load_ask(store, draft.ask_id), draft, fields)
+        spec = drafts.rerender(store, store.read.asks.get(draft.ask_id), draft, fields)
     elif spec.missing_fields or fields:
         raise UsageError(f"draft {draft.id} cannot be re-rendered here")
     if spec.missing_fields:
@@ -73,47 +63,14 @@ def rendered(store: Store, tracker: Tracker, draft: Draft,
 
 def approve(store: Store, tracker: Tracker, draft_id: int, now: datetime,
             fields: Mapping[str, str] | None = None, edit: Edit | None = None) -> Draft:
-    draft = drafts_repo.get_draft(store, draft_id)
+    """Approve a draft with the user's fields filled in (and their edits, if any)."""
+    draft = store.read.drafts.get(draft_id)
     if draft.status != "pending":
         raise UsageError(f"draft {draft_id} is {draft.status}, not pending")
     spec = rendered(store, tracker, draft, fields or {})
     if edit is not None:
         spec = replace(spec, subject=edit.subject, body=edit.body, to_addrs=edit.to)
-    step = step_name(store, draft)
-    with store.transaction():
-        drafts_repo.update_content(store, draft.id, spec, now)
-        if edit is not None:
-            tracker.handle_in_transaction(draft.ask_id, ev.DraftEdited(step), now)
-        tracker.handle_in_transaction(draft.ask_id, ev.DraftApproved(step), now, draft=draft.id)
-    tracker.flush_notices()
-    final = drafts_repo.get_draft(store, draft_id)
-    if final.status != "approved":
-        raise UsageError(f"draft {draft_id} could not be approved (it is {final.status})")
-    return final
-
-
-def reject(store: Store, tracker: Tracker, draft_id: int, now: datetime) -> None:
-    draft = drafts_repo.get_draft(store, draft_id)
-    if draft.status not in drafts_repo.OPEN_STATUSES:
-        raise UsageError(f"draft {draft_id} is {draft.status}; only waiting drafts can be "
-                         "rejected")
-    with store.transaction():
-        drafts_repo.set_status(store, draft_id, "rejected", now, expect=drafts_repo.OPEN_STATUSES)
-        tracker.handle_in_transaction(draft.ask_id, ev.DraftRejected(step_name(store, draft)),
-                                      now)
-    tracker.flush_notices()
-
-
-def snooze(store: Store, draft_id: int, until: datetime, now: datetime) -> None:
-    draft = drafts_repo.get_draft(store, draft_id)
-    if draft.status not in drafts_repo.OPEN_STATUSES:
-        raise UsageError(f"draft {draft_id} is {draft.status}; only waiting drafts can be "
-                         "snoozed")
-    with store.transaction():
-        drafts_repo.set_status(store, draft_id, draft.status, now, send_after=until,
-                               expect=drafts_repo.OPEN_STATUSES)
-        store.add_event(now, "draft_snoozed", ask_id=draft.ask_id, draft=draft_id,
-                        until=until.isoformat())
+    return lifecycle.approve(store, tracker, draft, spec, now, edited=edit is not None)
 
 
 def parse_edited(text: str) -> Edit:

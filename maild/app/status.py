@@ -8,39 +8,30 @@ queries, so it stays fast with thousands of asks.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from maild.core.events import EventKind
 from maild.core.ghost import is_ghosting
-from maild.core.model import AskState
+from maild.core.model import AskState, DraftStatus
 from maild.core.rules import Rules
-from maild.store import Store, iso
-from maild.store.asks import open_asks
+from maild.store import Store
 
 NEXT_STEPS_SHOWN = 10
 # A hesitant yes is not a letter to count on: it is shown apart, and as a risk.
-_COMMITTED = {AskState.AGREED.value, AskState.SUBMITTED.value}
+_COMMITTED = frozenset({AskState.AGREED, AskState.SUBMITTED})
 
 
 def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
-    db = store.db
-    names = {r[0]: r[1] for r in db.execute("SELECT id, name FROM mentors")}
-    by_state = {r[0]: r[1] for r in db.execute(
-        "SELECT state, count(*) FROM asks WHERE closed_at IS NULL GROUP BY state ORDER BY 2 DESC")}
-    waiting = db.execute("SELECT count(*) FROM drafts WHERE status = 'pending'").fetchone()[0]
-    upcoming = db.execute(
-        "SELECT s.ask_id, s.name, s.kind, s.due_at, a.mentor_id FROM steps s "
-        "JOIN asks a ON a.id = s.ask_id WHERE a.closed_at IS NULL "
-        "AND s.status IN ('planned', 'drafted', 'approved') ORDER BY s.due_at LIMIT ?",
-        (NEXT_STEPS_SHOWN,)).fetchall()
-    next_steps = [{"due": r["due_at"], "ask_id": r["ask_id"], "step": r["name"],
-                   "kind": r["kind"], "mentor": names.get(r["mentor_id"], "?")}
-                  for r in upcoming]
+    read = store.read
+    names = read.mentors.names()
+    next_steps = [{"due": s.due_at.isoformat(), "ask_id": s.ask_id, "step": s.name,
+                   "kind": s.kind, "mentor": names.get(s.mentor_id, "?")}
+                  for s in read.asks.upcoming(NEXT_STEPS_SHOWN)]
 
     # The risks read only the asks' own fields; their steps would be most of the cost.
-    asks = open_asks(store, with_steps=False)
+    asks = read.asks.open(with_steps=False)
     risks: list[dict[str, Any]] = []
     letter = rules.playbook("letter")
     warn_days = letter.param("warn_weeks") * 7
@@ -73,27 +64,25 @@ def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
     risks += _task_risks(store, now)
 
     applications = []
-    for row in db.execute("SELECT * FROM applications ORDER BY deadline IS NULL, deadline"):
-        states = [r[0] for r in db.execute(
-            "SELECT state FROM asks WHERE application_id = ? AND playbook = 'letter'",
-            (row["id"],))]
+    for app in read.mentors.applications():
+        states = [state for _id, state in read.asks.of_application(app.id, "letter")]
         committed = sum(1 for s in states if s in _COMMITTED)
-        hesitant = sum(1 for s in states if s == AskState.HESITANT.value)
-        submitted = sum(1 for s in states if s == AskState.SUBMITTED.value)
-        applications.append({"id": row["id"], "name": row["name"],
-                             "deadline": row["deadline"],
-                             "letters_required": row["letters_required"],
+        hesitant = sum(1 for s in states if s is AskState.HESITANT)
+        submitted = sum(1 for s in states if s is AskState.SUBMITTED)
+        deadline = app.deadline.isoformat() if app.deadline else None
+        applications.append({"id": app.id, "name": app.name, "deadline": deadline,
+                             "letters_required": app.letters_required,
                              "asked": len(states), "committed": committed,
                              "hesitant": hesitant, "submitted": submitted})
-        if committed < row["letters_required"] and row["deadline"]:
-            left = (date.fromisoformat(row["deadline"]) - today).days
+        if committed < app.letters_required and app.deadline:
+            left = (app.deadline - today).days
             if 0 <= left < warn_days:
-                risks.append(_risk("letters_short", None, f"{row['name']}: "
-                                   f"{committed} of {row['letters_required']} letters committed, "
+                risks.append(_risk("letters_short", None, f"{app.name}: "
+                                   f"{committed} of {app.letters_required} letters committed, "
                                    f"deadline in {left} days"))
-    return {"now": now.isoformat(), "asks_by_state": by_state, "open_asks": len(asks),
-            "drafts_waiting": waiting, "next_steps": next_steps,
-            "applications": applications, "risks": risks}
+    return {"now": now.isoformat(), "asks_by_state": read.asks.open_by_state(),
+            "open_asks": len(asks), "drafts_waiting": read.drafts.count(DraftStatus.PENDING),
+            "next_steps": next_steps, "applications": applications, "risks": risks}
 
 
 def _risk(kind: str, ask_id: int | None, text: str) -> dict[str, Any]:
@@ -102,12 +91,8 @@ def _risk(kind: str, ask_id: int | None, text: str) -> dict[str, Any]:
 
 def _task_risks(store: Store, now: datetime) -> list[dict[str, Any]]:
     """Tasks for the user (call the office) from the last two weeks, still relevant."""
-    since = iso(now - timedelta(days=14))
-    rows = store.db.execute(
-        "SELECT e.ask_id, e.detail FROM events e JOIN asks a ON a.id = e.ask_id "
-        "WHERE e.type = 'task' AND e.at >= ? AND a.closed_at IS NULL", (since,)).fetchall()
-    return [_risk("task", r["ask_id"], json.loads(r["detail"]).get("text", "a task"))
-            for r in rows]
+    rows = store.read.events.of_open_asks(EventKind.TASK, now - timedelta(days=14))
+    return [_risk("task", r.ask_id, r.detail.get("text", "a task")) for r in rows]
 
 
 _SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -126,14 +111,11 @@ _SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
 
 
 def timeline(store: Store, mentor_id: int) -> list[dict[str, Any]]:
-    rows = store.db.execute(
-        "SELECT * FROM events WHERE mentor_id = ? ORDER BY at, id", (mentor_id,)).fetchall()
     items = []
-    for r in rows:
-        detail = json.loads(r["detail"] or "{}")
-        summarise = _SUMMARY.get(r["type"])
-        summary = summarise(detail) if summarise else f"{r['type']} " + ", ".join(
-            f"{k}={v}" for k, v in detail.items())
-        items.append({"at": r["at"], "type": r["type"], "ask_id": r["ask_id"],
-                      "summary": summary.strip(), "detail": detail})
+    for r in store.read.events.of_mentor(mentor_id):
+        summarise = _SUMMARY.get(r.kind)
+        summary = summarise(r.detail) if summarise else f"{r.kind} " + ", ".join(
+            f"{k}={v}" for k, v in r.detail.items())
+        items.append({"at": r.at.isoformat(), "type": r.kind, "ask_id": r.ask_id,
+                      "summary": summary.strip(), "detail": r.detail})
     return items

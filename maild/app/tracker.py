@@ -17,7 +17,6 @@ tracker's next flush, or never if its work was rolled back).
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -25,6 +24,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from maild.adapters.compose import new_message_id
+from maild.app import lifecycle
 from maild.config import Config
 from maild.core import events as ev
 from maild.core import wording
@@ -40,20 +40,22 @@ from maild.core.actions import (
     SendStep,
     StartAsk,
     SuggestCandidates,
+    SupersedeSteps,
 )
 from maild.core.candidates import next_candidates
-from maild.core.contacts import PriorAsk, ensure_not_contacted
+from maild.core.contacts import ensure_not_contacted
 from maild.core.engine import decide
+from maild.core.events import EventKind, kind_of
 from maild.core.model import Ask, AskState, Mentor, Step, StepStatus
 from maild.core.playbooks import merge_overrides
 from maild.core.rules import Rules
 from maild.core.timing import SendingWindow
 from maild.errors import MaildError, UsageError
-from maild.store import Store
-from maild.store import asks as asks_repo
-from maild.store import drafts as drafts_repo
-from maild.store import mentors as mentors_repo
+from maild.store import Store, Tx
+from maild.store.asks import DueStep
 from maild.store.drafts import DraftSpec
+from maild.store.events import Anchor
+from maild.store.mentors import MentorRecord
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +80,6 @@ class DraftMaker(Protocol):
 
 Notifier = Callable[[Level, str], None]
 FollowUps = list[tuple[ev.Event, dict[str, object]]]
-# The newest event row when a notice was queued: (id, at, type, detail).
-Anchor = tuple[int, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def rules_for(config: Config) -> Rules:
                  window=window)
 
 
-def core_mentor(record: mentors_repo.MentorRecord, default_tz: str) -> Mentor:
+def core_mentor(record: MentorRecord, default_tz: str) -> Mentor:
     e = record.entry
     pub: date | None = None
     try:
@@ -131,11 +131,6 @@ class Tracker:
         self._notify = notify
         self._notices: list[_Notice] = []
 
-    # -- reading ----------------------------------------------------------------------
-
-    def prior_asks(self) -> list[PriorAsk]:
-        return asks_repo.prior_asks(self.store)
-
     # -- creating asks ----------------------------------------------------------------
 
     def create_ask(self, mentor_id: int, playbook: str, now: datetime, *,
@@ -145,26 +140,28 @@ class Tracker:
                    fields: Mapping[str, str] | None = None) -> Created:
         """Start an ask; ``fields`` are the user's words for its drafts (``user.*``)."""
         try:
-            with self.store.transaction():
-                return self._create(mentor_id, playbook, now, account=account,
+            with self.store.transaction() as tx:
+                return self._create(tx, mentor_id, playbook, now, account=account,
                                     application_id=application_id, deadline=deadline,
                                     meeting_at=meeting_at, force=force, again=again, note=note,
                                     fields=fields)
         finally:
             self.flush_notices()
 
-    def _create(self, mentor_id: int, playbook: str, now: datetime, *, account: str | None,
+    def _create(self, tx: Tx, mentor_id: int, playbook: str, now: datetime, *,
+                account: str | None,
                 application_id: int | None, deadline: date | None,
                 meeting_at: datetime | None, force: bool, again: bool,
                 note: str | None, fields: Mapping[str, str] | None = None) -> Created:
         book = self.rules.playbooks.get(playbook)
         if book is None or not book.startable:
             raise UsageError(f"unknown playbook {playbook!r}")
-        record = mentors_repo.get_mentor(self.store, mentor_id)
+        record = tx.mentors.get(mentor_id)
         mentor = core_mentor(record, self.config.identity.timezone)
         if not again:
-            ensure_not_contacted(playbook, mentor_id, mentor.addresses, self.prior_asks(),
-                                 now, self.rules)
+            # Only this person's earlier asks matter: the cost does not grow with history.
+            prior = tx.asks.prior(mentor_id, mentor.addresses)
+            ensure_not_contacted(playbook, mentor_id, mentor.addresses, prior, now, self.rules)
         account_name = self.config.account(account).name
         ask = Ask(mentor_id=mentor_id, playbook=playbook, state=AskState.ACTIVE,
                   created_at=now, application_id=application_id, account=account_name,
@@ -172,9 +169,9 @@ class Tracker:
                   forced=force, note=note,
                   fields=tuple((k, v) for k, v in (fields or {}).items() if v.strip()))
         decision = decide(ask, ev.AskCreated(force=force), now, self.rules)
-        saved = self._apply(decision, now, "ask_created", {"playbook": playbook})
+        saved = self._apply(tx, decision, now, EventKind.ASK_CREATED, {"playbook": playbook})
         if playbook in ("cold", "warm"):
-            mentors_repo.set_outreach_status(self.store.db, mentor_id, f"{playbook} outreach")
+            tx.mentors.set_outreach_status(mentor_id, f"{playbook} outreach")
         return Created(ask=saved, decision=replace(decision, ask=saved))
 
     # -- events -----------------------------------------------------------------------
@@ -195,23 +192,17 @@ class Tracker:
         notices are dropped, so the caller may carry on with its transaction. The
         notices of a successful call wait for ``flush_notices`` after the commit.
         """
-        db = self.store.db
+        tx = self.store.tx
         queued = len(self._notices)
-        db.execute("SAVEPOINT tracker_handle")
         try:
-            ask = asks_repo.load_ask(self.store, ask_id)
-            decision = decide(ask, event, now, self.rules)
-            saved = self._apply(decision, now, type(event).__name__,
-                                {**_describe(event), **detail})
+            with tx.savepoint("tracker_handle"):
+                ask = tx.asks.get(ask_id)
+                decision = decide(ask, event, now, self.rules)
+                saved = self._apply(tx, decision, now, kind_of(event),
+                                    {**_describe(event), **detail})
         except BaseException:
             del self._notices[queued:]
-            try:
-                db.execute("ROLLBACK TO tracker_handle")
-                db.execute("RELEASE tracker_handle")
-            except sqlite3.Error:
-                log.debug("rolling back to the savepoint failed", exc_info=True)
             raise
-        db.execute("RELEASE tracker_handle")
         return replace(decision, ask=saved)
 
     # -- notices ----------------------------------------------------------------------
@@ -221,10 +212,7 @@ class Tracker:
 
         Call it after writing the event row that records why (it is the anchor).
         """
-        row = self.store.db.execute(
-            "SELECT id, at, type, detail FROM events ORDER BY id DESC LIMIT 1").fetchone()
-        anchor = (int(row[0]), str(row[1]), str(row[2]), str(row[3])) if row else None
-        self._notices.append(_Notice(level, text, anchor))
+        self._notices.append(_Notice(level, text, self.store.read.events.latest()))
 
     def flush_notices(self) -> int:
         """Deliver the queued notices of committed work; returns how many went out.
@@ -232,7 +220,7 @@ class Tracker:
         Does nothing while a transaction is open. A notice whose anchor event row is not
         in the database belongs to rolled-back work and is dropped, never delivered.
         """
-        if not self._notices or self.store.db.in_transaction:
+        if not self._notices or self.store.in_transaction:
             return 0
         pending, self._notices = self._notices, []
         delivered: set[tuple[Anchor | None, Level, str]] = set()
@@ -256,68 +244,54 @@ class Tracker:
         return len(delivered)
 
     def _committed(self, anchor: Anchor | None) -> bool:
-        if anchor is None:
-            return True
-        row = self.store.db.execute(
-            "SELECT 1 FROM events WHERE id = ? AND at = ? AND type = ? AND detail = ?",
-            anchor).fetchone()
-        return row is not None
+        return anchor is None or self.store.read.events.exists(anchor)
 
-    def due_steps(self, now: datetime) -> list[tuple[int, str]]:
-        """(ask id, step name) of every planned step whose time has come."""
-        rows = self.store.db.execute(
-            "SELECT s.ask_id, s.name, s.due_at FROM steps s JOIN asks a ON a.id = s.ask_id "
-            "WHERE s.status = 'planned' AND a.closed_at IS NULL ORDER BY s.due_at").fetchall()
-        return [(r["ask_id"], r["name"]) for r in rows
-                if datetime.fromisoformat(r["due_at"]) <= now]
-
-    def next_due(self) -> datetime | None:
-        rows = self.store.db.execute(
-            "SELECT s.due_at FROM steps s JOIN asks a ON a.id = s.ask_id "
-            "WHERE s.status = 'planned' AND a.closed_at IS NULL").fetchall()
-        return min((datetime.fromisoformat(r[0]) for r in rows), default=None)
+    def due_steps(self, now: datetime) -> list[DueStep]:
+        """Every step whose time has come (the store decides what is due)."""
+        return self.store.read.asks.due_steps(now)
 
     def run_due(self, now: datetime) -> int:
         """Wake every due step; returns how many were handled."""
         count = 0
-        for ask_id, name in self.due_steps(now):
+        for due in self.due_steps(now):
             try:
-                self.handle(ask_id, ev.StepDue(step=name), now)
+                self.handle(due.ask_id, ev.StepDue(step=due.name), now)
                 count += 1
             except Exception:
                 # One broken ask must not stop the others' follow-ups.
-                log.exception("ask %d: step %s could not be handled", ask_id, name)
+                log.exception("ask %d: step %s could not be handled", due.ask_id, due.name)
         return count
 
     # -- carrying out decisions -------------------------------------------------------
 
-    def _apply(self, decision: Decision, now: datetime, what: str,
+    def _apply(self, tx: Tx, decision: Decision, now: datetime, what: EventKind,
                detail: dict[str, object]) -> Ask:
         # Follow-up events (an auto-approval) belong to this ask and this call only: a
         # local list, so nothing is left over for another ask (invariant 1).
         followups: FollowUps = []
-        saved = self._persist(decision, now, what, detail, followups)
+        saved = self._persist(tx, decision, now, what, detail, followups)
         assert saved.id is not None
         # They are decided on the ask as it is by then.
         follow = deque(followups)
         while follow:
             event, more = follow.popleft()
-            current = asks_repo.load_ask(self.store, saved.id)
+            current = tx.asks.get(saved.id)
             more_followups: FollowUps = []
-            self._persist(decide(current, event, now, self.rules), now, type(event).__name__,
+            self._persist(tx, decide(current, event, now, self.rules), now, kind_of(event),
                           {**_describe(event), **more}, more_followups)
             follow.extend(more_followups)
-        return asks_repo.load_ask(self.store, saved.id)
+        return tx.asks.get(saved.id)
 
-    def _persist(self, decision: Decision, now: datetime, what: str,
+    def _persist(self, tx: Tx, decision: Decision, now: datetime, what: EventKind,
                  detail: dict[str, object], followups: FollowUps) -> Ask:
-        saved = asks_repo.save_ask(self.store, decision.ask, now)
-        self.store.add_event(now, what, ask_id=saved.id, mentor_id=saved.mentor_id, **detail)
+        saved = tx.asks.save(decision.ask, now)
+        tx.events.add(now, what, ask_id=saved.id, mentor_id=saved.mentor_id, **detail)
         for action in decision.actions:
-            self._act(saved, action, now, followups)
+            self._act(tx, saved, action, now, followups)
         return saved
 
-    def _act(self, ask: Ask, action: object, now: datetime, followups: FollowUps) -> None:
+    def _act(self, tx: Tx, ask: Ask, action: object, now: datetime,
+             followups: FollowUps) -> None:
         assert ask.id is not None
         store = self.store
         if isinstance(action, CreateDraft):
@@ -331,55 +305,47 @@ class Tracker:
                 # reply): the draft waits with the problem named, like a template gap.
                 log.warning("ask %s: draft of %s cannot be made yet: %s", ask.id, step.name,
                             exc)
-                spec = self._unmade(ask, step, exc)
-            status = "pending"
-            drafts_repo.insert_draft(store, spec, status, now)
-            store.add_event(now, "draft_created", ask_id=ask.id, mentor_id=ask.mentor_id,
-                            step=step.name, subject=spec.subject)
+                spec = self._unmade(tx, ask, step, exc)
+            lifecycle.create(tx, ask, step.name, spec, now)
             if self._auto_approved(ask, step) and not spec.missing_fields:
                 followups.append((ev.DraftApproved(step=step.name), {"auto": True}))
             return None
         if isinstance(action, SendStep):
             step = _step_named(ask, action.step)
             if step is not None and step.id is not None:
-                for draft in drafts_repo.drafts_for_step(store, step.id):
-                    if draft.status == "pending":
-                        drafts_repo.set_status(store, draft.id, "approved", now)
+                lifecycle.approve_with_step(tx, step.id, now)
             return None
         if isinstance(action, CancelSteps):
             for name in action.names:
                 step = _step_named(ask, name)
-                if step is None or step.id is None:
-                    continue
-                for draft in drafts_repo.drafts_for_step(store, step.id):
-                    if draft.status in drafts_repo.OPEN_STATUSES:
-                        new = "superseded" if "user" in action.reason else "cancelled"
-                        drafts_repo.set_status(store, draft.id, new, now)
-            store.add_event(now, "steps_cancelled", ask_id=ask.id, mentor_id=ask.mentor_id,
-                            steps=list(action.names), reason=action.reason)
+                if step is not None and step.id is not None:
+                    lifecycle.call_off(tx, step.id, now,
+                                       superseded=isinstance(action, SupersedeSteps))
+            tx.events.add(now, EventKind.STEPS_CANCELLED, ask_id=ask.id, mentor_id=ask.mentor_id,
+                          steps=list(action.names), reason=action.reason)
             return None
         if isinstance(action, CreateTask):
-            store.add_event(now, "task", ask_id=ask.id, mentor_id=ask.mentor_id,
-                            step=action.step, text=action.text, due=action.due_at.isoformat())
+            tx.events.add(now, EventKind.TASK, ask_id=ask.id, mentor_id=ask.mentor_id,
+                          step=action.step, text=action.text, due=action.due_at.isoformat())
             self._tell(Level.WARNING, action.text)
             return None
         if isinstance(action, Notify):
-            store.add_event(now, "notice", ask_id=ask.id, mentor_id=ask.mentor_id,
-                            level=str(action.level), text=action.text)
+            tx.events.add(now, EventKind.NOTICE, ask_id=ask.id, mentor_id=ask.mentor_id,
+                          level=str(action.level), text=action.text)
             self._tell(action.level, action.text)
             return None
         if isinstance(action, ChangeState):
-            store.add_event(now, "state_changed", ask_id=ask.id, mentor_id=ask.mentor_id,
-                            old=str(action.old), new=str(action.new), reason=action.reason)
+            tx.events.add(now, EventKind.STATE_CHANGED, ask_id=ask.id, mentor_id=ask.mentor_id,
+                          old=str(action.old), new=str(action.new), reason=action.reason)
             if ask.playbook in ("cold", "warm"):
-                mentors_repo.set_outreach_status(store.db, ask.mentor_id, str(action.new))
+                tx.mentors.set_outreach_status(ask.mentor_id, str(action.new))
             return None
         if isinstance(action, SuggestCandidates):
-            self._suggest(ask, action, now)
+            self._suggest(tx, ask, action, now)
             return None
         if isinstance(action, StartAsk):
             try:
-                self._create(action.mentor_id, action.playbook, now, account=ask.account,
+                self._create(tx, action.mentor_id, action.playbook, now, account=ask.account,
                              application_id=action.application_id, deadline=None,
                              meeting_at=None, force=False, again=True, note=action.note,
                              fields=dict(action.fields))
@@ -390,46 +356,44 @@ class Tracker:
             return None  # the step is in the store; the scheduler re-reads it
         raise TypeError(f"unknown action {action!r}")
 
-    def _suggest(self, ask: Ask, action: SuggestCandidates, now: datetime) -> None:
+    def _suggest(self, tx: Tx, ask: Ask, action: SuggestCandidates, now: datetime) -> None:
         tz = self.config.identity.timezone
-        mentors = [core_mentor(r, tz) for r in mentors_repo.list_mentors(self.store)]
+        mentors = [core_mentor(r, tz) for r in tx.mentors.all()]
         if ask.application_id is not None:
             # A backup writer is someone not yet asked for this application.
-            asked = {a.mentor_id for a in asks_repo.load_asks(
-                self.store, "application_id = ?", (ask.application_id,), with_steps=False)}
+            asked = tx.asks.mentors_asked(ask.application_id)
             mentors = [m for m in mentors if m.id not in asked]
         # Suggestions the user starts by hand (backups, a second mentor) are not limited
         # by the free cold-outreach slots; only automatic starts are.
-        chosen = next_candidates(mentors, self.prior_asks(), now, self.rules,
+        chosen = next_candidates(mentors, tx.asks.prior(), now, self.rules,
                                  limit=action.count, slots_only=action.auto_start)
         if not chosen:
             self._tell(Level.INFO, f"{action.reason}; the hit list has no fresh candidate "
                        "(add more with `maild mentor add`)")
             return
         names = ", ".join(wording.split_name(m.name).full for m in chosen)
-        self.store.add_event(now, "suggestion", ask_id=ask.id, mentor_id=ask.mentor_id,
-                             reason=action.reason, candidates=names,
-                             started=action.auto_start)
+        tx.events.add(now, EventKind.SUGGESTION, ask_id=ask.id, mentor_id=ask.mentor_id,
+                      reason=action.reason, candidates=names, started=action.auto_start)
         if not action.auto_start:
             self._tell(Level.INFO, _SUGGESTED.get((ask.playbook, action.reason),
                                                   "{reason}: consider {names}").format(
                 reason=action.reason, names=names))
             return
         for mentor in chosen:
-            created = self._create(mentor.id, "cold", now, account=ask.account,
+            created = self._create(tx, mentor.id, "cold", now, account=ask.account,
                                    application_id=None, deadline=None, meeting_at=None,
                                    force=False, again=False, note=action.reason)
             self._tell(Level.INFO, f"started cold ask {created.ask.id} to "
                        f"{wording.split_name(mentor.name).full} ({action.reason}); its first "
                        "draft waits for your approval")
 
-    def _unmade(self, ask: Ask, step: Step, exc: MaildError) -> DraftSpec:
+    def _unmade(self, tx: Tx, ask: Ask, step: Step, exc: MaildError) -> DraftSpec:
         """A placeholder draft naming why the real one could not be made."""
         account = next((a for a in self.config.accounts if a.name == ask.account), None)
         from_addr = account.email if account else self.config.identity.email
         to: tuple[tuple[str, str], ...] = ()
         try:
-            entry = mentors_repo.get_mentor(self.store, ask.mentor_id).entry
+            entry = tx.mentors.get(ask.mentor_id).entry
             to = ((entry.emails[0], entry.name),) if entry.emails else ()
         except MaildError:
             to = ()

@@ -94,8 +94,14 @@ class App:
 
     def close(self) -> None:
         if self._store is not None:
+            changed = self._store.commits > 0
             self._store.close()
             self._store = None
+            if changed:
+                # A running daemon sees an approval or a new ask now, not at its next timer.
+                from maild.runtime.wake import wake_daemon
+
+                wake_daemon(self.home)
 
 
 pass_app = click.make_pass_decorator(App)

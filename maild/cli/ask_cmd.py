@@ -17,15 +17,13 @@ from maild.cli.mentor_cmd import check_range, parse_date
 from maild.cli.terminal import add_row, for_terminal
 from maild.clock import parse_instant
 from maild.core import events as ev
-from maild.core.events import Mark
+from maild.core.events import EventKind, Mark
 from maild.core.model import Ask
 from maild.errors import UsageError
-from maild.store import asks as asks_repo
-from maild.store import mentors as mentors_repo
 
 
 def ask_json(app: App, ask: Ask) -> dict[str, Any]:
-    mentor = mentors_repo.get_mentor(app.store(), ask.mentor_id)
+    mentor = app.store().read.mentors.get(ask.mentor_id)
     return {
         "id": ask.id, "mentor": {"id": mentor.id, "name": mentor.name},
         "playbook": ask.playbook, "state": str(ask.state), "account": ask.account,
@@ -41,7 +39,7 @@ def ask_json(app: App, ask: Ask) -> dict[str, Any]:
 
 
 def _print_created(app: App, ask: Ask) -> None:
-    mentor = mentors_repo.get_mentor(app.store(), ask.mentor_id)
+    mentor = app.store().read.mentors.get(ask.mentor_id)
     click.echo(f"Created {ask.playbook} ask {ask.id} to {mentor.name}.")
     for step in ask.steps:
         click.echo(f"  {app.local(step.due_at)}  {step.name:<15} "
@@ -88,12 +86,12 @@ def _start(app: App, playbook: str, mentor: str, account: str | None, again: boo
            meeting_at: str | None = None, note: str | None = None,
            fields: dict[str, str] | None = None) -> None:
     store = app.store()
-    record = mentors_repo.find_mentor(store, mentor)
+    record = store.read.mentors.find(mentor)
     _check_fields(app, playbook, fields or {})
     app_id = None
     when: date | None = parse_date(deadline, "--deadline") if deadline else None
     if application:
-        found = mentors_repo.find_application(store, application)
+        found = store.read.mentors.find_application(application)
         app_id = found.id
         when = when or found.deadline
     now = app.now()
@@ -108,7 +106,7 @@ def _start(app: App, playbook: str, mentor: str, account: str | None, again: boo
                                  force=force, again=again, note=note, fields=fields)
     # Steps due right away (the first email) get their draft now, not at the next wake-up.
     tracker.run_due(now)
-    _print_created(app, asks_repo.load_ask(store, created.ask.id or 0))
+    _print_created(app, store.read.asks.get(created.ask.id or 0))
 
 
 def _check_deadline(app: App, deadline: date, now: datetime) -> None:
@@ -243,7 +241,7 @@ def ask_thanks(app: App, mentor: str, application: str | None, note: str | None,
 @pass_app
 def ask_show(app: App, ask_id: int, as_json: bool) -> None:
     """Show one ask and its steps."""
-    ask = asks_repo.load_ask(app.store(), ask_id)
+    ask = app.store().read.asks.get(ask_id)
     data = ask_json(app, ask)
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -265,13 +263,13 @@ def ask_show(app: App, ask_id: int, as_json: bool) -> None:
 def ask_list(app: App, show_all: bool, as_json: bool) -> None:
     """List open asks (with --all, every ask)."""
     store = app.store()
-    found = asks_repo.load_asks(store) if show_all else asks_repo.open_asks(store)
+    found = store.read.asks.all() if show_all else store.read.asks.open()
     if as_json:
         click.echo(json.dumps([ask_json(app, a) for a in found], indent=2))
         return
     table = Table("id", "mentor", "playbook", "state", "next step")
     for ask in found:
-        mentor = mentors_repo.get_mentor(store, ask.mentor_id)
+        mentor = store.read.mentors.get(ask.mentor_id)
         upcoming = [s for s in ask.steps if not s.is_final]
         nxt = f"{upcoming[0].name} {app.local(upcoming[0].due_at)}" if upcoming else ""
         add_row(table, ask.id, mentor.name, ask.playbook, ask.state, nxt)
@@ -299,12 +297,12 @@ def ask_reviewed(app: App, ask_id: int) -> None:
     maild read the reply wrongly, say what it meant with `maild ask mark`.
     """
     store = app.store()
-    ask = asks_repo.load_ask(store, ask_id)
+    ask = store.read.asks.get(ask_id)
     if not ask.needs_review:
         raise UsageError(f"ask {ask_id} does not need review")
-    with store.transaction():
-        store.db.execute("UPDATE asks SET needs_review = 0 WHERE id = ?", (ask_id,))
-        store.add_event(app.now(), "reviewed", ask_id=ask_id, mentor_id=ask.mentor_id)
+    with store.transaction() as tx:
+        tx.asks.mark_reviewed(ask_id)
+        tx.events.add(app.now(), EventKind.REVIEWED, ask_id=ask_id, mentor_id=ask.mentor_id)
     click.echo(f"Ask {ask_id}: review done.")
 
 
@@ -358,7 +356,7 @@ def status_command(app: App, as_json: bool) -> None:
 def timeline_command(app: App, mentor: str, as_json: bool) -> None:
     """Everything that happened with one mentor, oldest first."""
     store = app.store()
-    record = mentors_repo.find_mentor(store, mentor)
+    record = store.read.mentors.find(mentor)
     items = timeline(store, record.id)
     if as_json:
         click.echo(json.dumps(items, indent=2, default=str))

@@ -17,12 +17,11 @@ from typing import Any
 import click
 from rich.table import Table
 
-from maild.app import review
-from maild.app.outbox import resolve_uncertain, retry_failed
+from maild.app import lifecycle, review
 from maild.cli.app import App, pass_app
 from maild.cli.terminal import add_row, for_terminal
+from maild.core.model import DraftStatus
 from maild.errors import UsageError
-from maild.store import drafts as drafts_repo
 from maild.store.drafts import Draft
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
@@ -54,10 +53,9 @@ def draft_json(draft: Draft) -> dict[str, Any]:
 @pass_app
 def drafts_command(app: App, show_all: bool, as_json: bool) -> None:
     """List drafts waiting for your approval."""
-    statuses = ("pending", "approved", "sending", "sent", "uncertain", "failed", "rejected",
-                "cancelled", "superseded") if show_all else ("pending", "approved",
-                                                             "uncertain")
-    found = drafts_repo.list_drafts(app.store(), statuses)
+    statuses = tuple(DraftStatus) if show_all else (
+        DraftStatus.PENDING, DraftStatus.APPROVED, DraftStatus.UNCERTAIN)
+    found = app.store().read.drafts.with_status(*statuses)
     if as_json:
         click.echo(json.dumps([draft_json(d) for d in found], indent=2))
         return
@@ -98,7 +96,7 @@ def render_message(draft: Draft) -> str:
 @pass_app
 def draft_show(app: App, draft_id: int, as_json: bool) -> None:
     """Show a draft as it would be sent."""
-    draft = drafts_repo.get_draft(app.store(), draft_id)
+    draft = app.store().read.drafts.get(draft_id)
     if as_json:
         click.echo(json.dumps(draft_json(draft), indent=2))
         return
@@ -119,7 +117,7 @@ def approve_command(app: App, draft_id: int, edit: bool, fields: tuple[str, ...]
     """Approve a draft: maild sends it in the mentor's next sending window."""
     store = app.store()
     tracker = app.tracker()
-    draft = drafts_repo.get_draft(store, draft_id)
+    draft = store.read.drafts.get(draft_id)
     given: dict[str, str] = {}
     for item in fields:
         name, sep, value = item.partition("=")
@@ -147,7 +145,7 @@ def approve_command(app: App, draft_id: int, edit: bool, fields: tuple[str, ...]
 @pass_app
 def reject_command(app: App, draft_id: int) -> None:
     """Throw a draft away: its step is cancelled, nothing is sent."""
-    review.reject(app.store(), app.tracker(), draft_id, app.now())
+    lifecycle.reject(app.store(), app.tracker(), draft_id, app.now())
     click.echo(f"Rejected draft {draft_id}.")
 
 
@@ -159,7 +157,7 @@ def snooze_command(app: App, draft_id: int, duration: str) -> None:
     """Put a draft aside for a while (30m, 4h, 2d, 1w); it is not sent before then."""
     now = app.now()
     until: datetime = now + parse_duration(duration)
-    review.snooze(app.store(), draft_id, until, now)
+    lifecycle.snooze(app.store(), draft_id, until, now)
     click.echo(f"Snoozed draft {draft_id} until {app.local(until)}.")
 
 
@@ -175,7 +173,7 @@ def draft_resolve(app: App, draft_id: int, went_out: bool | None) -> None:
     if went_out is None:
         raise UsageError("say what happened: --sent or --not-sent (check your Sent folder "
                          "first; see docs/sending.md)")
-    draft = resolve_uncertain(app.store(), app.tracker(), draft_id, went_out=went_out,
+    draft = lifecycle.resolve(app.store(), app.tracker(), draft_id, went_out=went_out,
                               now=app.now())
     if went_out:
         click.echo(f"Draft {draft_id} marked as sent: {for_terminal(draft.spec.subject)}")
@@ -189,7 +187,7 @@ def draft_resolve(app: App, draft_id: int, went_out: bool | None) -> None:
 @pass_app
 def draft_retry(app: App, draft_id: int) -> None:
     """Send a failed draft again, once you fixed what stopped it (see docs/sending.md)."""
-    draft = retry_failed(app.store(), app.tracker(), draft_id, app.now())
+    draft = lifecycle.retry(app.store(), app.tracker(), draft_id, app.now())
     if draft.status == "approved":
         click.echo(f"Draft {draft_id} approved again; maild sends it in the mentor's next "
                    "sending window (`maild run` must be running).")

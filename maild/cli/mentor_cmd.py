@@ -26,8 +26,6 @@ from maild.core.entries import (
 from maild.core.timing import range_problem
 from maild.errors import UsageError
 from maild.paths import write_private
-from maild.store import drafts as drafts_repo
-from maild.store import iso
 from maild.store import mentors as repo
 
 
@@ -81,7 +79,7 @@ def _checked(entry: MentorInput) -> MentorInput:
 
 def _refresh_drafts(app: App, mentor_id: int) -> int:
     """Render the mentor's waiting drafts again, so they say what the hit list says now."""
-    if not drafts_repo.pending_for_mentor(app.store(), mentor_id):
+    if not app.store().read.drafts.pending_for_mentor(mentor_id):
         return 0  # nothing to render (and a hit list may be kept before any config)
     drafts = app.tracker().drafts
     if not isinstance(drafts, TemplateDrafts):
@@ -120,7 +118,7 @@ def mentor_add(app: App, /, name: str, emails: tuple[str, ...], assistants: tupl
 @pass_app
 def mentor_list(app: App, as_json: bool) -> None:
     """List the hit list, best-ranked first."""
-    records = repo.list_mentors(app.store())
+    records = app.store().read.mentors.all()
     if as_json:
         click.echo(json.dumps([_entry_json(r) for r in records], indent=2))
         return
@@ -141,7 +139,7 @@ def mentor_list(app: App, as_json: bool) -> None:
 @pass_app
 def mentor_show(app: App, mentor: str, as_json: bool) -> None:
     """Show one mentor (by id, address or name)."""
-    record = repo.find_mentor(app.store(), mentor)
+    record = app.store().read.mentors.find(mentor)
     data = _entry_json(record)
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -165,7 +163,7 @@ def mentor_edit(app: App, /, mentor: str, name: str | None, emails: tuple[str, .
                 assistants: tuple[str, ...], **fields: Any) -> None:
     """Change a mentor's details; only the options given change."""
     store = app.store()
-    record = repo.find_mentor(store, mentor)
+    record = store.read.mentors.find(mentor)
     changes: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
     if "last_publication" in changes:
         changes["last_publication"] = _publication(changes["last_publication"])
@@ -195,7 +193,7 @@ def mentor_remove(app: App, mentor: str) -> None:
     Mentors with asks are kept, so that maild never emails them twice.
     """
     store = app.store()
-    record = repo.find_mentor(store, mentor)
+    record = store.read.mentors.find(mentor)
     repo.remove_mentor(store, record.id, app.now())
     click.echo(f"Removed mentor {record.id}: {for_terminal(record.name)}")
 
@@ -248,7 +246,7 @@ def mentor_import(app: App, file: Path) -> None:
 @pass_app
 def mentor_export(app: App, output: Path | None) -> None:
     """Export the hit list as CSV with the guide's columns (re-importable)."""
-    text = to_csv(r.entry for r in repo.list_mentors(app.store()))
+    text = to_csv(r.entry for r in app.store().read.mentors.all())
     if output is None:
         # Piped, the CSV goes out as is; on a terminal it is shown, so made safe to show.
         click.echo(for_terminal(text, multiline=True) if sys.stdout.isatty() else text,
@@ -305,7 +303,7 @@ def application_add(app: App, name: str, deadline: str | None, letters_required:
 @pass_app
 def application_list(app: App, as_json: bool) -> None:
     """List applications by deadline."""
-    records = repo.list_applications(app.store())
+    records = app.store().read.mentors.applications()
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(r) for r in records], indent=2,
                               default=str))
@@ -332,18 +330,15 @@ def application_outcome(app: App, application: str, outcome: str) -> None:
     from maild.core import events as ev
 
     store = app.store()
-    found = repo.find_application(store, application)
-    rows = store.db.execute("SELECT id FROM asks WHERE application_id = ? AND playbook = "
-                            "'letter'", (found.id,)).fetchall()
-    if not rows:
+    found = store.read.mentors.find_application(application)
+    letters = store.read.asks.of_application(found.id, "letter")
+    if not letters:
         raise UsageError(f"{found.name} has no letter asks")
     tracker = app.tracker()
     now = app.now()
-    for row in rows:
-        tracker.handle(row["id"], ev.OutcomeRecorded(outcome), now)
+    for ask_id, _state in letters:
+        tracker.handle(ask_id, ev.OutcomeRecorded(outcome), now)
     tracker.run_due(now)
-    started = store.db.execute("SELECT count(*) FROM asks WHERE playbook = 'thanks' AND "
-                               "application_id = ? AND created_at = ?",
-                               (found.id, iso(now))).fetchone()[0]
+    started = store.read.asks.started_at("thanks", found.id, now)
     click.echo(f"Recorded the outcome of {for_terminal(found.name)}; {started} thank-you "
                "draft(s) prepared (`maild drafts`).")

@@ -72,7 +72,7 @@ def install_command(app: App, dry_run: bool, platform: str | None) -> None:
         for note in plan.advice:
             click.echo(f"# {note}")
         return
-    service.execute(plan, log_dir=inst.log_dir if inst.platform == "macos" else None)
+    service.carry_out(plan, log_dir=inst.log_dir if inst.platform == "macos" else None)
     click.echo(f"installed {plan.path} and started maild")
     for note in plan.advice:
         click.echo(note)
@@ -90,7 +90,7 @@ def uninstall_command(app: App, dry_run: bool) -> None:
         _show_plan(plan, "would remove")
         return
     existed = plan.path.exists()
-    warnings = service.execute(plan)
+    warnings = service.carry_out(plan)
     for warning in warnings:
         click.echo(f"note: {warning}", err=True)
     click.echo(f"removed {plan.path}" if existed else f"{plan.path} was not installed")

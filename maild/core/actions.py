@@ -1,7 +1,7 @@
 """The actions a decision asks the outside world to carry out, and the Decision itself.
 
 The returned ask is the new truth to persist (steps without an id are new rows).
-ScheduleStep, CancelSteps and ChangeState restate what changed in it, for the
+ScheduleStep, CancelSteps (SupersedeSteps) and ChangeState restate what changed in it, for the
 scheduler and the timeline; CreateDraft, SendStep, CreateTask, Notify,
 SuggestCandidates and StartAsk are work the services must do.
 """
@@ -36,6 +36,12 @@ class CancelSteps:
 
     names: tuple[str, ...]
     reason: str
+
+
+@dataclass(frozen=True)
+class SupersedeSteps(CancelSteps):
+    """These steps were done by the user's own message: their drafts are superseded,
+    never sent (a CancelSteps, so whatever discards drafts of cancelled steps acts)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,7 @@ class StartAsk:
 Action = (
     ScheduleStep
     | CancelSteps
+    | SupersedeSteps
     | CreateDraft
     | SendStep
     | CreateTask

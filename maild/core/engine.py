@@ -28,6 +28,7 @@ from maild.core.actions import (
     SendStep,
     StartAsk,
     SuggestCandidates,
+    SupersedeSteps,
 )
 from maild.core.events import (
     AskCreated,
@@ -589,7 +590,7 @@ class _Work:
             if event.by_user:
                 self.update(step, status=StepStatus.SUPERSEDED, sent_at=at,
                             reason="the user wrote it themselves")
-                self.emit(CancelSteps((step.name,), "superseded by the user's own message"))
+                self.emit(SupersedeSteps((step.name,), "superseded by the user's own message"))
             else:
                 self.update(step, status=StepStatus.SENT, sent_at=at)
             if step.followup:

@@ -179,3 +179,67 @@ Event = (
     | UserMarked
     | DeadlineChanged
 )
+
+
+class EventKind(StrEnum):
+    """The kinds of rows in the timeline (the store's ``events.type``).
+
+    An engine event is recorded under its class name; everything else maild does or
+    learns has a kind of its own. A new kind is added here, nowhere else: the store
+    refuses a row of a kind it does not know.
+    """
+
+    # The engine's events, as applied to an ask.
+    ASK_CREATED = "ask_created"
+    STEP_DUE = "StepDue"
+    DRAFT_APPROVED = "DraftApproved"
+    DRAFT_REJECTED = "DraftRejected"
+    DRAFT_EDITED = "DraftEdited"
+    SEND_FAILED_EVENT = "SendFailed"
+    SEND_RETRY_EVENT = "SendRetry"
+    MESSAGE_SENT = "MessageSent"
+    HUMAN_REPLY = "HumanReply"
+    AUTO_REPLY = "AutoReply"
+    BOUNCE = "Bounce"
+    LETTER_SERVICE_NOTIFICATION = "LetterServiceNotification"
+    MEETING_HELD = "MeetingHeld"
+    OUTCOME_RECORDED = "OutcomeRecorded"
+    USER_MARKED = "UserMarked"
+    DEADLINE_CHANGED = "DeadlineChanged"
+    # What the engine's actions did.
+    DRAFT_CREATED = "draft_created"
+    STEPS_CANCELLED = "steps_cancelled"
+    TASK = "task"
+    NOTICE = "notice"
+    STATE_CHANGED = "state_changed"
+    SUGGESTION = "suggestion"
+    # Mail seen and sent.
+    MESSAGE_IN = "message_in"
+    MESSAGE_OUT = "message_out"
+    MESSAGE_SKIPPED = "message_skipped"
+    # The send path and the user's decisions about drafts.
+    DRAFT_SNOOZED = "draft_snoozed"
+    DRAFT_MIRRORED = "draft_mirrored"
+    DRAFT_NOT_MIRRORED = "draft_not_mirrored"
+    SEND_HELD = "send_held"
+    SEND_RETRY = "send_retry"
+    SEND_RETRIED = "send_retried"
+    SEND_FAILED = "send_failed"
+    SEND_UNCERTAIN = "send_uncertain"
+    UNCERTAIN_RESOLVED = "uncertain_resolved"
+    # Telling the user.
+    USER_NOTIFIED = "user_notified"
+    DIGEST_SENT = "digest_sent"
+    REVIEWED = "reviewed"
+    # The hit list.
+    MENTOR_ADDED = "mentor_added"
+    MENTOR_EDITED = "mentor_edited"
+    MENTOR_REMOVED = "mentor_removed"
+    APPLICATION_ADDED = "application_added"
+
+
+def kind_of(event: Event) -> EventKind:
+    """The timeline kind an engine event is recorded under."""
+    if isinstance(event, AskCreated):
+        return EventKind.ASK_CREATED
+    return EventKind(type(event).__name__)

@@ -14,10 +14,7 @@ from typing import Protocol
 
 from maild.core import events as ev
 from maild.core.matching import OwnDraft
-from maild.core.model import Intent
-
-# Draft statuses in which maild has not sent the draft and is not about to.
-UNSENT_OPEN_STATUSES = frozenset({"pending", "approved"})
+from maild.core.model import OPEN_DRAFT_STATUSES, Intent
 
 
 class BounceReading(Protocol):
@@ -71,7 +68,8 @@ def incoming_event(reading: Reading, message_id: str | None,
 
 def sent_by_hand(draft: OwnDraft | None) -> bool:
     """Whether a Sent copy of ``draft`` means the user sent it from their own client."""
-    return draft is not None and draft.status in UNSENT_OPEN_STATUSES
+    # Not sent by maild, nor about to be: the copy in Sent is the user's own send.
+    return draft is not None and draft.status in OPEN_DRAFT_STATUSES
 
 
 def sent_event(message_id: str | None, at: datetime | None,

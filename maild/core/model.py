@@ -10,7 +10,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
+
+from maild.errors import TransitionRefused
+
+S = TypeVar("S", bound=StrEnum)
+
+
+@dataclass(frozen=True)
+class Lifecycle(Generic[S]):
+    """The allowed changes of one status vocabulary: how a row may be born, and which
+    status may follow which. Keeping a status (a write that changes other columns) is
+    always allowed; anything not listed is refused, by the store on every write."""
+
+    noun: str
+    births: frozenset[S]
+    moves: Mapping[S, frozenset[S]]
+
+    def allows(self, old: S | None, new: S) -> bool:
+        if old is None:
+            return new in self.births
+        return new == old or new in self.moves.get(old, frozenset())
+
+    def check(self, old: S | None, new: S, ident: object) -> None:
+        """Raise TransitionRefused unless ``old`` -> ``new`` is allowed."""
+        if not self.allows(old, new):
+            raise TransitionRefused(self.noun, ident, None if old is None else str(old),
+                                    str(new))
 
 
 class StepKind(StrEnum):
@@ -53,6 +79,72 @@ PENDING_DRAFT_STATUSES: frozenset[StepStatus] = frozenset(
     {StepStatus.DRAFTED, StepStatus.APPROVED}
 )
 
+_St = StepStatus
+# The engine decides every step status except ``sending`` (the sender's claim, only of
+# an approved step: invariant 1). A mail goes out only from ``approved`` (or is found
+# sent from a state it might have left in); a step called off while in flight is
+# recalled and finishes as what its send turns out to be.
+STEP_LIFECYCLE: Lifecycle[StepStatus] = Lifecycle(
+    noun="step",
+    births=frozenset({_St.PLANNED, _St.DRAFTED, _St.DONE}),
+    moves={
+        _St.PLANNED: frozenset({_St.DRAFTED, _St.DONE, _St.CANCELLED, _St.SUPERSEDED}),
+        _St.DRAFTED: frozenset({_St.APPROVED, _St.CANCELLED, _St.SUPERSEDED, _St.SENT}),
+        _St.APPROVED: frozenset({_St.SENDING, _St.SENT, _St.FAILED, _St.UNCERTAIN,
+                                 _St.DRAFTED, _St.PLANNED, _St.CANCELLED, _St.SUPERSEDED}),
+        _St.SENDING: frozenset({_St.SENT, _St.UNCERTAIN, _St.FAILED, _St.APPROVED,
+                                _St.PLANNED, _St.CANCELLED}),
+        _St.UNCERTAIN: frozenset({_St.SENT, _St.APPROVED, _St.PLANNED, _St.CANCELLED}),
+        _St.FAILED: frozenset({_St.APPROVED, _St.PLANNED, _St.CANCELLED, _St.SUPERSEDED}),
+    },
+)
+
+
+class DraftStatus(StrEnum):
+    """Where a draft is: waiting for the user, in the send path, or settled.
+
+    The status is the send path's write-ahead log (invariant 2): ``approved`` ->
+    ``sending`` is committed before any SMTP traffic, and ``sending`` is resolved after
+    a crash only by evidence (the Sent folder) or by the user, never by sending again.
+    """
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SENDING = "sending"
+    SENT = "sent"
+    UNCERTAIN = "uncertain"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+    CANCELLED = "cancelled"
+
+
+_D = DraftStatus
+DRAFT_LIFECYCLE: Lifecycle[DraftStatus] = Lifecycle(
+    noun="draft",
+    births=frozenset({_D.PENDING}),
+    moves={
+        # Approved by the user, thrown away, called off by the engine, or sent by the
+        # user from their own client (found in Sent).
+        _D.PENDING: frozenset({_D.APPROVED, _D.REJECTED, _D.CANCELLED, _D.SUPERSEDED,
+                               _D.SENT}),
+        # Claimed by the sender; or unsendable, or still withdrawn before the claim.
+        _D.APPROVED: frozenset({_D.SENDING, _D.SENT, _D.FAILED, _D.REJECTED, _D.CANCELLED,
+                                _D.SUPERSEDED}),
+        # The SMTP outcome; a temporary error puts it back (through the engine).
+        _D.SENDING: frozenset({_D.SENT, _D.UNCERTAIN, _D.FAILED, _D.APPROVED}),
+        # Only the user settles these (``maild draft resolve`` / ``retry``).
+        _D.UNCERTAIN: frozenset({_D.SENT, _D.APPROVED}),
+        _D.FAILED: frozenset({_D.APPROVED}),
+    },
+)
+# Drafts the user may still approve, reject or snooze; the engine may call them off.
+OPEN_DRAFT_STATUSES: frozenset[DraftStatus] = frozenset({_D.PENDING, _D.APPROVED})
+# A message may have left (it counts against the rate limit, and replies to it match).
+MAYBE_SENT_DRAFT_STATUSES: frozenset[DraftStatus] = frozenset(
+    {_D.SENT, _D.SENDING, _D.UNCERTAIN}
+)
+
 
 class AskState(StrEnum):
     """Where an ask stands."""
@@ -89,6 +181,45 @@ HOLDING_STATES: frozenset[AskState] = frozenset(
     {AskState.PAUSED, AskState.NEEDS_ADDRESS, AskState.SEND_FAILED}
 )
 
+_A = AskState
+# A mentor's answer can come at any time, even after the ask ended (a late yes reopens
+# it), and so can the user's own verdict (declined, cancel) and a hard bounce.
+_ANSWERED = frozenset({_A.AGREED, _A.HESITANT, _A.DECLINED, _A.QUESTION, _A.MEETING,
+                       _A.REPLIED, _A.SUBMITTED, _A.CLOSED, _A.CANCELLED, _A.NEEDS_ADDRESS})
+# Still running: it may be paused, fail its first mail, stop unanswered, miss a deadline.
+_RUNNING = _ANSWERED | {_A.PAUSED, _A.SEND_FAILED, _A.NO_RESPONSE, _A.MISSED_DEADLINE}
+# Held: released back to where it was (the held state is remembered in ``held_from``).
+_HELD = _ANSWERED | {_A.ACTIVE, _A.WAITING_FOR_YOU, _A.WAITING_REPLY, _A.MISSED_DEADLINE}
+ASK_LIFECYCLE: Lifecycle[AskState] = Lifecycle(
+    noun="ask",
+    # An ask whose first mail is due at once is born with that draft made (waiting for
+    # the user).
+    births=frozenset({_A.ACTIVE, _A.WAITING_FOR_YOU}),
+    moves={
+        # The first draft is made (it waits for the user), approved, or sent.
+        _A.ACTIVE: _RUNNING | {_A.WAITING_FOR_YOU, _A.WAITING_REPLY},
+        # Never "no response" while nothing went out.
+        _A.WAITING_FOR_YOU: (_RUNNING - {_A.NO_RESPONSE}) | {_A.ACTIVE, _A.WAITING_REPLY},
+        _A.WAITING_REPLY: _RUNNING,
+        # A message of ours moves a conversation on (to the playbook's ``sent_state``).
+        _A.REPLIED: _RUNNING | {_A.WAITING_REPLY, _A.ACTIVE},
+        _A.QUESTION: _RUNNING | {_A.WAITING_REPLY, _A.ACTIVE},
+        _A.MEETING: _RUNNING | {_A.WAITING_REPLY, _A.ACTIVE},
+        _A.AGREED: _RUNNING,
+        _A.HESITANT: _RUNNING,
+        _A.SUBMITTED: _RUNNING,
+        # A moved deadline brings it back.
+        _A.MISSED_DEADLINE: _RUNNING | {_A.WAITING_REPLY},
+        _A.PAUSED: _HELD,
+        _A.NEEDS_ADDRESS: _HELD | {_A.NO_RESPONSE},
+        _A.SEND_FAILED: _HELD,
+        _A.DECLINED: _ANSWERED,
+        _A.NO_RESPONSE: _ANSWERED,
+        _A.CLOSED: _ANSWERED,
+        _A.CANCELLED: _ANSWERED,
+    },
+)
+
 
 class Intent(StrEnum):
     """What a human reply means (the names of ``maild inspect``'s ``intent``)."""
@@ -100,6 +231,13 @@ class Intent(StrEnum):
     MEETING = "meeting"
     SUBMITTED = "submitted"
     UNCLEAR = "unclear"
+
+
+# The same names as plain text, for code that reads them out of mail (``understand/``)
+# and prints them (``maild inspect --json``); tests/core/test_model.py keeps the two
+# in step. The engine takes ``Intent(name)``.
+IntentName = Literal["agree", "hesitant", "decline", "question", "meeting", "submitted",
+                     "unclear"]
 
 
 @dataclass(frozen=True)

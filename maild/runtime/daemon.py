@@ -1,17 +1,23 @@
-"""The daemon: watcher threads, the asyncio side (scheduler, sending) and the store.
+"""The daemon: watcher threads, the asyncio side (timer, sending) and the store.
 
 ``Daemon.run`` wires everything for one MAILD_HOME:
 
 * one ``FolderWatcher`` thread per account and folder (INBOX, Sent), each syncing with
   its own store connection and waking the asyncio side when something changed;
-* APScheduler (AsyncIOScheduler, in-memory) as the wake-up timer only: every planned
-  step and every deferred draft is armed from the store, with job ids tied to them, and
-  re-armed after each change, so a restart or a laptop waking from sleep loses or
-  doubles nothing (the store decides what is due, the timer only says "look now");
-* a loop that, on every wake-up and at least every ``tick`` seconds (so approvals made
-  with the CLI are seen quickly), runs due steps and sends approved drafts;
+* a wake pipe (``maild.runtime.wake``) through which the CLI says "I changed the store"
+  (an approval, a new ask), so nobody waits for a timer;
+* APScheduler (AsyncIOScheduler, in-memory) as the only timer: one date job, ``wake``,
+  armed after every pass for the earliest moment the store says something is due (a
+  step, a draft's sending window or back-off, a snooze ending, the digest's day), and
+  under systemd's watchdog an interval job that pings it. The store decides what is
+  due; the timer only says "look now", so a restart loses or doubles nothing;
+* a loop that sleeps until one of those wakes it, then runs due steps and sends
+  approved drafts, once per wake-up: when nothing is due it does nothing at all;
 * systemd: READY=1 once every folder has caught up, STATUS= lines, WATCHDOG=1 only while
   the IMAP threads are connected, STOPPING=1 on SIGTERM; SIGHUP reloads config.toml.
+
+The wake job is never armed further than ``MAX_SLEEP`` ahead: timers count the time the
+machine is awake, so after a laptop's sleep the loop looks again within that much.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from maild import paths
 from maild.adapters import sdnotify
-from maild.adapters.credentials import secret_for
+from maild.adapters.credentials import Secrets
 from maild.adapters.imap import ImapConnection, reachable
 from maild.app.drafting import TemplateDrafts
 from maild.app.inbox import Inbox
@@ -40,21 +46,25 @@ from maild.app.tracker import Tracker
 from maild.clock import Clock
 from maild.config import Account, Config, load
 from maild.core.actions import Level
+from maild.core.model import DraftStatus
 from maild.errors import MaildError
 from maild.runtime.lock import DaemonLock
+from maild.runtime.wake import WakeChannel
 from maild.runtime.watcher import FolderWatcher, WatchTiming
 from maild.store import Store
 
 log = logging.getLogger(__name__)
 
 ROLES = ("inbox", "sent")
-NOTICE_EVERY = 60.0  # seconds between "drafts are waiting" checks (each is told once)
+WAKE_JOB = "wake"
+WATCHDOG_JOB = "watchdog"
 Notify = Callable[[Level, str], None]
 
 
 @dataclass(frozen=True)
 class DaemonOptions:
-    tick: float = 1.0                   # how often the store is looked at without a wake-up
+    max_sleep: float = 600.0            # real seconds the timer is armed ahead at most
+    stuck_retry: float = 30.0           # something due could not be done: look again then
     ready_timeout: float = 120.0        # READY=1 at the latest after this, even if offline
     stop_timeout: float = 8.0           # SIGTERM -> exit well inside systemd's 10 s
     # None: from config.toml's [watch] (what `maild run` uses); tests and the demo
@@ -78,8 +88,12 @@ class Daemon:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reload = False
-        self._armed: dict[str, datetime] = {}
         self.ready = asyncio.Event()
+        # One set of secrets for every thread: OAuth2 access tokens are cached and
+        # renewed in one place, and a sign-in gone bad is told to the user once.
+        self.secrets = Secrets(env, now=clock.now, on_reauth=self._sign_in_needed)
+        self._config: Config | None = None
+        self.passes = 0  # loop passes done (the idle benchmark and tests read it)
 
     # -- wiring -----------------------------------------------------------------------
 
@@ -88,11 +102,17 @@ class Daemon:
         return Tracker(store, config, TemplateDrafts(self.home, config), notify=notify)
 
     def _notifier(self, config: Config) -> Notifier:
-        return Notifier(config, secret=lambda a: secret_for(a, self.env), env=self.env)
+        return Notifier(config, secret=self.secrets.get, env=self.env)
+
+    def _sign_in_needed(self, account: Account, text: str) -> None:
+        if self.notify_user is not None:
+            self.notify_user(Level.WARNING, text)
+        elif self._config is not None:
+            self._notifier(self._config).tell(text, Level.WARNING)
 
     def _connect(self, account: Account) -> Callable[[], ImapConnection]:
         def connect() -> ImapConnection:
-            return ImapConnection.open(account, secret_for(account, self.env))
+            return ImapConnection.open(account, self.secrets.get(account))
         return connect
 
     def _imap(self, account: Account) -> ImapConnection:
@@ -109,7 +129,7 @@ class Daemon:
             if result.seen:
                 log.info("%s/%s: %d new, %d matched, %d applied", account.name, folder,
                          result.seen, result.matched, result.applied)
-            self._poke()
+            self.poke()
         return sync
 
     def _give_up(self, config: Config, account: str, role: str) -> Callable[[str], None]:
@@ -154,7 +174,8 @@ class Daemon:
         for watcher in self._watchers:
             watcher.join(timeout=self.options.stop_timeout / 2)
 
-    def _poke(self) -> None:
+    def poke(self) -> None:
+        """Look at the store now (thread-safe): new mail, a change made elsewhere."""
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None and not loop.is_closed():
             loop.call_soon_threadsafe(wake.set)
@@ -172,44 +193,65 @@ class Daemon:
         speed = self.clock.speed if self.clock.is_virtual and self.clock.speed else 1.0
         return max(0.0, ahead / speed)
 
-    def _rearm(self, scheduler: AsyncIOScheduler, store: Store) -> None:
-        wanted: dict[str, datetime] = {}
-        for row in store.db.execute(
-                "SELECT s.id, s.due_at FROM steps s JOIN asks a ON a.id = s.ask_id "
-                "WHERE s.status = 'planned' AND a.closed_at IS NULL"):
-            wanted[f"step-{row['id']}"] = datetime.fromisoformat(row["due_at"])
-        for row in store.db.execute("SELECT id, send_after FROM drafts WHERE status = "
-                                    "'approved' AND send_after IS NOT NULL"):
-            wanted[f"draft-{row['id']}"] = datetime.fromisoformat(row["send_after"])
-        for job_id in set(self._armed) - set(wanted):
-            if scheduler.get_job(job_id) is not None:
-                scheduler.remove_job(job_id)
-            del self._armed[job_id]
-        for job_id, due in wanted.items():
-            if self._armed.get(job_id) == due and scheduler.get_job(job_id) is not None:
-                continue
-            run_at = datetime.now().astimezone() + timedelta(seconds=self._real_delay(due))
-            # misfire_grace_time=None: a wake-up missed during sleep still fires on resume.
-            scheduler.add_job(self._poke, "date", run_date=run_at, id=job_id,
-                              replace_existing=True, misfire_grace_time=None)
-            self._armed[job_id] = due
+    def next_wakeup(self, store: Store, sender: Sender, notifier: Notifier,
+                    now: datetime) -> datetime | None:
+        """The earliest moment the store says something will be due (maild's clock)."""
+        times = [store.read.asks.next_due(), sender.next_wakeup(),
+                 notifier.next_wakeup(store, now)]
+        return min((t for t in times if t is not None), default=None)
+
+    def _arm(self, scheduler: AsyncIOScheduler, due: datetime | None, looked_at: datetime
+             ) -> float:
+        """Arm the one wake job; returns its delay in real seconds.
+
+        ``looked_at`` is when the pass that just ended looked at the store: something due
+        before then that is still due could not be done (a broken ask, a server away),
+        and is looked at again after ``stuck_retry``, never in a tight loop.
+        """
+        delay = self.options.max_sleep
+        if due is not None:
+            if due <= looked_at:
+                log.debug("due since %s and not done; looking again in %.0fs",
+                          due.isoformat(), self.options.stuck_retry)
+                delay = min(delay, self.options.stuck_retry)
+            else:
+                delay = min(delay, self._real_delay(due))
+        run_at = datetime.now().astimezone() + timedelta(seconds=delay)
+        # misfire_grace_time=None: a wake-up missed while the loop was busy still fires.
+        scheduler.add_job(self._timer_fired, "date", run_date=run_at, id=WAKE_JOB,
+                          replace_existing=True, misfire_grace_time=None)
+        return delay
+
+    async def _timer_fired(self) -> None:
+        self.poke()
+
+    async def _watchdog_ping(self) -> None:
+        # No ping while an IMAP thread is down: systemd restarts a hung daemon.
+        if self.watchers_alive:
+            self.systemd.watchdog()
+
+    def _start_watchdog(self, scheduler: AsyncIOScheduler) -> None:
+        if self._watchdog_every:
+            scheduler.add_job(self._watchdog_ping, "interval", seconds=self._watchdog_every,
+                              id=WATCHDOG_JOB, replace_existing=True, coalesce=True,
+                              max_instances=1, next_run_time=datetime.now().astimezone())
 
     # -- main -------------------------------------------------------------------------
 
     def request_stop(self) -> None:
         self._stop.set()
-        self._poke()
+        self.poke()
 
     def request_reload(self) -> None:
         self._reload = True
-        self._poke()
+        self.poke()
 
     async def run(self) -> int:
         with DaemonLock.acquire(self.home):
             return await self._run_locked()
 
     async def _run_locked(self) -> int:
-        config = load(paths.config_path(self.home))
+        config = self._config = load(paths.config_path(self.home))
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         for sig, handler in ((signal.SIGTERM, self.request_stop),
@@ -219,6 +261,8 @@ class Daemon:
             with suppress(NotImplementedError, RuntimeError):
                 self._loop.add_signal_handler(sig, handler)
         store = Store.open(paths.database_path(self.home))
+        wake = WakeChannel.open(self.home)
+        self._loop.add_reader(wake.fileno(), self._woken_by_pipe, wake)
         scheduler = AsyncIOScheduler()
         scheduler.start()
         try:
@@ -229,32 +273,26 @@ class Daemon:
                             outcome)
             self._start_watchers(config)
             await self._wait_ready()
-            last_ping = 0.0
-            last_notice = -NOTICE_EVERY
+            self._start_watchdog(scheduler)
             notifier = self._notifier(config)
             while not self._stop.is_set():
                 if self._reload:
                     self._reload = False
                     config, tracker, sender = self._reloaded(config, store, tracker, sender)
                     notifier = self._notifier(config)
+                looked_at = self.clock.now()
                 await self._step(tracker, sender)
+                self.passes += 1
                 try:
-                    if self._loop.time() - last_notice >= NOTICE_EVERY:
-                        last_notice = self._loop.time()
-                        await self._tell_user(notifier, store)
-                    self._rearm(scheduler, store)
+                    await self._tell_user(notifier, store)
                     self._status(store)
+                    due = self.next_wakeup(store, sender, notifier, self.clock.now())
+                    self._arm(scheduler, due, looked_at)
                 except Exception:
-                    # Housekeeping must never end the daemon; the next round tries again.
+                    # Housekeeping must never end the daemon; look again a little later.
                     log.exception("unexpected error after a round; continuing")
-                now = self._loop.time()
-                due = self._watchdog_every and now - last_ping >= self._watchdog_every
-                # No ping while an IMAP thread is down: systemd restarts a hung daemon.
-                if due and self.watchers_alive:
-                    self.systemd.watchdog()
-                    last_ping = now
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.options.tick)
+                    self._arm(scheduler, None, looked_at)
+                await self._wake.wait()
                 self._wake.clear()
             self.systemd.stopping()
             log.info("stopping")
@@ -262,10 +300,16 @@ class Daemon:
         finally:
             self._stop_watchers()
             scheduler.shutdown(wait=False)
+            self._loop.remove_reader(wake.fileno())
+            wake.close()
             store.close()
 
+    def _woken_by_pipe(self, wake: WakeChannel) -> None:
+        if wake.drain():
+            self.poke()
+
     def _sender(self, store: Store, tracker: Tracker, config: Config) -> Sender:
-        return Sender(store, tracker, config, secret=lambda a: secret_for(a, self.env),
+        return Sender(store, tracker, config, secret=self.secrets.get,
                       imap=self._imap, now=self.clock.now)
 
     def _reloaded(self, config: Config, store: Store, tracker: Tracker, sender: Sender
@@ -278,6 +322,7 @@ class Daemon:
             self.systemd.ready()
             return config, tracker, sender
         log.info("config reloaded")
+        self._config = new
         self._stop_watchers()
         tracker = self._tracker(store, new)
         sender = self._sender(store, tracker, new)
@@ -286,11 +331,18 @@ class Daemon:
         return new, tracker, sender
 
     async def _wait_ready(self) -> None:
-        deadline = asyncio.get_running_loop().time() + self.options.ready_timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.ready_timeout
+        assert self._wake is not None
         while not all(w.caught_up.is_set() for w in self._watchers):
-            if self._stop.is_set() or asyncio.get_running_loop().time() > deadline:
+            left = deadline - loop.time()
+            if self._stop.is_set() or left <= 0:
                 break
-            await asyncio.sleep(0.02)
+            # A sync pokes; a folder that catches up with nothing new does not, hence
+            # the short timeout (at start only: the first pass follows at once anyway).
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=min(left, 0.25))
+            self._wake.clear()
         if all(w.caught_up.is_set() for w in self._watchers):
             log.info("ready: %d folders caught up", len(self._watchers))
         else:
@@ -314,7 +366,7 @@ class Daemon:
         except MaildError as exc:
             log.error("%s", exc)
         except Exception:
-            # The daemon must outlive its bugs (invariant 5); the next tick tries again.
+            # The daemon must outlive its bugs (invariant 5); the next pass tries again.
             log.exception("unexpected error in the main loop")
 
     async def _tell_user(self, notifier: Notifier, store: Store) -> None:
@@ -326,8 +378,7 @@ class Daemon:
             log.warning("could not tell the user about waiting drafts: %s", exc)
 
     def _status(self, store: Store) -> None:
-        waiting = store.db.execute("SELECT count(*) FROM drafts WHERE status = 'pending'"
-                                   ).fetchone()[0]
+        waiting = store.read.drafts.count(DraftStatus.PENDING)
         connected = sum(1 for w in self._watchers if w.connected)
         self.systemd.status(f"watching {connected}/{len(self._watchers)} folders, "
                             f"{waiting} drafts waiting")

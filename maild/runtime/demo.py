@@ -10,7 +10,6 @@ saying so, where a real user would run ``maild approve``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import tempfile
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from maild.app.tracker import Tracker
 from maild.clock import Clock
 from maild.config import load
 from maild.core.entries import MentorInput
+from maild.core.model import DraftStatus
 from maild.errors import MaildError
 from maild.runtime.daemon import Daemon, DaemonOptions
 from maild.runtime.watcher import WatchTiming
@@ -35,7 +35,6 @@ from maild.sandbox.home import write_sandbox_home
 from maild.sandbox.mail import append, make_message
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
-from maild.store import drafts as drafts_repo
 from maild.store.mentors import add_mentors
 
 log = logging.getLogger(__name__)
@@ -115,7 +114,7 @@ class Demo:
                  "started (nudge on day 5, final nudge day 12, stop day 20).")
 
         daemon = Daemon(home, env, clock, DaemonOptions(
-            tick=0.25, timing=WatchTiming(idle_slice=0.2, backoff_base=0.2, backoff_cap=2.0)))
+            timing=WatchTiming(idle_slice=0.2, backoff_base=0.2, backoff_cap=2.0)))
         task = asyncio.create_task(daemon.run())
         try:
             await self._script(store, tracker, clock, dovecot, smtp, daemon, task)
@@ -149,7 +148,8 @@ class Demo:
 
         async def wait(what: str, check: Callable[[], bool]) -> None:
             async def approving() -> bool:
-                self._approve_pending(store, tracker, clock, approved)
+                if self._approve_pending(store, tracker, clock, approved):
+                    daemon.poke()  # as the CLI would, through the wake pipe
                 return check()
             while True:
                 if await approving():
@@ -182,6 +182,7 @@ class Demo:
 
         meeting_at = datetime(2026, 11, 26, 15, 0, tzinfo=TZ)
         tracker.create_ask(1, "meeting", clock.now(), meeting_at=meeting_at)
+        daemon.poke()  # as the CLI would, through the wake pipe
         self.say(f"{self._t(clock)}  You record the meeting for Thu 15:00 "
                  "(`maild ask meeting Rivera --at ...`): a summary is due within 24 hours.")
 
@@ -201,43 +202,41 @@ class Demo:
         self.say(f"{self._t(clock)}  No answer from Dr. Okafor: the day-5 nudge went out in the "
                  f"same thread: \"{nudge.message['Subject']}\" (In-Reply-To "
                  f"{nudge.message['In-Reply-To']})")
-        del daemon
 
     def _approve_pending(self, store: Store, tracker: Tracker, clock: Clock,
-                         approved: set[int]) -> None:
-        for draft in drafts_repo.list_drafts(store, ("pending",)):
+                         approved: set[int]) -> bool:
+        before = len(approved)
+        for draft in store.read.drafts.with_status(DraftStatus.PENDING):
             if draft.id in approved:
                 continue
             final = review.approve(store, tracker, draft.id, clock.now(), SAMPLE_FIELDS)
             approved.add(draft.id)
             self.say(f"{self._t(clock)}  Draft {draft.id} \"{final.spec.subject}\" auto-approved "
                      f"for the demo (you would run `maild approve {draft.id}`)")
+        return len(approved) > before
 
     @staticmethod
     def _step_status(store: Store, ask_id: int, name: str) -> str | None:
-        row = store.db.execute("SELECT status FROM steps WHERE ask_id = ? AND name = ? "
-                               "ORDER BY id DESC", (ask_id, name)).fetchone()
-        return None if row is None else str(row[0])
+        steps = [s for s in store.read.asks.get(ask_id).steps if s.name == name]
+        return str(max(steps, key=lambda s: s.id or 0).status) if steps else None
 
     @staticmethod
     def _steps(store: Store, ask_id: int) -> str:
-        rows = store.db.execute("SELECT name, status FROM steps WHERE ask_id = ? ORDER BY id",
-                                (ask_id,)).fetchall()
-        return ", ".join(f"{r['name']} {r['status']}" for r in rows)
+        steps = sorted(store.read.asks.get(ask_id).steps, key=lambda s: s.id or 0)
+        return ", ".join(f"{s.name} {s.status}" for s in steps)
 
     @staticmethod
     def _timeline(store_path: Path, say: Say) -> None:
         say("Timeline (from the store):")
         with Store.open(store_path) as store:
-            names = {r[0]: r[1] for r in store.db.execute("SELECT id, name FROM mentors")}
+            names = store.read.mentors.names()
             shown = ("ask_created", "draft_created", "message_out", "message_in",
                      "steps_cancelled", "state_changed")
-            for row in store.db.execute(
-                    "SELECT at, type, mentor_id, ask_id, detail FROM events ORDER BY at, id"):
-                if row["type"] not in shown:
+            for row in store.read.events.every():
+                if row.kind not in shown:
                     continue
-                detail = json.loads(row["detail"])
-                who = names.get(row["mentor_id"], "")
+                detail = row.detail
+                who = names.get(row.mentor_id or 0, "")
                 text = {
                     "ask_created": f"{detail.get('playbook')} ask started",
                     "draft_created": f"draft ready: {detail.get('subject')}",
@@ -246,6 +245,6 @@ class Demo:
                                   f"{detail.get('subject')}",
                     "steps_cancelled": f"cancelled {', '.join(detail.get('steps', []))}",
                     "state_changed": f"{detail.get('old')} -> {detail.get('new')}",
-                }[row["type"]]
-                when = datetime.fromisoformat(row["at"]).astimezone(TZ)
-                say(f"  {when:%a %b %d %H:%M}  {who:<12} ask {row['ask_id'] or '-'}: {text}")
+                }[row.kind]
+                when = row.at.astimezone(TZ)
+                say(f"  {when:%a %b %d %H:%M}  {who:<12} ask {row.ask_id or '-'}: {text}")

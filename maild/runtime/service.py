@@ -7,7 +7,7 @@ paths for launchd. It also owns the plan of commands that enable, start, stop an
 the service, and running them with one clear line when the service manager is missing
 or unreachable (a container, an ``su`` shell without a user bus).
 
-Rendering and planning are pure; only ``run_command``, ``execute`` and ``query_status``
+Rendering and planning are pure; only ``run_command``, ``carry_out`` and ``query_status``
 touch the system, so ``--dry-run`` and tests see exactly what would happen.
 """
 
@@ -382,8 +382,8 @@ def _require_tool(platform: Platform) -> None:
         raise _no_manager(tool)
 
 
-def execute(plan: Plan, runner: Runner = run_command,
-            log_dir: Path | None = None) -> tuple[str, ...]:
+def carry_out(plan: Plan, runner: Runner = run_command,
+              log_dir: Path | None = None) -> tuple[str, ...]:
     """Write or remove the file and run the plan's commands, stopping at a failure.
 
     Returns one line per tolerated failure (e.g. stopping a service that was not loaded).

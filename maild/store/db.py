@@ -3,22 +3,35 @@
 The store is the single source of truth (DESIGN.md). It is opened in WAL mode so the
 daemon and the CLI can use it at the same time, with foreign keys on, and the file is
 private to the user (mode 0600) because it holds correspondence.
+
+The store is the only code that speaks SQL, through small repositories (``asks``,
+``drafts``, ``events``, ``mentors``). Use cases get them in two ways:
+
+* ``with store.transaction() as tx: tx.drafts.set_status(...)`` to change anything:
+  every write of one change commits together, or none does;
+* ``store.read.asks.get(7)`` to look, outside a transaction.
+
+The connection itself is private: only modules of this package use ``Store._db``
+(tests/core/test_purity.py keeps it so).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from maild.errors import SchemaTooNewError, StoreError
+from maild.store.asks import Asks
+from maild.store.drafts import Drafts
+from maild.store.events import Events
+from maild.store.mentors import Mentors
 from maild.store.migrations import MIGRATIONS
+from maild.store.sql import iso
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +45,60 @@ def _create_private(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+@dataclass(frozen=True)
+class Repos:
+    """The repositories over one connection."""
+
+    asks: Asks
+    drafts: Drafts
+    events: Events
+    mentors: Mentors
+
+
+@dataclass(frozen=True)
+class Tx(Repos):
+    """The repositories inside an open transaction, which may also take a savepoint."""
+
+    _db: sqlite3.Connection
+
+    @contextmanager
+    def savepoint(self, name: str) -> Iterator[None]:
+        """A nested part of the transaction: on an exception only its own writes are
+        undone, and the transaction goes on."""
+        self._db.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            try:
+                self._db.execute(f"ROLLBACK TO {name}")
+                self._db.execute(f"RELEASE {name}")
+            except sqlite3.Error:
+                log.debug("rolling back to the savepoint failed", exc_info=True)
+            raise
+        self._db.execute(f"RELEASE {name}")
+
+
 class Store:
     """An open database. Use as a context manager, or call ``close()``."""
 
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
-        self.db = db
+        self._db = db
         self.path = path
+        self.commits = 0  # transactions committed through this store (the CLI wakes the daemon)
+        repos = (Asks(db), Drafts(db), Events(db), Mentors(db))
+        self.read = Repos(*repos)
+        self._tx = Tx(*repos, db)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
+    @property
+    def tx(self) -> Tx:
+        """The open transaction's repositories (for code called inside one)."""
+        if not self._db.in_transaction:
+            raise RuntimeError("no transaction is open (use `with store.transaction()`)")
+        return self._tx
 
     @classmethod
     def open(cls, path: Path, *, migrate: bool = True) -> Store:
@@ -66,6 +127,9 @@ class Store:
                 raise SchemaTooNewError(str(path), found, SCHEMA_VERSION)
             if migrate:
                 store.migrate()
+        except sqlite3.Error as exc:
+            db.close()
+            raise StoreError(f"{path} cannot be read: {exc}") from None
         except BaseException:
             db.close()
             raise
@@ -78,11 +142,18 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        self.db.close()
+        self._db.close()
 
     @property
     def version(self) -> int:
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def quick_check(self) -> str:
+        """SQLite's own integrity check: "ok", or what is damaged."""
+        try:
+            return str(self._db.execute("PRAGMA quick_check").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path} cannot be read: {exc}") from None
 
     def migrate(self) -> int:
         """Apply pending migrations, each in its own transaction; return the new version."""
@@ -91,38 +162,26 @@ class Store:
             log.info("migrating %s to schema version %d (%s)", self.path, number,
                      migration.__name__)
             with self.transaction():
-                migration(self.db)
-                self.db.execute(f"PRAGMA user_version = {number}")
+                migration(self._db)
+                self._db.execute(f"PRAGMA user_version = {number}")
         return self.version
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Tx]:
         """BEGIN IMMEDIATE ... COMMIT: writers queue up instead of failing half-way."""
         try:
-            self.db.execute("BEGIN IMMEDIATE")
+            self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise StoreError(f"database {self.path} is busy or unwritable: {exc}") from None
         try:
-            yield self.db
+            yield self._tx
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._db.execute("ROLLBACK")
             raise
         else:
-            self.db.execute("COMMIT")
-
-    def add_event(self, when: datetime, kind: str, /, *, ask_id: int | None = None,
-                  mentor_id: int | None = None, **detail: Any) -> int:
-        """Append to the timeline (call inside a transaction to tie it to other writes)."""
-        cur = self.db.execute(
-            "INSERT INTO events (at, ask_id, mentor_id, type, detail) VALUES (?, ?, ?, ?, ?)",
-            (iso(when), ask_id, mentor_id, kind, json.dumps(detail, default=str)),
-        )
-        return int(cur.lastrowid or 0)
+            self._db.execute("COMMIT")
+            self.commits += 1
 
 
-def iso(at: datetime) -> str:
-    """Times are stored as ISO 8601 in UTC, so that SQL compares and sorts them as text
-    correctly (a mentor's Date header may carry any offset); naive times are a bug."""
-    if at.tzinfo is None:
-        raise ValueError("naive datetime reached the store")
-    return at.astimezone(UTC).isoformat()
+
+__all__ = ["Repos", "Store", "Tx", "iso"]

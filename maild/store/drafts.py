@@ -1,21 +1,39 @@
 """Drafts in the store: the rendered emails waiting for approval, and their send state.
 
-A draft's status is the send path's write-ahead log (invariant 2): ``approved`` ->
-``sending`` is committed before any SMTP traffic, and ``sending`` is resolved after a
-crash only by evidence (the Sent folder), never by trying again.
+A draft's status is the send path's write-ahead log (invariant 2, see ``DraftStatus``).
+``Drafts.set_status`` is a compare-and-set checked against ``DRAFT_LIFECYCLE``; the only
+code that calls it is ``maild.app.lifecycle``. What the send path needs to decide
+(retry attempts, whether the Drafts folder has a copy, which states the user was told
+about) lives in typed columns and tables, not in the timeline's text.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
+from maild.core.model import (
+    DRAFT_LIFECYCLE,
+    HOLDING_STATES,
+    MAYBE_SENT_DRAFT_STATUSES,
+    OPEN_DRAFT_STATUSES,
+    DraftStatus,
+)
 from maild.errors import NotFoundError, UsageError
-from maild.store.db import Store, iso
+from maild.store.sql import Repo, iso, marks, parse_time
 
-OPEN_STATUSES = ("pending", "approved")
+OPEN_STATUSES: tuple[DraftStatus, ...] = tuple(sorted(OPEN_DRAFT_STATUSES))
+
+
+class Mirror:
+    """Whether the account's Drafts folder has a copy (``drafts.mirrored``)."""
+
+    COPIED = "copied"
+    SKIPPED = "skipped"  # there will be none: no Drafts folder, or not renderable
 
 
 @dataclass(frozen=True)
@@ -42,11 +60,12 @@ class DraftSpec:
 @dataclass(frozen=True)
 class Draft:
     id: int
-    status: str
+    status: DraftStatus
     spec: DraftSpec
     send_after: datetime | None
     created_at: datetime
     sent_at: datetime | None
+    updated_at: datetime | None = None
 
     @property
     def ask_id(self) -> int:
@@ -71,10 +90,10 @@ def _draft(row: sqlite3.Row) -> Draft:
         fields=tuple((k, v) for k, v in meta.get("fields", [])),
     )
     return Draft(
-        id=row["id"], status=row["status"], spec=spec,
-        send_after=datetime.fromisoformat(row["send_after"]) if row["send_after"] else None,
+        id=row["id"], status=DraftStatus(row["status"]), spec=spec,
+        send_after=parse_time(row["send_after"]),
         created_at=datetime.fromisoformat(row["created_at"]),
-        sent_at=datetime.fromisoformat(row["sent_at"]) if row["sent_at"] else None,
+        sent_at=parse_time(row["sent_at"]), updated_at=parse_time(row["updated_at"]),
     )
 
 
@@ -83,37 +102,13 @@ def _meta(spec: DraftSpec) -> str:
                        "fields": [list(f) for f in spec.fields]})
 
 
-def insert_draft(store: Store, spec: DraftSpec, status: str, now: datetime,
-                 send_after: datetime | None = None) -> int:
-    cur = store.db.execute(
-        "INSERT INTO drafts (ask_id, step_id, account, from_addr, to_addrs, meta, subject, "
-        "body, message_id, in_reply_to, references_, attachments, missing_fields, status, "
-        "send_after, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (spec.ask_id, spec.step_id, spec.account, spec.from_addr,
-         json.dumps([list(t) for t in spec.to_addrs]), _meta(spec), spec.subject, spec.body,
-         spec.message_id, spec.in_reply_to, " ".join(spec.references) or None,
-         json.dumps(list(spec.attachments)), json.dumps(list(spec.missing_fields)), status,
-         iso(send_after) if send_after else None, iso(now), iso(now)))
-    return int(cur.lastrowid or 0)
+def _names(statuses: Iterable[StrEnum]) -> tuple[str, ...]:
+    return tuple(str(s) for s in statuses)
 
 
-def update_content(store: Store, draft_id: int, spec: DraftSpec, now: datetime) -> None:
-    """A draft's content rendered again (new inputs, the user's fields or edits): what it
-    says, to whom, in which thread and with which files; its Message-ID stays."""
-    store.db.execute(
-        "UPDATE drafts SET to_addrs = ?, meta = ?, subject = ?, body = ?, "
-        "missing_fields = ?, attachments = ?, in_reply_to = ?, references_ = ?, "
-        "updated_at = ? WHERE id = ?",
-        (json.dumps([list(t) for t in spec.to_addrs]), _meta(spec), spec.subject, spec.body,
-         json.dumps(list(spec.missing_fields)), json.dumps(list(spec.attachments)),
-         spec.in_reply_to, " ".join(spec.references) or None, iso(now), draft_id))
-
-
-def set_problems(store: Store, draft_id: int, problems: tuple[str, ...],
-                 now: datetime) -> None:
-    """Record why an approved draft is held (shown as what it needs), or clear it."""
-    store.db.execute("UPDATE drafts SET missing_fields = ?, updated_at = ? WHERE id = ?",
-                     (json.dumps(list(problems)), iso(now), draft_id))
+_HELD_ASKS = _names(HOLDING_STATES)
+# A second word to the user about a draft that waited for days (not a draft status).
+REMINDED = "reminded"
 
 
 @dataclass(frozen=True)
@@ -125,112 +120,239 @@ class MailOut:
     at: datetime
 
 
-def mail_to_mentor_since(store: Store, mentor_id: int, since: datetime,
-                         exclude: int | None = None) -> list[MailOut]:
-    """Mail to any of the mentor's addresses since ``since``, from any ask: maild's sends
-    (``sending`` and ``uncertain`` count: they may have gone out) and what the user
-    sent from their own client (seen in Sent)."""
-    rows = store.db.execute(
-        "SELECT d.ask_id, d.subject, d.sent_at AS at FROM drafts d "
-        "JOIN asks a ON a.id = d.ask_id WHERE a.mentor_id = ? AND d.id IS NOT ? "
-        "AND d.status IN ('sent', 'sending', 'uncertain') AND d.sent_at >= ? "
-        "UNION ALL SELECT m.ask_id, m.subject, m.date AS at FROM messages m "
-        "WHERE m.direction = 'out' AND m.folder != 'smtp' AND m.date >= ? "
-        "AND m.message_id NOT IN (SELECT message_id FROM drafts) "
-        "AND EXISTS (SELECT 1 FROM json_each(m.to_addrs) j JOIN mentor_addresses ma "
-        "ON ma.address = j.value WHERE ma.mentor_id = ?) ORDER BY at",
-        (mentor_id, exclude, iso(since), iso(since), mentor_id)).fetchall()
-    return [MailOut(r["ask_id"], r["subject"] or "", datetime.fromisoformat(r["at"]))
-            for r in rows]
+class Drafts(Repo):
+    # -- reading ----------------------------------------------------------------------
 
+    def get(self, draft_id: int) -> Draft:
+        row = self._db.execute("SELECT * FROM drafts WHERE id = ?", (draft_id,)).fetchone()
+        if row is None:
+            raise NotFoundError("draft", draft_id)
+        return _draft(row)
 
-def pending_for_mentor(store: Store, mentor_id: int) -> list[Draft]:
-    """The drafts waiting for approval in the asks of one mentor."""
-    rows = store.db.execute(
-        "SELECT d.* FROM drafts d JOIN asks a ON a.id = d.ask_id WHERE a.mentor_id = ? "
-        "AND d.status = 'pending' ORDER BY d.id", (mentor_id,)).fetchall()
-    return [_draft(r) for r in rows]
+    def with_status(self, *statuses: DraftStatus) -> list[Draft]:
+        """Drafts in any of these statuses, oldest first."""
+        names = _names(statuses or OPEN_STATUSES)
+        return [_draft(r) for r in self._db.execute(
+            f"SELECT * FROM drafts WHERE status IN ({marks(names)}) ORDER BY created_at, id",
+            names)]
 
+    def of_step(self, step_id: int) -> list[Draft]:
+        return [_draft(r) for r in self._db.execute(
+            "SELECT * FROM drafts WHERE step_id = ? ORDER BY id", (step_id,))]
 
-def get_draft(store: Store, draft_id: int) -> Draft:
-    row = store.db.execute("SELECT * FROM drafts WHERE id = ?", (draft_id,)).fetchone()
-    if row is None:
-        raise NotFoundError("draft", draft_id)
-    return _draft(row)
+    def by_message_id(self, message_id: str) -> Draft | None:
+        row = self._db.execute("SELECT * FROM drafts WHERE message_id = ?",
+                               (message_id,)).fetchone()
+        return _draft(row) if row else None
 
+    def step_name(self, draft: Draft) -> str | None:
+        """The name of the step ``draft`` belongs to (None for a draft without a step)."""
+        if draft.spec.step_id is None:
+            return None
+        row = self._db.execute("SELECT name FROM steps WHERE id = ?",
+                               (draft.spec.step_id,)).fetchone()
+        return str(row[0]) if row else None
 
-def list_drafts(store: Store, statuses: tuple[str, ...] = OPEN_STATUSES) -> list[Draft]:
-    rows = store.db.execute(
-        f"SELECT * FROM drafts WHERE status IN ({','.join('?' * len(statuses))}) "
-        "ORDER BY created_at, id", statuses).fetchall()
-    return [_draft(r) for r in rows]
+    def pending_for_mentor(self, mentor_id: int) -> list[Draft]:
+        """The drafts waiting for approval in the asks of one mentor."""
+        return [_draft(r) for r in self._db.execute(
+            "SELECT d.* FROM drafts d JOIN asks a ON a.id = d.ask_id WHERE a.mentor_id = ? "
+            "AND d.status = 'pending' ORDER BY d.id", (mentor_id,))]
 
+    def mail_to_mentor_since(self, mentor_id: int, since: datetime,
+                             exclude: int | None = None) -> list[MailOut]:
+        """Mail to any of the mentor's addresses since ``since``, from any ask: maild's
+        sends (``sending`` and ``uncertain`` count: they may have gone out) and what the
+        user sent from their own client (seen in Sent)."""
+        rows = self._db.execute(
+            "SELECT d.ask_id, d.subject, d.sent_at AS at FROM drafts d "
+            "JOIN asks a ON a.id = d.ask_id WHERE a.mentor_id = ? AND d.id IS NOT ? "
+            f"AND d.status IN ({marks(MAYBE_SENT_DRAFT_STATUSES)}) AND d.sent_at >= ? "
+            "UNION ALL SELECT m.ask_id, m.subject, m.date AS at FROM messages m "
+            "WHERE m.direction = 'out' AND m.folder != 'smtp' AND m.date >= ? "
+            "AND coalesce(m.message_id, '') NOT IN (SELECT message_id FROM drafts) "
+            "AND EXISTS (SELECT 1 FROM json_each(m.to_addrs) j JOIN mentor_addresses ma "
+            "ON ma.address = j.value WHERE ma.mentor_id = ?) ORDER BY at",
+            (mentor_id, exclude, *_names(MAYBE_SENT_DRAFT_STATUSES), iso(since), iso(since),
+             mentor_id)).fetchall()
+        return [MailOut(r["ask_id"], r["subject"] or "", datetime.fromisoformat(r["at"]))
+                for r in rows]
 
-def drafts_for_step(store: Store, step_id: int) -> list[Draft]:
-    rows = store.db.execute("SELECT * FROM drafts WHERE step_id = ? ORDER BY id",
-                            (step_id,)).fetchall()
-    return [_draft(r) for r in rows]
+    def count(self, status: DraftStatus) -> int:
+        row = self._db.execute("SELECT count(*) FROM drafts WHERE status = ?",
+                               (str(status),)).fetchone()
+        return int(row[0])
 
+    def sendable(self) -> list[Draft]:
+        """Approved drafts, without those of an ask that is paused, waits for an address
+        or for a failed first mail: they wait, unchanged, until the ask is released."""
+        return [_draft(r) for r in self._db.execute(
+            "SELECT d.* FROM drafts d JOIN asks a ON a.id = d.ask_id "
+            f"WHERE d.status = 'approved' AND a.state NOT IN ({marks(_HELD_ASKS)}) "
+            "ORDER BY d.created_at, d.id", _HELD_ASKS)]
 
-def set_status(store: Store, draft_id: int, status: str, now: datetime,
-               expect: tuple[str, ...] | None = None, sent_at: datetime | None = None,
-               send_after: datetime | None = None) -> None:
-    """Change the status, only from one of ``expect`` (a compare-and-set)."""
-    sql = "UPDATE drafts SET status = ?, updated_at = ?"
-    params: list[object] = [status, iso(now)]
-    if sent_at is not None:
-        sql += ", sent_at = ?"
-        params.append(iso(sent_at))
-    if send_after is not None:
-        sql += ", send_after = ?"
-        params.append(iso(send_after))
-    sql += " WHERE id = ?"
-    params.append(draft_id)
-    if expect:
-        sql += f" AND status IN ({','.join('?' * len(expect))})"
-        params.extend(expect)
-    cur = store.db.execute(sql, params)
-    if cur.rowcount != 1:
-        current = get_draft(store, draft_id).status
-        raise UsageError(f"draft {draft_id} is {current}, not {' or '.join(expect or ())}")
+    def next_send_after(self) -> datetime | None:
+        """The earliest moment a sendable draft waits for."""
+        row = self._db.execute(
+            "SELECT min(d.send_after) FROM drafts d JOIN asks a ON a.id = d.ask_id "
+            f"WHERE d.status = 'approved' AND a.state NOT IN ({marks(_HELD_ASKS)})",
+            _HELD_ASKS).fetchone()
+        return parse_time(row[0]) if row else None
 
+    def send_times(self, account: str, since: datetime) -> list[datetime]:
+        """When this account's messages went out (or may have) since ``since``, oldest
+        first: ``sending`` and ``uncertain`` count, erring on the side of sending less."""
+        names = _names(MAYBE_SENT_DRAFT_STATUSES)
+        rows = self._db.execute(
+            f"SELECT sent_at FROM drafts WHERE account = ? AND status IN ({marks(names)}) "
+            "AND sent_at >= ? ORDER BY sent_at", (account, *names, iso(since))).fetchall()
+        return [datetime.fromisoformat(r[0]) for r in rows]
 
-def step_name(store: Store, draft: Draft) -> str | None:
-    """The name of the step ``draft`` belongs to (None for a draft without a step)."""
-    if draft.spec.step_id is None:
-        return None
-    row = store.db.execute("SELECT name FROM steps WHERE id = ?",
-                           (draft.spec.step_id,)).fetchone()
-    return str(row["name"]) if row else None
+    def first_sent_subject(self, ask_id: int) -> str | None:
+        """The subject of the ask's first mail that went out, else of its first message."""
+        row = self._db.execute(
+            "SELECT subject FROM drafts WHERE ask_id = ? AND status = 'sent' "
+            "ORDER BY sent_at, id LIMIT 1", (ask_id,)).fetchone()
+        if row is None:
+            row = self._db.execute(
+                "SELECT subject FROM messages WHERE ask_id = ? ORDER BY date, id LIMIT 1",
+                (ask_id,)).fetchone()
+        return None if row is None else str(row[0])
 
+    def thread_message_ids(self, ask_id: int) -> list[str]:
+        """Message-IDs of the ask's thread (what maild sent, what people wrote), oldest
+        first."""
+        return [str(r[0]) for r in self._db.execute(
+            "SELECT message_id, sent_at AS at FROM drafts WHERE ask_id = ? AND status = 'sent' "
+            "UNION ALL SELECT message_id, coalesce(date, created_at) AS at FROM messages "
+            "WHERE ask_id = ? AND message_id IS NOT NULL AND (kind IS NULL OR kind = 'human') "
+            "ORDER BY at", (ask_id, ask_id))]
 
-def find_by_message_id(store: Store, message_id: str) -> Draft | None:
-    row = store.db.execute("SELECT * FROM drafts WHERE message_id = ?",
-                           (message_id,)).fetchone()
-    return _draft(row) if row else None
+    # -- writing ----------------------------------------------------------------------
 
+    def insert(self, spec: DraftSpec, now: datetime, send_after: datetime | None = None) -> int:
+        """A new draft, ``pending`` (the only way a draft is born)."""
+        status = DraftStatus.PENDING
+        DRAFT_LIFECYCLE.check(None, status, "(new)")
+        cur = self._write().execute(
+            "INSERT INTO drafts (ask_id, step_id, account, from_addr, to_addrs, meta, subject, "
+            "body, message_id, in_reply_to, references_, attachments, missing_fields, status, "
+            "send_after, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (spec.ask_id, spec.step_id, spec.account, spec.from_addr,
+             json.dumps([list(t) for t in spec.to_addrs]), _meta(spec), spec.subject,
+             spec.body, spec.message_id, spec.in_reply_to, " ".join(spec.references) or None,
+             json.dumps(list(spec.attachments)), json.dumps(list(spec.missing_fields)),
+             str(status), iso(send_after) if send_after else None, iso(now), iso(now)))
+        return int(cur.lastrowid or 0)
 
-# -- the Drafts-folder mirror ---------------------------------------------------------
-# Which drafts have a copy in the account's Drafts folder is recorded as events: the
-# copy is appended once (maild never changes or deletes it, invariant 7), and the
-# timeline shows when.
+    def update_content(self, draft_id: int, spec: DraftSpec, now: datetime) -> None:
+        """A draft's content rendered again (new inputs, the user's fields or edits):
+        what it says, to whom, in which thread and with which files; its Message-ID
+        stays."""
+        self._write().execute(
+            "UPDATE drafts SET to_addrs = ?, meta = ?, subject = ?, body = ?, "
+            "missing_fields = ?, attachments = ?, in_reply_to = ?, references_ = ?, "
+            "updated_at = ? WHERE id = ?",
+            (json.dumps([list(t) for t in spec.to_addrs]), _meta(spec), spec.subject,
+             spec.body, json.dumps(list(spec.missing_fields)),
+             json.dumps(list(spec.attachments)), spec.in_reply_to,
+             " ".join(spec.references) or None, iso(now), draft_id))
 
+    def set_problems(self, draft_id: int, problems: tuple[str, ...], now: datetime) -> None:
+        """Record why an approved draft is held (shown as what it needs), or clear it."""
+        self._write().execute(
+            "UPDATE drafts SET missing_fields = ?, updated_at = ? WHERE id = ?",
+            (json.dumps(list(problems)), iso(now), draft_id))
 
-def unmirrored(store: Store) -> list[Draft]:
-    """Pending drafts that have no copy in the Drafts folder yet."""
-    rows = store.db.execute(
-        "SELECT * FROM drafts d WHERE d.status = 'pending' AND NOT EXISTS (SELECT 1 FROM "
-        "events e WHERE e.type IN ('draft_mirrored', 'draft_not_mirrored') AND "
-        "json_extract(e.detail, '$.draft') = d.id) ORDER BY d.created_at, d.id").fetchall()
-    return [_draft(r) for r in rows]
+    def set_status(self, draft_id: int, status: DraftStatus, now: datetime, *,
+                   expect: Iterable[DraftStatus], sent_at: datetime | None = None,
+                   send_after: datetime | None = None) -> DraftStatus:
+        """Change the status, only from one of ``expect`` (a compare-and-set) and only
+        along ``DRAFT_LIFECYCLE``; returns the status it had. A UsageError names the
+        status it has when it is not one of ``expect``."""
+        db = self._write()
+        expected = tuple(expect)
+        current = self.get(draft_id).status
+        if current not in expected:
+            raise UsageError(f"draft {draft_id} is {current}, not "
+                             f"{' or '.join(str(e) for e in expected)}")
+        DRAFT_LIFECYCLE.check(current, DraftStatus(status), draft_id)
+        sql = "UPDATE drafts SET status = ?, updated_at = ?"
+        params: list[object] = [str(status), iso(now)]
+        if sent_at is not None:
+            sql += ", sent_at = ?"
+            params.append(iso(sent_at))
+        if send_after is not None:
+            sql += ", send_after = ?"
+            params.append(iso(send_after))
+        cur = db.execute(sql + " WHERE id = ? AND status = ?", (*params, draft_id, str(current)))
+        if cur.rowcount != 1:  # pragma: no cover - the write lock makes this a bug
+            raise UsageError(f"draft {draft_id} changed while it was being updated")
+        return current
 
+    def bump_attempts(self, draft_id: int) -> int:
+        """One more temporary failure in a row; how many there have been."""
+        db = self._write()
+        db.execute("UPDATE drafts SET attempts = attempts + 1 WHERE id = ?", (draft_id,))
+        row = db.execute("SELECT attempts FROM drafts WHERE id = ?", (draft_id,)).fetchone()
+        return int(row[0]) if row else 0
 
-def mark_mirrored(store: Store, draft: Draft, now: datetime, folder: str | None,
-                  problem: str | None = None) -> None:
-    """Record the Drafts copy (or why there will be none); call inside a transaction."""
-    if problem is None:
-        store.add_event(now, "draft_mirrored", ask_id=draft.ask_id, draft=draft.id,
-                        folder=folder, message_id=draft.spec.message_id)
-    else:
-        store.add_event(now, "draft_not_mirrored", ask_id=draft.ask_id, draft=draft.id,
-                        problem=problem)
+    def record_sent(self, draft: Draft, at: datetime) -> None:
+        """The message row of a mail maild sent (what a reply to it is matched by)."""
+        s = draft.spec
+        self._write().execute(
+            "INSERT INTO messages (account, folder, message_id, in_reply_to, references_, "
+            "from_addr, to_addrs, subject, date, direction, kind, ask_id, match_reason, "
+            "created_at) VALUES (?, 'smtp', ?, ?, ?, ?, ?, ?, ?, 'out', 'human', ?, "
+            "'sent by maild', ?)",
+            (s.account, s.message_id, s.in_reply_to, " ".join(s.references) or None,
+             s.from_addr, json.dumps([a for a, _n in s.to_addrs]), s.subject, iso(at),
+             s.ask_id, iso(at)))
+
+    # -- the Drafts-folder mirror -----------------------------------------------------
+
+    def unmirrored(self) -> list[Draft]:
+        """Pending drafts that have no copy in the Drafts folder yet (nor a reason for
+        none); an indexed look at new drafts only, whatever the history."""
+        return [_draft(r) for r in self._db.execute(
+            "SELECT * FROM drafts WHERE status = 'pending' AND mirrored IS NULL "
+            "ORDER BY created_at, id")]
+
+    def set_mirrored(self, draft_id: int, how: str) -> None:
+        self._write().execute("UPDATE drafts SET mirrored = ? WHERE id = ?", (how, draft_id))
+
+    # -- telling the user -------------------------------------------------------------
+
+    def told(self, pairs: Iterable[tuple[int, DraftStatus]], now: datetime) -> None:
+        """Remember that the user was told about these drafts in these statuses."""
+        self._write().executemany(
+            "INSERT OR IGNORE INTO draft_notices (draft_id, status, at) VALUES (?, ?, ?)",
+            [(d, str(s), iso(now)) for d, s in pairs])
+
+    def was_told(self, draft_ids: Iterable[int]) -> set[tuple[int, DraftStatus]]:
+        """Which of these drafts the user was told about, in which statuses."""
+        ids = list(draft_ids)
+        found: set[tuple[int, DraftStatus]] = set()
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            found |= {(int(r[0]), DraftStatus(r[1])) for r in self._db.execute(
+                f"SELECT draft_id, status FROM draft_notices WHERE draft_id IN ({marks(chunk)})"
+                " AND status != ?", (*chunk, REMINDED))}
+        return found
+
+    def reminded(self, draft_ids: Iterable[int], now: datetime) -> None:
+        """Remember that the user was reminded of these drafts, still waiting for them."""
+        self._write().executemany(
+            "INSERT OR IGNORE INTO draft_notices (draft_id, status, at) VALUES (?, ?, ?)",
+            [(d, REMINDED, iso(now)) for d in draft_ids])
+
+    def were_reminded(self, draft_ids: Iterable[int]) -> set[int]:
+        """Which of these drafts the user was already reminded of."""
+        ids = list(draft_ids)
+        found: set[int] = set()
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            found |= {int(r[0]) for r in self._db.execute(
+                f"SELECT draft_id FROM draft_notices WHERE draft_id IN ({marks(chunk)}) "
+                "AND status = ?", (*chunk, REMINDED))}
+        return found

@@ -24,7 +24,7 @@ class FolderState:
 
 
 def load(store: Store, account: str, folder: str) -> FolderState | None:
-    row = store.db.execute(
+    row = store._db.execute(
         "SELECT uidvalidity, highest_uid, highestmodseq FROM folder_state "
         "WHERE account = ? AND folder = ?", (account, folder)).fetchone()
     if row is None:
@@ -47,7 +47,7 @@ def advance(store: Store, account: str, folder: str, state: FolderState,
                 state.highestmodseq is None
                 or (current.highestmodseq or 0) >= state.highestmodseq):
             return False
-    store.db.execute(
+    store._db.execute(
         "INSERT INTO folder_state (account, folder, uidvalidity, highest_uid, highestmodseq, "
         "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, folder) DO UPDATE SET "
         "uidvalidity = excluded.uidvalidity, highest_uid = excluded.highest_uid, "

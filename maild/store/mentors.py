@@ -1,4 +1,9 @@
-"""Mentors and applications in the store: the hit list and what letters are for."""
+"""Mentors and applications in the store: the hit list and what letters are for.
+
+``Mentors`` reads and writes the rows; ``add_mentors``, ``update_mentor``,
+``remove_mentor``, ``import_mentors`` and ``add_application`` are whole changes (rows,
+addresses and the timeline entry) in one transaction each.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,15 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from maild.core.entries import MentorInput
+from maild.core.events import EventKind
 from maild.errors import NotFoundError, UsageError
-from maild.store.db import Store, iso
+from maild.store.sql import Repo, iso
+
+if TYPE_CHECKING:
+    from maild.store.db import Store
 
 
 @dataclass(frozen=True)
@@ -51,39 +60,227 @@ def _values(entry: MentorInput) -> tuple[object, ...]:
     return tuple(getattr(entry, c) for c in _MENTOR_COLUMNS)
 
 
-def _check_addresses_free(db: sqlite3.Connection, addresses: Iterable[str],
-                          mentor_id: int | None) -> None:
-    for address in addresses:
-        row = db.execute(
-            "SELECT m.id, m.name FROM mentor_addresses a JOIN mentors m ON m.id = a.mentor_id "
-            "WHERE a.address = ?", (address,)).fetchone()
-        if row and row["id"] != mentor_id:
-            raise UsageError(f"{address} already belongs to mentor {row['id']} ({row['name']})")
+def _record(row: sqlite3.Row, addresses: Iterable[sqlite3.Row]) -> MentorRecord:
+    rows = list(addresses)
+    emails = tuple(a["address"] for a in rows if a["kind"] != "assistant")
+    assistants = tuple(a["address"] for a in rows if a["kind"] == "assistant")
+    entry = MentorInput(emails=emails, assistant_emails=assistants,
+                        **{c: row[c] for c in _MENTOR_COLUMNS})
+    return MentorRecord(id=row["id"], entry=entry, created_at=row["created_at"])
 
 
-def _write_addresses(db: sqlite3.Connection, mentor_id: int, entry: MentorInput) -> None:
-    db.execute("DELETE FROM mentor_addresses WHERE mentor_id = ?", (mentor_id,))
-    rows = [(mentor_id, a, "primary" if i == 0 else "other") for i, a in enumerate(entry.emails)]
-    rows += [(mentor_id, a, "assistant") for a in entry.assistant_emails]
-    db.executemany("INSERT INTO mentor_addresses (mentor_id, address, kind) VALUES (?, ?, ?)",
-                   rows)
+def _application(row: sqlite3.Row) -> ApplicationRecord:
+    return ApplicationRecord(
+        id=row["id"], name=row["name"], system=row["system"],
+        deadline=date.fromisoformat(row["deadline"]) if row["deadline"] else None,
+        letters_required=row["letters_required"], programs=row["programs"],
+        instructions=row["instructions"])
+
+
+class Mentors(Repo):
+    # -- mentors ----------------------------------------------------------------------
+
+    def all(self) -> list[MentorRecord]:
+        """All mentors, best-ranked first (unranked last, then by name)."""
+        rows = self._db.execute(
+            "SELECT * FROM mentors ORDER BY rank IS NULL, rank, name COLLATE NOCASE").fetchall()
+        by_mentor: dict[int, list[sqlite3.Row]] = {}
+        for a in self._db.execute("SELECT * FROM mentor_addresses ORDER BY id"):
+            by_mentor.setdefault(a["mentor_id"], []).append(a)
+        return [_record(r, by_mentor.get(r["id"], [])) for r in rows]
+
+    def names(self) -> dict[int, str]:
+        return {int(r[0]): str(r[1]) for r in self._db.execute("SELECT id, name FROM mentors")}
+
+    def get(self, mentor_id: int) -> MentorRecord:
+        row = self._db.execute("SELECT * FROM mentors WHERE id = ?", (mentor_id,)).fetchone()
+        if row is None:
+            raise NotFoundError("mentor", mentor_id)
+        return _record(row, self._db.execute(
+            "SELECT * FROM mentor_addresses WHERE mentor_id = ? ORDER BY id", (mentor_id,)))
+
+    def find(self, ref: str) -> MentorRecord:
+        """A mentor by id, by any of their addresses, or by a unique part of the name."""
+        ref = ref.strip()
+        if ref.isdigit():
+            return self.get(int(ref))
+        if "@" in ref:
+            found = self.for_address(ref)
+            if found is None:
+                raise NotFoundError("mentor with address", ref)
+            return self.get(found)
+        rows = self._db.execute("SELECT id, name FROM mentors WHERE name LIKE ? ORDER BY id",
+                                (f"%{ref}%",)).fetchall()
+        exact = [r for r in rows if r["name"].lower() == ref.lower()]
+        if len(exact) == 1:
+            rows = exact
+        if not rows:
+            raise NotFoundError("mentor", ref)
+        if len(rows) > 1:
+            names = ", ".join(f"{r['id']} ({r['name']})" for r in rows[:5])
+            raise UsageError(f"{ref!r} matches several mentors: {names}; use the id")
+        return self.get(rows[0]["id"])
+
+    def for_address(self, address: str) -> int | None:
+        row = self._db.execute("SELECT mentor_id FROM mentor_addresses WHERE address = ?",
+                               (address.strip().lower(),)).fetchone()
+        return None if row is None else int(row[0])
+
+    def _check_addresses_free(self, addresses: Iterable[str], mentor_id: int | None) -> None:
+        for address in addresses:
+            row = self._db.execute(
+                "SELECT m.id, m.name FROM mentor_addresses a JOIN mentors m ON "
+                "m.id = a.mentor_id WHERE a.address = ?", (address,)).fetchone()
+            if row and row["id"] != mentor_id:
+                raise UsageError(f"{address} already belongs to mentor {row['id']} "
+                                 f"({row['name']})")
+
+    def _write_addresses(self, mentor_id: int, entry: MentorInput) -> None:
+        db = self._write()
+        db.execute("DELETE FROM mentor_addresses WHERE mentor_id = ?", (mentor_id,))
+        rows = [(mentor_id, a, "primary" if i == 0 else "other")
+                for i, a in enumerate(entry.emails)]
+        rows += [(mentor_id, a, "assistant") for a in entry.assistant_emails]
+        db.executemany(
+            "INSERT INTO mentor_addresses (mentor_id, address, kind) VALUES (?, ?, ?)", rows)
+
+    def add(self, entry: MentorInput, now: datetime) -> int:
+        self._check_addresses_free(entry.emails + entry.assistant_emails, None)
+        cur = self._write().execute(
+            f"INSERT INTO mentors ({', '.join(_MENTOR_COLUMNS)}, created_at) "
+            f"VALUES ({', '.join('?' * len(_MENTOR_COLUMNS))}, ?)", (*_values(entry), iso(now)))
+        mentor_id = int(cur.lastrowid or 0)
+        self._write_addresses(mentor_id, entry)
+        return mentor_id
+
+    def update(self, mentor_id: int, changes: Mapping[str, object]) -> None:
+        """Write only the fields in ``changes`` (MentorInput names).
+
+        Never the whole row: what the user read before editing may be stale by now (the
+        daemon moves outreach_status when a reply lands), and writing it back would undo
+        that change.
+        """
+        unknown = set(changes) - {*_MENTOR_COLUMNS, "emails", "assistant_emails"}
+        if unknown:
+            raise UsageError(f"not a mentor field: {', '.join(sorted(unknown))}")
+        columns = [c for c in _MENTOR_COLUMNS if c in changes]
+        if columns:
+            self._write().execute(
+                f"UPDATE mentors SET {', '.join(c + ' = ?' for c in columns)} WHERE id = ?",
+                (*(changes[c] for c in columns), mentor_id))
+        if "emails" in changes or "assistant_emails" in changes:
+            current = self.get(mentor_id).entry
+            entry = dataclasses.replace(
+                current,
+                emails=cast(tuple[str, ...], changes.get("emails", current.emails)),
+                assistant_emails=cast(tuple[str, ...], changes.get(
+                    "assistant_emails", current.assistant_emails)))
+            self._check_addresses_free(entry.emails + entry.assistant_emails, mentor_id)
+            self._write_addresses(mentor_id, entry)
+
+    def remove(self, mentor_id: int) -> None:
+        """Delete a mentor never asked anything (a history is kept: never email twice)."""
+        open_asks, asks = self._db.execute(
+            "SELECT count(*) FILTER (WHERE closed_at IS NULL), count(*) FROM asks "
+            "WHERE mentor_id = ?", (mentor_id,)).fetchone()
+        if open_asks:
+            raise UsageError(f"mentor {mentor_id} has {open_asks} open ask(s); cancel them "
+                             "first (`maild ask mark ID cancel`)")
+        if asks:
+            raise UsageError(f"mentor {mentor_id} has a history of {asks} ask(s); it is kept "
+                             "so maild never emails them twice (edit the outreach status "
+                             "instead)")
+        self._write().execute("DELETE FROM mentors WHERE id = ?", (mentor_id,))
+
+    def owners(self, addresses: Iterable[str]) -> set[int]:
+        """The mentors any of these addresses belong to."""
+        found: set[int] = set()
+        for address in addresses:
+            owner = self.for_address(address)
+            if owner is not None:
+                found.add(owner)
+        return found
+
+    def named(self, name: str) -> list[int]:
+        """The mentors with exactly this name (any case)."""
+        return [int(r[0]) for r in self._db.execute(
+            "SELECT id FROM mentors WHERE name = ? COLLATE NOCASE", (name.strip(),))]
+
+    def set_outreach_status(self, mentor_id: int, status: str) -> None:
+        self._write().execute("UPDATE mentors SET outreach_status = ? WHERE id = ?",
+                              (status, mentor_id))
+
+    # -- applications -----------------------------------------------------------------
+
+    def add_application(self, name: str, deadline: date | None, letters_required: int,
+                        system: str, programs: str, instructions: str, now: datetime) -> int:
+        if self._db.execute("SELECT 1 FROM applications WHERE name = ?", (name,)).fetchone():
+            raise UsageError(f"an application named {name!r} exists already")
+        cur = self._write().execute(
+            "INSERT INTO applications (name, system, deadline, letters_required, programs, "
+            "instructions, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (name, system, deadline.isoformat() if deadline else None, letters_required,
+             programs, instructions, iso(now)))
+        return int(cur.lastrowid or 0)
+
+    def applications(self) -> list[ApplicationRecord]:
+        """Every application, the nearest deadline first (none last)."""
+        return [_application(r) for r in self._db.execute(
+            "SELECT * FROM applications ORDER BY deadline IS NULL, deadline, name")]
+
+    def application(self, app_id: int) -> ApplicationRecord:
+        row = self._db.execute("SELECT * FROM applications WHERE id = ?", (app_id,)).fetchone()
+        if row is None:
+            raise NotFoundError("application", app_id)
+        return _application(row)
+
+    def find_application(self, ref: str) -> ApplicationRecord:
+        """An application by id or by name (any case)."""
+        if ref.isdigit():
+            return self.application(int(ref))
+        row = self._db.execute("SELECT * FROM applications WHERE name = ? COLLATE NOCASE",
+                               (ref,)).fetchone()
+        if row is None:
+            raise NotFoundError("application", ref)
+        return _application(row)
+
+
+# -- whole changes, each in its own transaction ---------------------------------------
 
 
 def add_mentors(store: Store, entries: Iterable[MentorInput], now: datetime) -> list[int]:
     """Insert mentors all-or-nothing; returns their ids in order."""
     ids = []
-    with store.transaction() as db:
+    with store.transaction() as tx:
         for entry in entries:
-            _check_addresses_free(db, entry.emails + entry.assistant_emails, None)
-            cur = db.execute(
-                f"INSERT INTO mentors ({', '.join(_MENTOR_COLUMNS)}, created_at) "
-                f"VALUES ({', '.join('?' * len(_MENTOR_COLUMNS))}, ?)",
-                (*_values(entry), iso(now)))
-            mentor_id = int(cur.lastrowid or 0)
-            _write_addresses(db, mentor_id, entry)
-            store.add_event(now, "mentor_added", mentor_id=mentor_id, name=entry.name)
+            mentor_id = tx.mentors.add(entry, now)
+            tx.events.add(now, EventKind.MENTOR_ADDED, mentor_id=mentor_id, name=entry.name)
             ids.append(mentor_id)
     return ids
+
+
+def update_mentor(store: Store, mentor_id: int, changes: Mapping[str, object],
+                  now: datetime) -> None:
+    """Write only the changed fields, in one transaction (see ``Mentors.update``)."""
+    with store.transaction() as tx:
+        tx.mentors.update(mentor_id, changes)
+        tx.events.add(now, EventKind.MENTOR_EDITED, mentor_id=mentor_id)
+
+
+def remove_mentor(store: Store, mentor_id: int, now: datetime) -> None:
+    with store.transaction() as tx:
+        # The timeline row first: removing the mentor sets its mentor_id to NULL.
+        tx.events.add(now, EventKind.MENTOR_REMOVED, mentor_id=mentor_id)
+        tx.mentors.remove(mentor_id)
+
+
+def add_application(store: Store, name: str, deadline: date | None, letters_required: int,
+                    system: str, programs: str, instructions: str, now: datetime) -> int:
+    with store.transaction() as tx:
+        app_id = tx.mentors.add_application(name, deadline, letters_required, system,
+                                            programs, instructions, now)
+        tx.events.add(now, EventKind.APPLICATION_ADDED, application_id=app_id, name=name)
+    return app_id
 
 
 @dataclass(frozen=True)
@@ -107,59 +304,44 @@ _IMPORT_FIELDS: dict[str, str] = {
 }
 
 
-def _owner(db: sqlite3.Connection, addresses: Iterable[str]) -> set[int]:
-    owners: set[int] = set()
-    for address in addresses:
-        row = db.execute("SELECT mentor_id FROM mentor_addresses WHERE address = ?",
-                         (address,)).fetchone()
-        if row is not None:
-            owners.add(int(row[0]))
-    return owners
-
-
 def import_mentors(store: Store, entries: Iterable[MentorInput], columns: Iterable[str],
                    now: datetime, check: Callable[[MentorInput], list[str]]) -> ImportReport:
     """Add new mentors and update known ones, all or nothing.
 
     A row is a known mentor when one of its addresses is theirs (else when its name is
-    exactly one mentor's name). Only the columns the file has change; an empty outreach
-    status keeps the one maild tracks; addresses are only ever added (and not at all for
-    a row matched by name, so a stale sheet cannot bring back an address that bounced).
+    exactly one mentor's name). Only the columns the file has change, and only the
+    fields that differ are written (as ``update_mentor``); an empty outreach status
+    keeps the one maild tracks; addresses are only ever added (and not at all for a row
+    matched by name, so a stale sheet cannot bring back an address that bounced).
     ``check`` validates each merged entry (UsageError naming the row when it fails).
     """
     present = [c for c in _IMPORT_FIELDS if c in set(columns)]
     added: list[tuple[int, str]] = []
     updated: list[tuple[int, str, tuple[str, ...], str]] = []
     unchanged = 0
-    with store.transaction() as db:
+    with store.transaction() as tx:
         for entry in entries:
             where = f"line {entry.line}: " if entry.line else ""
-            owners = _owner(db, entry.emails + entry.assistant_emails)
+            owners = tx.mentors.owners(entry.emails + entry.assistant_emails)
             how = "by address"
             if len(owners) > 1:
                 raise UsageError(f"{where}its addresses belong to several mentors "
                                  f"({', '.join(str(o) for o in sorted(owners))}); nothing "
                                  "imported")
             if not owners:
-                named = db.execute("SELECT id FROM mentors WHERE name = ? COLLATE NOCASE",
-                                   (entry.name.strip(),)).fetchall()
+                named = tx.mentors.named(entry.name)
                 if len(named) == 1:
-                    owners, how = {int(named[0][0])}, "by name"
+                    owners, how = {named[0]}, "by name"
             if not owners:
                 if not entry.outreach_status.strip():
                     entry = dataclasses.replace(entry, outreach_status="not contacted")
-                _check_addresses_free(db, entry.emails + entry.assistant_emails, None)
-                cur = db.execute(
-                    f"INSERT INTO mentors ({', '.join(_MENTOR_COLUMNS)}, created_at) "
-                    f"VALUES ({', '.join('?' * len(_MENTOR_COLUMNS))}, ?)",
-                    (*_values(entry), iso(now)))
-                mentor_id = int(cur.lastrowid or 0)
-                _write_addresses(db, mentor_id, entry)
-                store.add_event(now, "mentor_added", mentor_id=mentor_id, name=entry.name)
+                mentor_id = tx.mentors.add(entry, now)
+                tx.events.add(now, EventKind.MENTOR_ADDED, mentor_id=mentor_id,
+                              name=entry.name)
                 added.append((mentor_id, entry.name))
                 continue
             mentor_id = owners.pop()
-            old = get_mentor(store, mentor_id).entry
+            old = tx.mentors.get(mentor_id).entry
             changes: dict[str, object] = {}
             for column in present:
                 attr = _IMPORT_FIELDS[column]
@@ -173,9 +355,8 @@ def import_mentors(store: Store, entries: Iterable[MentorInput], columns: Iterab
                         continue
                     # Addresses are identity: the sheet adds, it never drops one maild
                     # knows (and the one drafts go to stays first).
-                    value = old_value = getattr(old, attr)
-                    value = (*old_value, *(a for a in getattr(entry, attr)
-                                           if a not in old_value))
+                    known = getattr(old, attr)
+                    value = (*known, *(a for a in getattr(entry, attr) if a not in known))
                 if value != getattr(old, attr):
                     changes[attr] = value
             if not changes:
@@ -185,168 +366,9 @@ def import_mentors(store: Store, entries: Iterable[MentorInput], columns: Iterab
             problems = check(merged)
             if problems:
                 raise UsageError(f"{where}{'; '.join(problems)}; nothing imported")
-            _check_addresses_free(db, merged.emails + merged.assistant_emails, mentor_id)
-            # Only what changed (as update_mentor): never a stale copy of the rest.
-            columns = [c for c in _MENTOR_COLUMNS if c in changes]
-            if columns:
-                db.execute(f"UPDATE mentors SET {', '.join(c + ' = ?' for c in columns)} "
-                           "WHERE id = ?", (*(changes[c] for c in columns), mentor_id))
-            if "emails" in changes or "assistant_emails" in changes:
-                _write_addresses(db, mentor_id, merged)
+            tx.mentors.update(mentor_id, changes)
             names = tuple(sorted(k.replace("_", " ") for k in changes))
-            store.add_event(now, "mentor_edited", mentor_id=mentor_id, fields=list(names),
-                            via="import")
+            tx.events.add(now, EventKind.MENTOR_EDITED, mentor_id=mentor_id,
+                          fields=list(names), via="import")
             updated.append((mentor_id, merged.name, names, how))
     return ImportReport(tuple(added), tuple(updated), unchanged)
-
-
-def update_mentor(store: Store, mentor_id: int, changes: Mapping[str, object],
-                  now: datetime) -> None:
-    """Write only the fields in ``changes`` (MentorInput names), in one transaction.
-
-    Never the whole row: what the user read before editing may be stale by now (the
-    daemon moves outreach_status when a reply lands), and writing it back would undo
-    that change.
-    """
-    unknown = set(changes) - {*_MENTOR_COLUMNS, "emails", "assistant_emails"}
-    if unknown:
-        raise UsageError(f"not a mentor field: {', '.join(sorted(unknown))}")
-    columns = [c for c in _MENTOR_COLUMNS if c in changes]
-    with store.transaction() as db:
-        if columns:
-            db.execute(f"UPDATE mentors SET {', '.join(c + ' = ?' for c in columns)} "
-                       "WHERE id = ?", (*(changes[c] for c in columns), mentor_id))
-        if "emails" in changes or "assistant_emails" in changes:
-            current = get_mentor(store, mentor_id).entry
-            entry = dataclasses.replace(
-                current,
-                emails=cast(tuple[str, ...], changes.get("emails", current.emails)),
-                assistant_emails=cast(tuple[str, ...], changes.get(
-                    "assistant_emails", current.assistant_emails)))
-            _check_addresses_free(db, entry.emails + entry.assistant_emails, mentor_id)
-            _write_addresses(db, mentor_id, entry)
-        store.add_event(now, "mentor_edited", mentor_id=mentor_id)
-
-
-def remove_mentor(store: Store, mentor_id: int, now: datetime) -> None:
-    with store.transaction() as db:
-        open_asks = db.execute("SELECT count(*) FROM asks WHERE mentor_id = ? AND closed_at "
-                               "IS NULL", (mentor_id,)).fetchone()[0]
-        if open_asks:
-            raise UsageError(f"mentor {mentor_id} has {open_asks} open ask(s); cancel them "
-                             "first (`maild ask mark ID cancel`)")
-        asks = db.execute("SELECT count(*) FROM asks WHERE mentor_id = ?",
-                          (mentor_id,)).fetchone()[0]
-        if asks:
-            raise UsageError(f"mentor {mentor_id} has a history of {asks} ask(s); it is kept "
-                             "so maild never emails them twice (edit the outreach status "
-                             "instead)")
-        store.add_event(now, "mentor_removed", mentor_id=mentor_id)
-        db.execute("DELETE FROM mentors WHERE id = ?", (mentor_id,))
-
-
-def _record(row: sqlite3.Row, addresses: list[sqlite3.Row]) -> MentorRecord:
-    emails = tuple(a["address"] for a in addresses if a["kind"] != "assistant")
-    assistants = tuple(a["address"] for a in addresses if a["kind"] == "assistant")
-    entry = MentorInput(emails=emails, assistant_emails=assistants,
-                        **{c: row[c] for c in _MENTOR_COLUMNS})
-    return MentorRecord(id=row["id"], entry=entry, created_at=row["created_at"])
-
-
-def list_mentors(store: Store) -> list[MentorRecord]:
-    """All mentors, best-ranked first (unranked last, then by name)."""
-    rows = store.db.execute(
-        "SELECT * FROM mentors ORDER BY rank IS NULL, rank, name COLLATE NOCASE").fetchall()
-    by_mentor: dict[int, list[sqlite3.Row]] = {}
-    for a in store.db.execute("SELECT * FROM mentor_addresses ORDER BY id"):
-        by_mentor.setdefault(a["mentor_id"], []).append(a)
-    return [_record(r, by_mentor.get(r["id"], [])) for r in rows]
-
-
-def get_mentor(store: Store, mentor_id: int) -> MentorRecord:
-    row = store.db.execute("SELECT * FROM mentors WHERE id = ?", (mentor_id,)).fetchone()
-    if row is None:
-        raise NotFoundError("mentor", mentor_id)
-    addresses = store.db.execute(
-        "SELECT * FROM mentor_addresses WHERE mentor_id = ? ORDER BY id", (mentor_id,)
-    ).fetchall()
-    return _record(row, addresses)
-
-
-def find_mentor(store: Store, ref: str) -> MentorRecord:
-    """A mentor by id, by any of their addresses, or by a unique part of the name."""
-    ref = ref.strip()
-    if ref.isdigit():
-        return get_mentor(store, int(ref))
-    if "@" in ref:
-        row = store.db.execute("SELECT mentor_id FROM mentor_addresses WHERE address = ?",
-                               (ref,)).fetchone()
-        if row is None:
-            raise NotFoundError("mentor with address", ref)
-        return get_mentor(store, row[0])
-    rows = store.db.execute("SELECT id, name FROM mentors WHERE name LIKE ? ORDER BY id",
-                            (f"%{ref}%",)).fetchall()
-    exact = [r for r in rows if r["name"].lower() == ref.lower()]
-    if len(exact) == 1:
-        rows = exact
-    if not rows:
-        raise NotFoundError("mentor", ref)
-    if len(rows) > 1:
-        names = ", ".join(f"{r['id']} ({r['name']})" for r in rows[:5])
-        raise UsageError(f"{ref!r} matches several mentors: {names}; use the id")
-    return get_mentor(store, rows[0]["id"])
-
-
-def mentor_for_address(store: Store, address: str) -> int | None:
-    row = store.db.execute("SELECT mentor_id FROM mentor_addresses WHERE address = ?",
-                           (address.strip().lower(),)).fetchone()
-    return None if row is None else int(row[0])
-
-
-def set_outreach_status(db: sqlite3.Connection, mentor_id: int, status: str) -> None:
-    db.execute("UPDATE mentors SET outreach_status = ? WHERE id = ?", (status, mentor_id))
-
-
-def add_application(store: Store, name: str, deadline: date | None, letters_required: int,
-                    system: str, programs: str, instructions: str, now: datetime) -> int:
-    with store.transaction() as db:
-        if db.execute("SELECT 1 FROM applications WHERE name = ?", (name,)).fetchone():
-            raise UsageError(f"an application named {name!r} exists already")
-        cur = db.execute(
-            "INSERT INTO applications (name, system, deadline, letters_required, programs, "
-            "instructions, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (name, system, deadline.isoformat() if deadline else None, letters_required,
-             programs, instructions, iso(now)))
-        app_id = int(cur.lastrowid or 0)
-        store.add_event(now, "application_added", application_id=app_id, name=name)
-    return app_id
-
-
-def _application(row: sqlite3.Row) -> ApplicationRecord:
-    return ApplicationRecord(
-        id=row["id"], name=row["name"], system=row["system"],
-        deadline=date.fromisoformat(row["deadline"]) if row["deadline"] else None,
-        letters_required=row["letters_required"], programs=row["programs"],
-        instructions=row["instructions"])
-
-
-def list_applications(store: Store) -> list[ApplicationRecord]:
-    rows = store.db.execute(
-        "SELECT * FROM applications ORDER BY deadline IS NULL, deadline, name").fetchall()
-    return [_application(r) for r in rows]
-
-
-def find_application(store: Store, ref: str) -> ApplicationRecord:
-    if ref.isdigit():
-        row = store.db.execute("SELECT * FROM applications WHERE id = ?", (int(ref),)).fetchone()
-    else:
-        row = store.db.execute("SELECT * FROM applications WHERE name = ? COLLATE NOCASE",
-                               (ref,)).fetchone()
-    if row is None:
-        raise NotFoundError("application", ref)
-    return _application(row)
-
-
-def set_application_deadline(store: Store, app_id: int, deadline: date) -> None:
-    store.db.execute("UPDATE applications SET deadline = ? WHERE id = ?",
-                     (deadline.isoformat(), app_id))

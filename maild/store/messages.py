@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from maild.core.matching import AddressOwner, LetterAsk, OwnDraft, ThreadOwner
+from maild.core.model import MAYBE_SENT_DRAFT_STATUSES
 from maild.store.db import Store, iso
 
 # Draft statuses whose Message-ID went (or may have gone) out: replies can quote it.
-_OUT_STATUSES = ("sent", "sending", "uncertain")
+_OUT_STATUSES = tuple(str(s) for s in sorted(MAYBE_SENT_DRAFT_STATUSES))
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class MessageRecord:
 def record(store: Store, message: MessageRecord, now: datetime) -> bool:
     """Write the message row; False when this folder copy was recorded before."""
     m = message
-    inserted = store.db.execute(
+    inserted = store._db.execute(
         "INSERT OR IGNORE INTO messages (account, folder, uid, uidvalidity, message_id, "
         "in_reply_to, references_, from_addr, to_addrs, subject, date, direction, kind, "
         "intent, ask_id, match_reason, reply_text, created_at, gm_thrid) "
@@ -66,7 +67,7 @@ def record(store: Store, message: MessageRecord, now: datetime) -> bool:
 
 def already_seen(store: Store, message_id: str, direction: str) -> bool:
     """Whether a message with this Message-ID was recorded in this direction."""
-    row = store.db.execute(
+    row = store._db.execute(
         "SELECT 1 FROM messages WHERE message_id = ? AND direction = ? LIMIT 1",
         (message_id, direction)).fetchone()
     return row is not None
@@ -77,7 +78,7 @@ def seen_without_id(store: Store, account: str, folder: str, direction: str,
                     uidvalidity: int) -> bool:
     """Whether a copy of a message without Message-ID (same sender, subject and Date)
     was recorded in ``folder`` under another UIDVALIDITY than ``uidvalidity``."""
-    row = store.db.execute(
+    row = store._db.execute(
         "SELECT 1 FROM messages WHERE message_id IS NULL AND account = ? AND folder = ? "
         "AND direction = ? AND from_addr = ? AND subject = ? AND date IS ? "
         "AND uidvalidity IS NOT ? LIMIT 1",
@@ -89,13 +90,13 @@ def seen_without_id(store: Store, account: str, folder: str, direction: str,
 def note_gmail_thread(store: Store, message_id: str, thrid: int) -> None:
     """Gmail's thread id of a recorded message that has none yet (maild's own sends
     are recorded at SMTP time; their copy in Sent tells which thread they started)."""
-    store.db.execute("UPDATE messages SET gm_thrid = ? WHERE message_id = ? AND "
+    store._db.execute("UPDATE messages SET gm_thrid = ? WHERE message_id = ? AND "
                      "gm_thrid IS NULL", (thrid, message_id))
 
 
 def flag_for_review(store: Store, ask_id: int) -> None:
     """Ask the user to look at the ask (an ambiguous match, a message that failed)."""
-    store.db.execute("UPDATE asks SET needs_review = 1 WHERE id = ?", (ask_id,))
+    store._db.execute("UPDATE asks SET needs_review = 1 WHERE id = ?", (ask_id,))
 
 
 # -- what a catch-up after a UIDVALIDITY change searches for ---------------------------
@@ -103,13 +104,13 @@ def flag_for_review(store: Store, ask_id: int) -> None:
 
 def oldest_open_ask(store: Store) -> datetime | None:
     """When the oldest open ask was created: nothing older can matter to a catch-up."""
-    row = store.db.execute("SELECT min(created_at) FROM asks WHERE closed_at IS NULL").fetchone()
+    row = store._db.execute("SELECT min(created_at) FROM asks WHERE closed_at IS NULL").fetchone()
     return datetime.fromisoformat(row[0]) if row and row[0] else None
 
 
 def open_thread_ids(store: Store) -> list[str]:
     """Message-IDs a reply to an open ask can quote: its sent mail and its messages."""
-    return sorted(r[0] for r in store.db.execute(
+    return sorted(r[0] for r in store._db.execute(
         "SELECT d.message_id FROM drafts d JOIN asks a ON a.id = d.ask_id "
         "WHERE a.closed_at IS NULL AND d.message_id IS NOT NULL "
         f"AND d.status IN ({_marks(_OUT_STATUSES)}) "
@@ -119,7 +120,7 @@ def open_thread_ids(store: Store) -> list[str]:
 
 def known_addresses(store: Store) -> list[str]:
     """Every mentor's and assistant's address, sorted."""
-    return [r[0] for r in store.db.execute(
+    return [r[0] for r in store._db.execute(
         "SELECT DISTINCT address FROM mentor_addresses ORDER BY address")]
 
 
@@ -143,7 +144,7 @@ class StoreIndex:
             return None
         ids = tuple(message_ids)
         marks = _marks(ids)
-        row = self._store.db.execute(
+        row = self._store._db.execute(
             f"SELECT ask_id, message_id FROM drafts WHERE message_id IN ({marks}) "
             f"AND status IN ({_marks(_OUT_STATUSES)}) "
             f"UNION ALL SELECT ask_id, message_id FROM messages WHERE message_id IN ({marks}) "
@@ -153,7 +154,7 @@ class StoreIndex:
         return ThreadOwner(row["ask_id"], self._mentor_of(row["ask_id"]), row["message_id"])
 
     def gmail_thread_owner(self, thrid: int) -> ThreadOwner | None:
-        row = self._store.db.execute(
+        row = self._store._db.execute(
             "SELECT m.ask_id, a.mentor_id, m.message_id FROM messages m "
             "JOIN asks a ON a.id = m.ask_id WHERE m.gm_thrid = ? ORDER BY m.id DESC LIMIT 1",
             (thrid,)).fetchone()
@@ -162,26 +163,26 @@ class StoreIndex:
         return ThreadOwner(row["ask_id"], row["mentor_id"], row["message_id"])
 
     def address_owner(self, address: str) -> AddressOwner | None:
-        row = self._store.db.execute(
+        row = self._store._db.execute(
             "SELECT mentor_id, kind FROM mentor_addresses WHERE address = ?",
             (address,)).fetchone()
         if row is None:
             return None
-        asks = self._store.db.execute(
+        asks = self._store._db.execute(
             "SELECT id FROM asks WHERE mentor_id = ? AND closed_at IS NULL "
             "ORDER BY created_at DESC, id DESC", (row["mentor_id"],)).fetchall()
         return AddressOwner(row["mentor_id"], row["kind"] == "assistant",
                             tuple(int(a["id"]) for a in asks))
 
     def open_letter_asks(self) -> Sequence[LetterAsk]:
-        rows = self._store.db.execute(
+        rows = self._store._db.execute(
             "SELECT a.id, a.mentor_id, m.name FROM asks a JOIN mentors m ON m.id = a.mentor_id "
             "WHERE a.playbook = 'letter' AND a.closed_at IS NULL ORDER BY a.created_at DESC"
         ).fetchall()
         return tuple(LetterAsk(r["id"], r["mentor_id"], r["name"]) for r in rows)
 
     def own_draft(self, message_id: str) -> OwnDraft | None:
-        row = self._store.db.execute(
+        row = self._store._db.execute(
             "SELECT d.id, d.ask_id, d.status, a.mentor_id, s.name AS step FROM drafts d "
             "JOIN asks a ON a.id = d.ask_id LEFT JOIN steps s ON s.id = d.step_id "
             "WHERE d.message_id = ?", (message_id,)).fetchone()
@@ -190,9 +191,7 @@ class StoreIndex:
         return OwnDraft(row["id"], row["ask_id"], row["mentor_id"], row["status"], row["step"])
 
     def _mentor_of(self, ask_id: int) -> int | None:
-        row = self._store.db.execute("SELECT mentor_id FROM asks WHERE id = ?",
-                                     (ask_id,)).fetchone()
-        return int(row["mentor_id"]) if row else None
+        return self._store.read.asks.mentor_of(ask_id)
 
 
 def _marks(values: Sequence[object]) -> str:

@@ -224,8 +224,49 @@ def m0003_gmail_threads(db: sqlite3.Connection) -> None:
         """)
 
 
+def m0004_draft_bookkeeping(db: sqlite3.Connection) -> None:
+    """What the send path decides on gets typed columns instead of being counted out of
+    the timeline by free-text kind (which also grew with every row ever written):
+
+    * ``drafts.attempts``: temporary send failures so far (the retry back-off);
+    * ``drafts.mirrored``: whether the Drafts folder has a copy (``copied``), or never
+      will (``skipped``), NULL while it is still to be made;
+    * ``draft_notices``: which drafts the user was told about, in which status;
+    * ``events_type_at``: the timeline's few lookups by kind and time use an index.
+
+    Filled from the timeline once, here.
+    """
+    _script(db, """
+        ALTER TABLE drafts ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE drafts ADD COLUMN mirrored TEXT
+            CHECK (mirrored IS NULL OR mirrored IN ('copied', 'skipped'));
+        CREATE TABLE draft_notices (
+            draft_id INTEGER NOT NULL REFERENCES drafts(id) ON DELETE CASCADE,
+            status TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (draft_id, status)
+        ) WITHOUT ROWID;
+        CREATE INDEX events_type_at ON events(type, at);
+        UPDATE drafts SET attempts = (
+            SELECT count(*) FROM events e WHERE e.type = 'send_retry'
+            AND json_extract(e.detail, '$.draft') = drafts.id);
+        UPDATE drafts SET mirrored = CASE
+            WHEN EXISTS (SELECT 1 FROM events e WHERE e.type = 'draft_mirrored'
+                         AND json_extract(e.detail, '$.draft') = drafts.id) THEN 'copied'
+            WHEN EXISTS (SELECT 1 FROM events e WHERE e.type = 'draft_not_mirrored'
+                         AND json_extract(e.detail, '$.draft') = drafts.id) THEN 'skipped'
+            END;
+        INSERT OR IGNORE INTO draft_notices (draft_id, status, at)
+            SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), e.at
+            FROM events e, json_each(e.detail, '$.drafts') j
+            WHERE e.type = 'user_notified'
+            AND json_extract(j.value, '$[0]') IN (SELECT id FROM drafts);
+        """)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m0001_initial,
     m0002_times_in_utc,
     m0003_gmail_threads,
+    m0004_draft_bookkeeping,
 )

@@ -65,3 +65,11 @@ def test_unknown_data_keys_are_kept() -> None:
                        data={"timezone": "Europe/Paris", "future_field": [1, 2]})
     assert ask.timezone == "Europe/Paris"
     assert ask.to_data()["future_field"] == [1, 2]
+
+
+def test_the_intent_names_are_the_intents() -> None:
+    from typing import get_args
+
+    from maild.core.model import Intent, IntentName
+
+    assert list(get_args(IntentName)) == [i.value for i in Intent]

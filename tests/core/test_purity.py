@@ -1,4 +1,6 @@
-"""The core is pure: no I/O modules imported, no clock read anywhere."""
+"""The layers stay as drawn (docs/architecture.md): the core and the reading of mail are
+pure, only the store speaks SQL, only the CLI speaks click, and a draft changes status
+only in the lifecycle module."""
 
 from __future__ import annotations
 
@@ -10,7 +12,11 @@ from pathlib import Path
 import maild.core
 
 CORE = Path(maild.core.__file__).parent
+MAILD = CORE.parent
 MODULES = sorted(CORE.glob("*.py"))
+EVERY_MODULE = sorted(MAILD.rglob("*.py"))
+# Modules allowed an exception to a layer rule, with the reason; none today.
+NOT_YET_MOVED: set[str] = set()
 FORBIDDEN = {"sqlite3", "socket", "os", "pathlib", "subprocess", "imapclient", "aiosmtplib",
              "smtplib", "imaplib", "asyncio", "shutil", "io", "tempfile", "keyring",
              "apscheduler", "requests", "urllib", "http", "time", "random", "logging.handlers"}
@@ -61,3 +67,66 @@ def test_importing_the_core_loads_no_io_module() -> None:
     loaded = {m.split(".")[0] for m in out}
     assert not loaded & {"sqlite3", "socket", "subprocess", "imapclient", "aiosmtplib",
                          "smtplib", "imaplib", "asyncio", "apscheduler", "keyring"}
+
+
+def _where(path: Path) -> str:
+    return path.relative_to(MAILD).as_posix()
+
+
+def _calls(path: Path) -> list[tuple[int, str]]:
+    """(line, name) of every call, by the called attribute's or function's name."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else \
+                func.id if isinstance(func, ast.Name) else ""
+            found.append((node.lineno, name))
+    return found
+
+
+def test_only_the_store_speaks_sql() -> None:
+    sql = {"execute", "executemany", "executescript"}
+    outside = [f"{_where(p)}:{line}" for p in EVERY_MODULE
+               if not _where(p).startswith("store/") and _where(p) not in NOT_YET_MOVED
+               for line, name in _calls(p) if name in sql]
+    assert outside == [], f"SQL outside maild/store/: {outside}"
+
+
+def test_the_connection_is_the_stores_own() -> None:
+    outside = []
+    for path in EVERY_MODULE:
+        where = _where(path)
+        if where.startswith("store/") or where in NOT_YET_MOVED:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in {"db", "_db"}:
+                outside.append(f"{where}:{node.lineno}")
+        if "sqlite3" in imported_names(path):
+            outside.append(f"{where}: imports sqlite3")
+    assert outside == [], f"the store's connection used outside maild/store/: {outside}"
+
+
+def test_only_the_cli_imports_click() -> None:
+    outside = [_where(p) for p in EVERY_MODULE if not _where(p).startswith("cli/")
+               and any(n.split(".")[0] == "click" for n in imported_names(p))]
+    assert outside == []
+
+
+def test_reading_mail_does_no_io() -> None:
+    understand = sorted((MAILD / "understand").glob("*.py"))
+    assert len(understand) >= 5
+    for path in understand:
+        bad = {n for n in imported_names(path) if n.split(".")[0] in FORBIDDEN}
+        assert not bad, f"{path.name} imports {bad}"
+        local = {n for n in imported_names(path) if n.startswith("maild.")}
+        assert all(n.startswith(("maild.understand", "maild.core")) or n == "maild.errors"
+                   for n in local), f"{path.name} imports {local}"
+
+
+def test_a_draft_changes_status_only_in_the_lifecycle() -> None:
+    allowed = {"app/lifecycle.py", *NOT_YET_MOVED}
+    outside = [f"{_where(p)}:{line} {name}" for p in EVERY_MODULE
+               if not _where(p).startswith("store/") and _where(p) not in allowed
+               for line, name in _calls(p) if name in {"set_status", "set_step_status"}]
+    assert outside == [], f"status changes outside app/lifecycle.py: {outside}"

@@ -19,6 +19,7 @@ from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
 from tests.daemon.test_run import NOW, NotifySocket, start_daemon
 from tests.mail.conftest import PW_ENV, write_config
+from tests.rawdb import raw
 
 REPLIES = 8
 
@@ -53,7 +54,7 @@ def test_cli_beside_the_daemon_loses_and_repeats_nothing(
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             with Store.open(home / "maild.db") as store:
-                done = store.db.execute("SELECT count(*) FROM events WHERE type = "
+                done = raw(store).execute("SELECT count(*) FROM events WHERE type = "
                                         "'HumanReply'").fetchone()[0]
             if done >= REPLIES:
                 break
@@ -63,7 +64,7 @@ def test_cli_beside_the_daemon_loses_and_repeats_nothing(
         proc.wait(timeout=15)
     assert not any("locked" in out for out in outputs)
     with Store.open(home / "maild.db") as store:
-        db = store.db
+        db = raw(store)
         assert db.execute("SELECT count(*) FROM events WHERE type = 'HumanReply'"
                           ).fetchone()[0] == REPLIES
         assert db.execute("SELECT count(*) FROM messages WHERE direction = 'in'"

@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-from maild.store import drafts as drafts_repo
 from tests.mail.conftest import PW_ENV, Make, World
 from tests.mail.test_send_and_match import sent_folder_ids
 from tests.mail.worlds import add_mentor, approved_draft, draft_status, send
@@ -33,7 +32,7 @@ def on_server(world: World, message_id: str) -> int:
 def test_smtp_down_when_a_draft_is_due_sends_it_once_when_back(make: Make) -> None:
     world, _notices = make(FAST)
     draft_id = approved_draft(world, 1)
-    message_id = drafts_repo.get_draft(world.store, draft_id).spec.message_id
+    message_id = world.store.read.drafts.get(draft_id).spec.message_id
     world.smtp.stop()
     try:
         assert send(world, draft_id) == "deferred"
@@ -56,7 +55,7 @@ def test_smtp_down_when_a_draft_is_due_sends_it_once_when_back(make: Make) -> No
 def test_a_connection_dropped_after_accepting_is_uncertain_not_resent(make: Make) -> None:
     world, _notices = make(FAST)
     draft_id = approved_draft(world, 1)
-    message_id = drafts_repo.get_draft(world.store, draft_id).spec.message_id
+    message_id = world.store.read.drafts.get(draft_id).spec.message_id
     world.smtp.disconnect_after_next_data()
     assert send(world, draft_id) == "uncertain"
     assert on_server(world, message_id) == 1  # the server has it; maild cannot know
@@ -99,7 +98,7 @@ def run_burst(world: World, kill_after: float) -> subprocess.Popen[bytes]:
 def test_sigkill_during_a_burst_of_sends_never_sends_twice_or_loses_one(make: Make) -> None:
     world, _notices = make(FAST)
     drafts = [approved_draft(world, add_mentor(world, 100 + n)) for n in range(12)]
-    ids = {d: drafts_repo.get_draft(world.store, d).spec.message_id for d in drafts}
+    ids = {d: world.store.read.drafts.get(d).spec.message_id for d in drafts}
     for kill_after in (1.2, 0.6):
         run_burst(world, kill_after)
         # What a restarted daemon does: recover by evidence, then its send loop.

@@ -23,7 +23,7 @@ from maild.sandbox.home import write_sandbox_home
 from maild.sandbox.mail import append, make_message
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
-from maild.store import drafts as drafts_repo
+from tests.rawdb import raw
 
 if TYPE_CHECKING:
     from tests.mail.worlds import Notices
@@ -84,7 +84,7 @@ class World:
         """A cold ask whose initial email went out through maild; (ask id, Message-ID)."""
         created = self.tracker.create_ask(1, "cold", self.clock())
         self.tracker.run_due(self.clock())
-        [draft] = drafts_repo.list_drafts(self.store, ("pending",))
+        [draft] = self.store.read.drafts.with_status("pending")
         self.approve(draft.id, paper_question="How did you handle missing data?")
         import asyncio
 
@@ -104,12 +104,12 @@ class World:
                             date=when or self.clock(), headers=headers)
 
     def steps(self, ask_id: int) -> dict[str, str]:
-        rows = self.store.db.execute("SELECT name, status FROM steps WHERE ask_id = ?",
+        rows = raw(self.store).execute("SELECT name, status FROM steps WHERE ask_id = ?",
                                      (ask_id,)).fetchall()
         return {r["name"]: r["status"] for r in rows}
 
     def state(self, ask_id: int) -> str:
-        return str(self.store.db.execute("SELECT state FROM asks WHERE id = ?",
+        return str(raw(self.store).execute("SELECT state FROM asks WHERE id = ?",
                                          (ask_id,)).fetchone()[0])
 
 

@@ -116,5 +116,5 @@ def test_a_reply_without_message_id_is_not_applied_again_after_a_reset(world: Wo
     assert isinstance(result, SyncResult) and result.rescanned and result.seen == 1
     assert result.applied == 0
     assert len(events(world, "HumanReply")) == 1
-    assert world.store.db.execute("SELECT count(*) FROM messages WHERE direction = 'in'"
+    assert raw(world.store).execute("SELECT count(*) FROM messages WHERE direction = 'in'"
                                   ).fetchone()[0] == 1

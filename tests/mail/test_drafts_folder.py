@@ -10,9 +10,9 @@ from email import policy
 
 import pytest
 
-from maild.store import drafts as drafts_repo
 from tests.mail.conftest import MENTOR, World
 from tests.mail.worlds import draft_status, pending_draft, send, step_status
+from tests.rawdb import raw
 
 # Both IMAP implementations: what maild relies on must hold on each.
 pytestmark = pytest.mark.both_imap_servers
@@ -36,7 +36,7 @@ def folder_messages(world: World, folder: str) -> list[tuple[email.message.Email
 
 def test_new_draft_is_appended_to_drafts_once(world: World) -> None:
     draft_id = pending_draft(world, 1)
-    draft = drafts_repo.get_draft(world.store, draft_id)
+    draft = world.store.read.drafts.get(draft_id)
     assert world.sender().mirror_drafts() == 1
     [(copy, flags)] = folder_messages(world, "Drafts")
     assert b"\\Draft" in flags
@@ -54,7 +54,7 @@ def test_new_draft_is_appended_to_drafts_once(world: World) -> None:
 
 def test_a_copy_left_by_a_crash_is_not_appended_twice(world: World) -> None:
     draft_id = pending_draft(world, 1)
-    draft = drafts_repo.get_draft(world.store, draft_id)
+    draft = world.store.read.drafts.get(draft_id)
     # A crash after the APPEND but before maild recorded it: the copy is there already.
     with world.connect() as conn:
         conn.append("Drafts", world.sender().raw_message(draft, draft.created_at),
@@ -84,7 +84,7 @@ def test_users_own_reply_in_the_thread_supersedes_an_approved_nudge(world: World
     _ask, first_id = world.cold_ask_sent()
     world.clock.advance(days=6)
     world.tracker.run_due(world.clock())
-    [nudge] = drafts_repo.list_drafts(world.store, ("pending",))
+    [nudge] = world.store.read.drafts.with_status("pending")
     world.sender().mirror_drafts()
     world.approve(nudge.id)
     # Before maild's send loop gets to it, the user answers in the thread from their
@@ -101,9 +101,9 @@ def test_users_own_reply_in_the_thread_supersedes_an_approved_nudge(world: World
 
 def test_unrenderable_draft_is_not_mirrored(world: World) -> None:
     with world.store.transaction():
-        world.store.db.execute("UPDATE mentors SET connection_point = '' WHERE id = 1")
+        raw(world.store).execute("UPDATE mentors SET connection_point = '' WHERE id = 1")
     draft_id = pending_draft(world, 1)
-    missing = drafts_repo.get_draft(world.store, draft_id).spec.missing_fields
+    missing = world.store.read.drafts.get(draft_id).spec.missing_fields
     assert any(m.startswith("template:") for m in missing), missing
     assert world.sender().mirror_drafts() == 0
     assert folder_messages(world, "Drafts") == []

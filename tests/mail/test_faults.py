@@ -18,7 +18,6 @@ import pytest
 
 from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.smtp import SmtpSandbox
-from maild.store import drafts as drafts_repo
 from tests.mail.conftest import PW_ENV, World
 from tests.mail.send_child import __file__ as CHILD
 from tests.mail.test_send_and_match import sent_folder_ids
@@ -66,14 +65,14 @@ def test_sigkill_anywhere_in_the_send_path_never_sends_twice(fault_world: World)
         for _ in range(RUNS):
             mentor += 1
             draft_id = approved_draft(world, add_mentor(world, mentor))
-            message_id = drafts_repo.get_draft(world.store, draft_id).spec.message_id
+            message_id = world.store.read.drafts.get(draft_id).spec.message_id
             child = run_child(world, draft_id, point)
             assert child.returncode == -signal.SIGKILL, (point, child.returncode, child.stderr)
             # What a restarted daemon does: recover, then its normal send loop.
             world.sender().recover()
             asyncio.run(world.sender().send_ready())
             received = [m for m in world.smtp.messages if m.message["Message-ID"] == message_id]
-            status = drafts_repo.get_draft(world.store, draft_id).status
+            status = world.store.read.drafts.get(draft_id).status
             results[point].append((status, step_status(world, draft_id), len(received),
                                    sent_folder_ids(world).count(message_id)))
     elapsed = time.monotonic() - started

@@ -12,6 +12,7 @@ from maild.adapters.imap import header_info
 from maild.sandbox.mail import make_message
 from maild.understand.headers import parse_headers
 from tests.mail.conftest import MENTOR, World
+from tests.rawdb import raw
 
 
 def test_fetch_answer_with_gmail_thread_id_is_read() -> None:
@@ -30,7 +31,7 @@ def test_reply_without_thread_headers_is_matched_by_gmail_thread(world: World) -
     thread = 1824353213589341219
     # Gmail's copy of maild's first email in Sent carries the thread id.
     with world.store.transaction():
-        world.store.db.execute("UPDATE messages SET gm_thrid = ? WHERE message_id = ?",
+        raw(world.store).execute("UPDATE messages SET gm_thrid = ? WHERE message_id = ?",
                                (thread, first_id))
     reply = make_message(sender=MENTOR, to=world.account.email, subject="Re: Question",
                          body="Happy to meet next week.", date=world.clock())

@@ -16,9 +16,9 @@ from maild.app.hitlist_csv import HitListError, parse_csv
 from maild.app.outbox import UnsendableError, check_header_block
 from maild.cli import cli
 from maild.core.entries import MentorInput, validate
-from maild.store import drafts as drafts_repo
 from tests.mail.conftest import MENTOR, World
 from tests.mail.worlds import approved_draft, draft_status, events, send, step_status
+from tests.rawdb import raw
 
 INJECTED = "Dana Rivera\r\nBcc: attacker@evil.example"
 
@@ -54,15 +54,15 @@ def test_mentor_add_refuses_with_a_clear_message(world: World) -> None:
                                       "--email", "other@med.example.edu"])
     assert result.exit_code == 2
     assert "the name contains a line break or another control character" in result.output
-    assert world.store.db.execute("SELECT count(*) FROM mentors").fetchone()[0] == 1
+    assert raw(world.store).execute("SELECT count(*) FROM mentors").fetchone()[0] == 1
 
 
 def test_a_name_injected_into_the_store_cannot_add_a_header(world: World) -> None:
     # Bypass every entry check: write the name straight into the database.
     with world.store.transaction():
-        world.store.db.execute("UPDATE mentors SET name = ? WHERE id = 1", (INJECTED,))
+        raw(world.store).execute("UPDATE mentors SET name = ? WHERE id = 1", (INJECTED,))
     draft_id = approved_draft(world, 1)
-    assert any("\r\n" in n for _a, n in drafts_repo.get_draft(world.store, draft_id).spec.to_addrs)
+    assert any("\r\n" in n for _a, n in world.store.read.drafts.get(draft_id).spec.to_addrs)
     assert send(world, draft_id) == "failed"
     assert world.smtp.messages == []  # the server never saw a byte of it
     assert draft_status(world, draft_id) == "failed"
@@ -74,7 +74,7 @@ def test_a_name_injected_into_the_store_cannot_add_a_header(world: World) -> Non
 def test_a_subject_injected_into_a_draft_cannot_add_a_header(world: World) -> None:
     draft_id = approved_draft(world, 1)
     with world.store.transaction():
-        world.store.db.execute("UPDATE drafts SET subject = ? WHERE id = ?",
+        raw(world.store).execute("UPDATE drafts SET subject = ? WHERE id = ?",
                                ("Hello\r\nBcc: attacker@evil.example", draft_id))
     assert send(world, draft_id) == "failed"
     assert world.smtp.messages == []

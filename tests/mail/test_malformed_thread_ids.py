@@ -7,7 +7,6 @@ the drafts that follow, which otherwise compose() refuses for good.
 from __future__ import annotations
 
 from maild.sandbox.mail import make_message
-from maild.store import drafts as drafts_repo
 from tests.mail.conftest import MENTOR, World
 from tests.mail.worlds import send
 
@@ -22,7 +21,7 @@ def test_a_reply_without_at_in_its_message_id_leaves_later_drafts_sendable(
         message_id="<nohost>", date=world.clock()))
     world.sync()
     assert world.state(ask_id) == "declined"
-    [thanks] = [d for d in drafts_repo.list_drafts(world.store, ("pending",))
+    [thanks] = [d for d in world.store.read.drafts.with_status("pending")
                 if d.ask_id == ask_id and d.spec.template == "decline_thanks"]
     assert "<nohost>" not in thanks.spec.references
     assert first_id in thanks.spec.references

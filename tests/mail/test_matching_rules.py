@@ -20,13 +20,12 @@ from maild.core.entries import MentorInput
 from maild.core.matching import Match, Rule, match, match_bounce, match_notice
 from maild.core.model import Ask, AskState
 from maild.store import Store
-from maild.store import asks as asks_repo
-from maild.store import drafts as drafts_repo
 from maild.store import messages as messages_repo
 from maild.store.drafts import DraftSpec
 from maild.store.mentors import add_mentors
 from maild.store.messages import MessageRecord, StoreIndex
 from maild.understand.headers import Headers
+from tests.rawdb import raw
 
 NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
 ME = "student@school.example.edu"
@@ -49,19 +48,24 @@ class Facts:
 
 def _ask(store: Store, mentor_id: int, playbook: str, created: datetime, *,
          closed: bool = False) -> int:
-    ask = Ask(mentor_id=mentor_id, playbook=playbook,
-              state=AskState.CLOSED if closed else AskState.WAITING_REPLY, created_at=created,
-              account="school", closed_at=created if closed else None)
-    with store.transaction():
-        return asks_repo.save_ask(store, ask, created).id or 0
+    ask = Ask(mentor_id=mentor_id, playbook=playbook, state=AskState.ACTIVE,
+              created_at=created, account="school")
+    with store.transaction() as tx:
+        ask_id = tx.asks.save(ask, created).id or 0
+        # A world set up as it stands, not lived through: its states are written as such.
+        raw(store).execute("UPDATE asks SET state = ?, closed_at = ? WHERE id = ?",
+                           (AskState.CLOSED if closed else AskState.WAITING_REPLY,
+                            created.isoformat() if closed else None, ask_id))
+    return ask_id
 
 
 def _draft(store: Store, ask_id: int, message_id: str, status: str) -> None:
     spec = DraftSpec(ask_id=ask_id, step_id=None, account="school", from_addr=ME,
                      from_name="Student", to_addrs=((RIVERA, "Dana Rivera"),),
                      subject="Question", body="Hello", message_id=message_id)
-    with store.transaction():
-        drafts_repo.insert_draft(store, spec, status, NOW)
+    with store.transaction() as tx:
+        draft_id = tx.drafts.insert(spec, NOW)
+        raw(store).execute("UPDATE drafts SET status = ? WHERE id = ?", (status, draft_id))
 
 
 def _message(store: Store, ask_id: int | None, message_id: str, *,

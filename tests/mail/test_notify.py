@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from maild.adapters.credentials import secret_for
+from maild.app import lifecycle
 from maild.app.notify import Notifier, desktop_command
 from maild.core.actions import Level
 from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.smtp import SmtpSandbox
-from maild.store import drafts as drafts_repo
 from tests.mail.conftest import PW_ENV, World
 from tests.mail.worlds import add_mentor, approved_draft, build_world, pending_draft, send
 
@@ -74,9 +74,7 @@ def test_waiting_drafts_are_announced_once_each(world: World) -> None:
     now = world.clock
     first = pending_draft(world, 1)
     snoozed = pending_draft(world, add_mentor(world, 2))
-    with world.store.transaction():
-        drafts_repo.set_status(world.store, snoozed, "pending", now(),
-                               send_after=now() + timedelta(days=2))
+    lifecycle.snooze(world.store, snoozed, now() + timedelta(days=2), now())
     told = notifier.announce_waiting(world.store, now())
     assert [w.id for w in told] == [first]  # the snoozed one is not waiting yet
     assert "1 draft waits for your approval" in runs.commands[-1][-1]
@@ -111,7 +109,7 @@ def test_daily_digest_goes_to_the_user_once_a_day(digest_world: World) -> None:
                         run=Runs())
     assert asyncio.run(notifier.send_digest(world.store, world.clock())) is False  # nothing
     draft_id = pending_draft(world, 1)
-    subject = drafts_repo.get_draft(world.store, draft_id).spec.subject
+    subject = world.store.read.drafts.get(draft_id).spec.subject
     assert asyncio.run(notifier.send_digest(world.store, world.clock())) is True
     [received] = world.smtp.wait_for(1)
     assert received.rcpt_tos == ("alex@school.example.edu",)

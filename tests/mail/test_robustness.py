@@ -35,11 +35,11 @@ from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.mail import make_message
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
-from maild.store import drafts as drafts_repo
 from maild.understand.headers import Headers
 from maild.understand.inspect import inspect_message as real_inspect
 from tests.mail.conftest import MENTOR, PW_ENV, World
 from tests.mail.worlds import Notices, add_mentor, build_world
+from tests.rawdb import raw
 
 # Junk that only looks like it might be a letter notice: its first line is no header,
 # so the classifier refuses it as "not an email" (MessageParseError).
@@ -57,7 +57,7 @@ class Recorder(Notices):
 
     def __call__(self, level: Level, text: str) -> None:
         super().__call__(level, text)
-        self.inside.append(bool(self.store and self.store.db.in_transaction))
+        self.inside.append(bool(self.store and self.store.in_transaction))
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def recorded(tmp_path: Path, dovecot: DovecotServer, smtp_for_user: SmtpSandbox,
 
 
 def events(world: World, kind: str) -> list[dict[str, Any]]:
-    return [json.loads(r[0]) for r in world.store.db.execute(
+    return [json.loads(r[0]) for r in raw(world.store).execute(
         "SELECT detail FROM events WHERE type = ? ORDER BY id", (kind,))]
 
 
@@ -89,12 +89,12 @@ def cursor_uid(world: World) -> int:
 
 
 def needs_review(world: World, ask_id: int) -> bool:
-    return bool(world.store.db.execute("SELECT needs_review FROM asks WHERE id = ?",
+    return bool(raw(world.store).execute("SELECT needs_review FROM asks WHERE id = ?",
                                        (ask_id,)).fetchone()[0])
 
 
 def message_row(world: World, text: str) -> Any:
-    return world.store.db.execute("SELECT * FROM messages WHERE direction = 'in' AND "
+    return raw(world.store).execute("SELECT * FROM messages WHERE direction = 'in' AND "
                                   "reply_text LIKE ?", (f"%{text}%",)).fetchone()
 
 
@@ -130,7 +130,7 @@ def test_a_broken_template_override_does_not_hold_up_the_reply(world: World) -> 
     assert cursor_uid(world) == top_uid(world)
     assert world.state(ask_id) == "agreed"
     # The packet waits for the user, with the template's problem named.
-    [packet] = [d for d in drafts_repo.list_drafts(world.store, ("pending",))
+    [packet] = [d for d in world.store.read.drafts.with_status("pending")
                 if d.ask_id == ask_id and d.spec.template == "letter_packet"]
     assert any(m.startswith("template: ") for m in packet.spec.missing_fields)
     assert events(world, "message_skipped") == []
@@ -177,7 +177,7 @@ def test_a_reply_that_cannot_be_classified_counts_as_an_unclear_answer(
     monkeypatch.setattr(inbox_module, "inspect_message", classifier_bug)
     world.deliver(world.mentor_writes("EXPLODE yes, come by on Monday", in_reply_to=first_id))
     world.sync()
-    row = world.store.db.execute("SELECT * FROM messages WHERE direction = 'in' AND "
+    row = raw(world.store).execute("SELECT * FROM messages WHERE direction = 'in' AND "
                                  "ask_id = ?", (ask_id,)).fetchone()
     assert row is not None and row["kind"] is None
     [skipped] = events(world, "message_skipped")
@@ -231,13 +231,13 @@ def test_a_reply_seen_by_two_syncs_at_once_is_applied_once(
     sync_other_during_match(world, other, watcher, monkeypatch)
     with world.connect() as conn:
         watcher.sync(conn, "INBOX", "inbox")
-    db = world.store.db
+    db = raw(world.store)
     assert db.execute("SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()[0] == 1
     assert len(events(world, "HumanReply")) == 1
     # One "no", one next candidate started, one thank-you draft.
     assert len(events(world, "suggestion")) == 1
     assert db.execute("SELECT count(*) FROM asks").fetchone()[0] == 2
-    thanks = [d for d in drafts_repo.list_drafts(world.store, ("pending",))
+    thanks = [d for d in world.store.read.drafts.with_status("pending")
               if d.ask_id == ask_id and d.spec.template == "decline_thanks"]
     assert len(thanks) == 1
     assert world.state(ask_id) == "declined"

@@ -15,9 +15,8 @@ from pathlib import Path
 from maild.app.notify import Notifier
 from maild.core import events as ev
 from maild.core.actions import Level
-from maild.core.model import Intent
+from maild.core.model import DraftStatus, Intent
 from maild.errors import UsageError
-from maild.store import drafts as drafts_repo
 from maild.store.mentors import add_application
 from tests.mail.conftest import Make, World
 from tests.mail.worlds import draft_status, pending_draft, send
@@ -49,12 +48,12 @@ def agreed_letter(world: World) -> int:
                                        fields={"work_together": "the HFpEF registry"})
     world.tracker.run_due(world.clock())
     ask_id = created.ask.id or 0
-    [request] = drafts_repo.list_drafts(world.store, ("pending",))
+    [request] = world.store.read.drafts.with_status(DraftStatus.PENDING)
     world.approve(request.id)
     assert send(world, request.id) == "sent"
     world.clock.advance(hours=2)
     world.tracker.handle(ask_id, ev.HumanReply(Intent.AGREE, at=world.clock()), world.clock())
-    [packet] = drafts_repo.list_drafts(world.store, ("pending",))
+    [packet] = world.store.read.drafts.with_status(DraftStatus.PENDING)
     return packet.id
 
 
@@ -76,7 +75,7 @@ def test_the_packet_attaches_what_it_lists_resolved_at_approval(make: Make,
     cv, statement = files(tmp_path)
     world, _notices = make(attachments_config(cv))
     packet_id = agreed_letter(world)
-    drafted = drafts_repo.get_draft(world.store, packet_id)
+    drafted = world.store.read.drafts.get(packet_id)
     assert [Path(p).name for p in drafted.spec.attachments] == ["Alex_Kim_CV.pdf"]
     # Issue 11.3: the file list was fixed when the draft was made. The student adds the
     # personal statement to the config before approving: the packet lists and attaches it.
@@ -85,7 +84,7 @@ def test_the_packet_attaches_what_it_lists_resolved_at_approval(make: Make,
     world.tracker.config = world.config
     world.tracker.drafts.config = world.config  # type: ignore[attr-defined]
     world.approve(packet_id, **PACKET_FIELDS)
-    approved = drafts_repo.get_draft(world.store, packet_id)
+    approved = world.store.read.drafts.get(packet_id)
     assert "- Personal statement (draft): Alex_Kim_statement.pdf" in approved.spec.body
     world.clock.advance(days=1)
     assert send(world, packet_id) == "sent"
@@ -120,7 +119,7 @@ def test_a_missing_file_holds_the_packet_with_a_clear_reason(make: Make,
     sent_before = len(world.smtp.messages)
     assert send(world, packet_id) == "deferred"
     assert asyncio.run(world.sender().send_ready()).deferred == 0  # held until later
-    held = drafts_repo.get_draft(world.store, packet_id)
+    held = world.store.read.drafts.get(packet_id)
     assert held.status == "approved" and len(world.smtp.messages) == sent_before
     assert any("Alex_Kim_statement.pdf cannot be read" in f for f in held.spec.missing_fields)
     told = [t for level, t in notices.told if level is Level.WARNING and "is held" in t]
@@ -131,7 +130,7 @@ def test_a_missing_file_holds_the_packet_with_a_clear_reason(make: Make,
     assert send(world, packet_id) == "sent"
     assert set(parts(world.smtp.messages[-1].message)) == {"Alex_Kim_CV.pdf",
                                                             "Alex_Kim_statement.pdf"}
-    assert drafts_repo.get_draft(world.store, packet_id).spec.missing_fields == ()
+    assert world.store.read.drafts.get(packet_id).spec.missing_fields == ()
 
 
 def test_one_email_a_day_per_mentor_across_asks(make: Make) -> None:
@@ -142,14 +141,14 @@ def test_one_email_a_day_per_mentor_across_asks(make: Make) -> None:
     update = world.tracker.create_ask(1, "update", world.clock(),
                                       fields={"update_line": "our abstract was accepted"})
     world.tracker.run_due(world.clock())
-    [second] = [d.id for d in drafts_repo.list_drafts(world.store, ("pending",))
+    [second] = [d.id for d in world.store.read.drafts.with_status(DraftStatus.PENDING)
                 if d.ask_id == update.ask.id]
     world.approve(second)
     report = asyncio.run(world.sender().send_ready())
     assert (report.sent, report.deferred) == (1, 1)
     to_rivera = [m for m in world.smtp.messages if "drivera@med.example.edu" in m.rcpt_tos]
     assert len(to_rivera) == 1
-    waiting = drafts_repo.get_draft(world.store, second)
+    waiting = world.store.read.drafts.get(second)
     assert waiting.status == "approved" and waiting.send_after is not None
     # Tuesday 10:00 in New York -> Wednesday 08:00, and the user is told why.
     assert waiting.send_after.astimezone(world.clock().tzinfo).isoformat().startswith(

@@ -9,8 +9,8 @@ from email import policy
 
 import pytest
 
-from maild.store import drafts as drafts_repo
 from tests.mail.conftest import ASSISTANT, MENTOR, World
+from tests.rawdb import raw
 
 # Both IMAP implementations: what maild relies on must hold on each.
 pytestmark = pytest.mark.both_imap_servers
@@ -48,7 +48,7 @@ def test_nudge_threads_under_the_initial_email(world: World) -> None:
     _ask_id, first_id = world.cold_ask_sent()
     world.clock.advance(days=6)  # Monday 23rd, after the day-5 nudge time
     world.tracker.run_due(world.clock())
-    [draft] = drafts_repo.list_drafts(world.store, ("pending",))
+    [draft] = world.store.read.drafts.with_status("pending")
     world.approve(draft.id)
     assert asyncio.run(world.sender().send_one(draft.id)) == "sent"
     received = world.smtp.wait_for(2)[1].message
@@ -68,7 +68,7 @@ def test_reply_in_thread_cancels_nudges(world: World) -> None:
     assert result.matched == 1 and result.applied == 1
     steps = world.steps(ask_id)
     assert steps["nudge"] == "cancelled" and steps["final_nudge"] == "cancelled"
-    reason = world.store.db.execute("SELECT match_reason FROM messages WHERE direction = 'in'"
+    reason = raw(world.store).execute("SELECT match_reason FROM messages WHERE direction = 'in'"
                                     ).fetchone()[0]
     assert reason.startswith("thread: replies to " + first_id)
     # Read-only: no flag changed on the server (BODY.PEEK, read-only SELECT).
@@ -87,7 +87,7 @@ def test_reply_matched_by_sender_and_by_assistant(world: World) -> None:
     world.deliver(world.mentor_writes("Dr. Rivera asked me to find a time; how is Friday?",
                                       sender=ASSISTANT, subject="Meeting with Dr. Rivera"))
     world.sync()
-    row = world.store.db.execute("SELECT match_reason, intent FROM messages "
+    row = raw(world.store).execute("SELECT match_reason, intent FROM messages "
                                  "WHERE direction = 'in'").fetchone()
     assert "assistant" in row["match_reason"] and "one open ask" in row["match_reason"]
     assert world.steps(ask_id)["nudge"] == "cancelled"
@@ -95,14 +95,14 @@ def test_reply_matched_by_sender_and_by_assistant(world: World) -> None:
 
 def test_auto_reply_moves_the_nudge_without_cancelling(world: World) -> None:
     ask_id, first_id = world.cold_ask_sent()
-    before = world.store.db.execute("SELECT due_at FROM steps WHERE ask_id = ? AND "
+    before = raw(world.store).execute("SELECT due_at FROM steps WHERE ask_id = ? AND "
                                     "name = 'nudge'", (ask_id,)).fetchone()[0]
     world.deliver(world.mentor_writes(
         "I am out of the office until Monday, November 30 with limited access to email.",
         subject="Automatic reply: Question", in_reply_to=first_id,
         headers={"Auto-Submitted": "auto-replied"}))
     world.sync()
-    row = world.store.db.execute("SELECT due_at, status FROM steps WHERE ask_id = ? AND "
+    row = raw(world.store).execute("SELECT due_at, status FROM steps WHERE ask_id = ? AND "
                                  "name = 'nudge'", (ask_id,)).fetchone()
     assert row["status"] == "planned"
     assert row["due_at"] > before and row["due_at"].startswith("2026-12-01")
@@ -113,7 +113,7 @@ def test_unrelated_mail_is_ignored_and_not_stored(world: World) -> None:
     world.deliver(world.mentor_writes("Sale!", sender="news@shop.example.com", subject="Deals"))
     result = world.sync()
     assert result.seen == 1 and result.matched == 0
-    assert world.store.db.execute("SELECT count(*) FROM messages WHERE direction = 'in'"
+    assert raw(world.store).execute("SELECT count(*) FROM messages WHERE direction = 'in'"
                                   ).fetchone()[0] == 0
 
 
@@ -121,7 +121,7 @@ def test_message_from_known_mentor_without_ask_is_kept_for_the_timeline(world: W
     world.deliver(world.mentor_writes("Great seeing you at the conference."))
     result = world.sync()
     assert result.matched == 0
-    row = world.store.db.execute("SELECT ask_id, match_reason FROM messages").fetchone()
+    row = raw(world.store).execute("SELECT ask_id, match_reason FROM messages").fetchone()
     assert row["ask_id"] is None and "without an open ask" in row["match_reason"]
 
 
@@ -129,14 +129,14 @@ def test_users_own_reply_from_another_client_is_seen_in_sent(world: World) -> No
     ask_id, first_id = world.cold_ask_sent()
     world.clock.advance(days=6)
     world.tracker.run_due(world.clock())
-    [draft] = drafts_repo.list_drafts(world.store, ("pending",))
+    [draft] = world.store.read.drafts.with_status("pending")
     # The user writes the nudge themselves from their phone instead of approving it.
     own = world.mentor_writes("Just following up on my note below.", sender=world.account.email,
                               subject="Re: Question", in_reply_to=first_id)
     own = own.replace(b"To: alex@school.example.edu", b"To: " + MENTOR.encode())
     world.deliver(own, folder="Sent")
     world.sync("Sent", "sent")
-    assert drafts_repo.get_draft(world.store, draft.id).status == "superseded"
+    assert world.store.read.drafts.get(draft.id).status == "superseded"
     assert world.steps(ask_id)["nudge"] == "superseded"
 
 
@@ -145,7 +145,7 @@ def test_sync_twice_applies_a_reply_once(world: World) -> None:
     world.deliver(world.mentor_writes("Yes, happy to help.", in_reply_to=first_id))
     assert world.sync().applied == 1
     assert world.sync().applied == 0
-    events = world.store.db.execute("SELECT count(*) FROM events WHERE type = 'HumanReply'"
+    events = raw(world.store).execute("SELECT count(*) FROM events WHERE type = 'HumanReply'"
                                     ).fetchone()[0]
     assert events == 1
 
@@ -154,14 +154,14 @@ def test_reply_between_approval_and_send_cancels_the_send(world: World) -> None:
     _ask_id, first_id = world.cold_ask_sent()
     world.clock.advance(days=6)
     world.tracker.run_due(world.clock())
-    [draft] = drafts_repo.list_drafts(world.store, ("pending",))
+    [draft] = world.store.read.drafts.with_status("pending")
     world.approve(draft.id)
     # The mentor answers after the user approved the nudge, before maild sends it.
     world.deliver(world.mentor_writes("Sorry for the delay - yes, let's talk.",
                                       in_reply_to=first_id))
     assert asyncio.run(world.sender().send_one(draft.id)) == "cancelled"
     assert len(world.smtp.messages) == 1  # only the initial email ever went out
-    assert drafts_repo.get_draft(world.store, draft.id).status == "cancelled"
+    assert world.store.read.drafts.get(draft.id).status == "cancelled"
 
 
 def test_parsed_copy_of_sent_mail_is_valid(world: World) -> None:
@@ -175,7 +175,7 @@ def test_draft_sent_by_the_user_from_drafts_is_never_sent_by_maild(world: World)
     ask_id, first_id = world.cold_ask_sent()
     world.clock.advance(days=6)
     world.tracker.run_due(world.clock())
-    [draft] = drafts_repo.list_drafts(world.store, ("pending",))
+    [draft] = world.store.read.drafts.with_status("pending")
     # The user opens maild's Drafts copy on their phone and sends it as it is (same
     # Message-ID); their client files it in Sent. They never approve it in maild.
     raw = world.mentor_writes(draft.spec.body, sender=world.account.email,
@@ -184,7 +184,7 @@ def test_draft_sent_by_the_user_from_drafts_is_never_sent_by_maild(world: World)
     raw = re.sub(rb"Message-ID: <[^>]+>", b"Message-ID: " + draft.spec.message_id.encode(), raw)
     world.deliver(raw, folder="Sent")
     world.sync("Sent", "sent")
-    assert drafts_repo.get_draft(world.store, draft.id).status == "sent"
+    assert world.store.read.drafts.get(draft.id).status == "sent"
     assert world.steps(ask_id)["nudge"] == "superseded"
     assert world.steps(ask_id)["final_nudge"] == "planned"
     assert asyncio.run(world.sender().send_ready()).sent == 0

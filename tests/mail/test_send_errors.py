@@ -14,7 +14,6 @@ from click.testing import CliRunner
 
 from maild.cli import cli
 from maild.core.actions import Level
-from maild.store import drafts as drafts_repo
 from tests.mail.conftest import Make, World
 from tests.mail.worlds import (
     add_mentor,
@@ -37,7 +36,7 @@ def test_4xx_on_data_defers_with_growing_backoff_then_sends_once(make: Make) -> 
     world.smtp.fail_next("DATA", "451 4.3.0 Mailbox busy, try later", times=2)
     start = world.clock()
     assert send(world, draft_id) == "deferred"
-    draft = drafts_repo.get_draft(world.store, draft_id)
+    draft = world.store.read.drafts.get(draft_id)
     assert draft.status == "approved" and step_status(world, draft_id) == "approved"
     assert draft.send_after == start + timedelta(minutes=2)
     retry = json.loads(events(world, "send_retry")[0])
@@ -46,7 +45,7 @@ def test_4xx_on_data_defers_with_growing_backoff_then_sends_once(make: Make) -> 
     assert send_ready(world) == {}
     world.clock.advance(minutes=2)
     assert send_ready(world) == {"deferred": 1}
-    assert drafts_repo.get_draft(world.store, draft_id).send_after == \
+    assert world.store.read.drafts.get(draft_id).send_after == \
         world.clock() + timedelta(minutes=4)  # the second attempt waits twice as long
     world.clock.advance(minutes=4)
     assert send_ready(world) == {"sent": 1}
@@ -99,7 +98,7 @@ def test_rate_limit_and_daily_cap_hold(make: Make) -> None:
     t0 = world.clock()
     drafts = [approved_draft(world, add_mentor(world, n)) for n in range(4)]
     assert send_ready(world) == {"sent": 2, "deferred": 2}
-    held = [drafts_repo.get_draft(world.store, d) for d in drafts[2:]]
+    held = [world.store.read.drafts.get(d) for d in drafts[2:]]
     # The next slot opens when the first send of the hour ages out, not at a guess.
     assert [d.send_after for d in held] == [t0 + timedelta(hours=1, seconds=1)] * 2
     world.clock.advance(minutes=30)
@@ -107,7 +106,7 @@ def test_rate_limit_and_daily_cap_hold(make: Make) -> None:
     world.clock.advance(minutes=30, seconds=1)
     # The hour is over, but the day allows only one more.
     assert send_ready(world) == {"sent": 1, "deferred": 1}
-    last = drafts_repo.get_draft(world.store, drafts[3])
+    last = world.store.read.drafts.get(drafts[3])
     assert last.status == "approved"
     assert last.send_after == t0 + timedelta(days=1, seconds=1)
     world.clock.now = t0 + timedelta(days=1, seconds=1)
@@ -123,7 +122,7 @@ def test_outside_the_window_waits_for_the_next_allowed_moment(make: Make) -> Non
     world.clock.now = datetime(2026, 11, 17, 23, 30, tzinfo=UTC)
     assert send(world, draft_id) == "deferred"
     wednesday_8am = datetime(2026, 11, 18, 13, 0, tzinfo=UTC)
-    assert drafts_repo.get_draft(world.store, draft_id).send_after == wednesday_8am
+    assert world.store.read.drafts.get(draft_id).send_after == wednesday_8am
     assert world.smtp.messages == []
     world.clock.now = wednesday_8am - timedelta(minutes=1)
     assert send_ready(world) == {}
@@ -134,7 +133,7 @@ def test_outside_the_window_waits_for_the_next_allowed_moment(make: Make) -> Non
     second = approved_draft(world, add_mentor(world, 7))
     world.clock.now = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
     assert send(world, second) == "deferred"
-    assert drafts_repo.get_draft(world.store, second).send_after == \
+    assert world.store.read.drafts.get(second).send_after == \
         datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 
 
@@ -164,7 +163,7 @@ def test_user_settles_an_uncertain_send(make: Make) -> None:
     # The user found the first one in the mentor's reply: it went out.
     assert "marked as sent" in resolve(world, str(went), "--sent")
     assert draft_status(world, went) == "sent" and step_status(world, went) == "sent"
-    assert world.state(drafts_repo.get_draft(world.store, went).ask_id) == "waiting_reply"
+    assert world.state(world.store.read.drafts.get(went).ask_id) == "waiting_reply"
     # The second never arrived (the user asked): send it again, once.
     assert "approved again" in resolve(world, str(lost), "--not-sent")
     assert send_ready(world) == {"sent": 1}

@@ -13,11 +13,11 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from maild.app.outbox import Sender, resolve_uncertain
+from maild.app.lifecycle import resolve
+from maild.app.outbox import Sender
 from maild.cli import cli
 from maild.core import events as ev
 from maild.core.model import Intent
-from maild.store import drafts as drafts_repo
 from tests.mail.conftest import Make, World
 from tests.mail.worlds import (
     approved_draft,
@@ -25,6 +25,7 @@ from tests.mail.worlds import (
     send,
     step_status,
 )
+from tests.rawdb import raw
 
 
 def send_ready(world: World, sender: Sender | None = None) -> dict[str, int]:
@@ -38,7 +39,7 @@ def approved_nudge(world: World) -> tuple[int, int, str]:
     ask_id, initial_mid = world.cold_ask_sent()
     world.clock.advance(days=6)
     world.tracker.run_due(world.clock())
-    [nudge] = drafts_repo.list_drafts(world.store, ("pending",))
+    [nudge] = world.store.read.drafts.with_status("pending")
     world.approve(nudge.id)
     return ask_id, nudge.id, initial_mid
 
@@ -80,14 +81,14 @@ def test_temporary_failure_without_news_is_approved_again_through_the_engine(
     assert send(world, draft_id) == "deferred"
     assert draft_status(world, draft_id) == "approved"
     assert step_status(world, draft_id) == "approved"
-    types = [r[0] for r in world.store.db.execute("SELECT type FROM events ORDER BY id")]
+    types = [r[0] for r in raw(world.store).execute("SELECT type FROM events ORDER BY id")]
     assert "SendRetry" in types
 
 
 def test_a_paused_ask_keeps_its_approved_draft(make: Make) -> None:
     world, _ = make()
     draft_id = approved_draft(world, 1)
-    ask_id = drafts_repo.get_draft(world.store, draft_id).ask_id
+    ask_id = world.store.read.drafts.get(draft_id).ask_id
     world.tracker.handle(ask_id, ev.UserMarked(ev.Mark.PAUSE), world.clock())
     assert send_ready(world) == {}
     assert send(world, draft_id) == "deferred"
@@ -113,14 +114,14 @@ def test_a_hard_bounce_holds_and_redrafts_an_approved_nudge(make: Make) -> None:
 def test_not_sent_after_a_decline_is_not_approved_again(make: Make) -> None:
     world, _ = make()
     draft_id = approved_draft(world, 1)
-    ask_id = drafts_repo.get_draft(world.store, draft_id).ask_id
+    ask_id = world.store.read.drafts.get(draft_id).ask_id
     world.smtp.disconnect_after_next_data()
     assert send(world, draft_id) == "uncertain"
     world.tracker.handle(ask_id, ev.HumanReply(Intent.DECLINE, at=world.clock()),
                          world.clock())
     assert world.state(ask_id) == "declined"
-    draft = resolve_uncertain(world.store, world.tracker, draft_id, went_out=False,
-                              now=world.clock() + timedelta(hours=1))
+    draft = resolve(world.store, world.tracker, draft_id, went_out=False,
+                    now=world.clock() + timedelta(hours=1))
     assert draft.status == "cancelled"
     assert step_status(world, draft_id) == "cancelled"
     assert world.sender().ready(world.clock() + timedelta(hours=2)) == []
@@ -129,7 +130,7 @@ def test_not_sent_after_a_decline_is_not_approved_again(make: Make) -> None:
 def test_a_failed_first_mail_holds_the_ladder_until_retried(make: Make) -> None:
     world, notices = make()
     draft_id = approved_draft(world, 1)
-    ask_id = drafts_repo.get_draft(world.store, draft_id).ask_id
+    ask_id = world.store.read.drafts.get(draft_id).ask_id
     world.smtp.fail_next("DATA", "554 5.7.1 Message rejected as spam")
     assert send(world, draft_id) == "failed"
     assert world.state(ask_id) == "send_failed"
@@ -137,7 +138,7 @@ def test_a_failed_first_mail_holds_the_ladder_until_retried(make: Make) -> None:
     # Day 6 and day 21: no nudge "following up" on a mail that never left, no "no response".
     world.clock.advance(days=6)
     world.tracker.run_due(world.clock())
-    assert drafts_repo.list_drafts(world.store, ("pending", "approved")) == []
+    assert world.store.read.drafts.with_status("pending", "approved") == []
     world.clock.advance(days=15)
     world.tracker.run_due(world.clock())
     assert world.state(ask_id) == "send_failed"
@@ -157,13 +158,13 @@ def test_a_failed_first_mail_holds_the_ladder_until_retried(make: Make) -> None:
 def test_cancelling_the_ask_covers_a_failed_step(make: Make) -> None:
     world, _ = make()
     draft_id = approved_draft(world, 1)
-    ask_id = drafts_repo.get_draft(world.store, draft_id).ask_id
+    ask_id = world.store.read.drafts.get(draft_id).ask_id
     world.smtp.fail_next("DATA", "554 5.7.1 Message rejected as spam")
     assert send(world, draft_id) == "failed"
     world.tracker.handle(ask_id, ev.UserMarked(ev.Mark.CANCEL), world.clock())
     assert world.steps(ask_id) == {"initial": "cancelled", "nudge": "cancelled",
                                    "final_nudge": "cancelled", "stop": "cancelled"}
-    closed = world.store.db.execute("SELECT closed_at FROM asks WHERE id = ?",
+    closed = raw(world.store).execute("SELECT closed_at FROM asks WHERE id = ?",
                                     (ask_id,)).fetchone()[0]
     assert closed is not None
     assert "called off" in cli_run(world, "draft", "retry", str(draft_id))
@@ -173,7 +174,7 @@ def test_cancelling_the_ask_covers_a_failed_step(make: Make) -> None:
 def test_a_draft_cancelled_just_before_the_claim_is_cancelled_quietly(make: Make) -> None:
     world, _ = make()
     draft_id = approved_draft(world, 1)
-    ask_id = drafts_repo.get_draft(world.store, draft_id).ask_id
+    ask_id = world.store.read.drafts.get(draft_id).ask_id
 
     def cancel_now(point: str) -> None:
         if point == "before_claim":

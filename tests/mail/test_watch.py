@@ -27,9 +27,9 @@ from maild.app.tracker import Tracker
 from maild.runtime.watcher import FolderWatcher, WatchTiming, backoff_delay
 from maild.sandbox.mail import make_message
 from maild.store import Store
-from maild.store import drafts as drafts_repo
 from maild.understand.inspect import inspect_message
 from tests.mail.conftest import MENTOR, World
+from tests.rawdb import raw
 
 # Both IMAP implementations: what maild relies on must hold on each.
 pytestmark = pytest.mark.both_imap_servers
@@ -147,7 +147,7 @@ def steps_cancelled(world: World, ask_id: int) -> Callable[[], bool]:
 
 
 def events(world: World, kind: str) -> list[Any]:
-    return world.store.db.execute("SELECT * FROM events WHERE type = ?", (kind,)).fetchall()
+    return raw(world.store).execute("SELECT * FROM events WHERE type = ?", (kind,)).fetchall()
 
 
 @pytest.fixture
@@ -252,16 +252,16 @@ def test_users_own_reply_from_another_client_is_seen_by_the_sent_watcher(
     ask_id, first_id = world.cold_ask_sent()
     world.clock.advance(days=6)
     world.tracker.run_due(world.clock())
-    [draft] = drafts_repo.list_drafts(world.store, ("pending",))
+    [draft] = world.store.read.drafts.with_status("pending")
     watcher = watchers.start("sent")
     assert watcher.folder == "Sent"
     own = make_message(sender=world.account.email, to=MENTOR, subject="Re: Question",
                        body="Just following up on my note below.", in_reply_to=first_id,
                        references=[first_id], date=world.clock())
     world.deliver(own, folder="Sent")
-    wait_until(lambda: drafts_repo.get_draft(world.store, draft.id).status == "superseded")
+    wait_until(lambda: world.store.read.drafts.get(draft.id).status == "superseded")
     assert world.steps(ask_id)["nudge"] == "superseded"
-    row = world.store.db.execute("SELECT match_reason FROM messages WHERE direction = 'out' "
+    row = raw(world.store).execute("SELECT match_reason FROM messages WHERE direction = 'out' "
                                  "AND message_id != ?", (first_id,)).fetchone()
     assert row["match_reason"].startswith("thread: replies to " + first_id)
 
@@ -293,7 +293,7 @@ def test_a_watch_session_changes_no_flag_in_inbox_or_sent(world: World,
                                body="See you then.", in_reply_to=first_id,
                                date=world.clock()), folder="Sent")
     wait_until(steps_cancelled(world, ask_id))
-    wait_until(lambda: world.store.db.execute(
+    wait_until(lambda: raw(world.store).execute(
         "SELECT count(*) FROM messages WHERE direction = 'out'").fetchone()[0] >= 2)
     time.sleep(0.3)
     watchers.stop_all()
@@ -338,7 +338,7 @@ def test_malformed_mail_never_stops_the_watcher(world: World, watchers: Watchers
     world.deliver(world.mentor_writes("EXPLODE", subject="Re: Question"))
     # And after all that, the real reply still gets through.
     world.deliver(world.mentor_writes("Yes, I can help.", in_reply_to=first_id))
-    wait_until(lambda: world.store.db.execute(
+    wait_until(lambda: raw(world.store).execute(
         "SELECT count(*) FROM messages WHERE reply_text LIKE '%I can help%'").fetchone()[0])
     assert watcher.is_alive() and watcher.reconnects == 0
     assert not watchers.errors

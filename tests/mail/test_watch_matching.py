@@ -16,6 +16,7 @@ import pytest
 from maild.sandbox.mail import make_message
 from tests.mail.conftest import ASSISTANT, MENTOR, World
 from tests.mail.test_watch import Watchers, steps_cancelled, wait_until
+from tests.rawdb import raw
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def watchers(world: World) -> Iterator[Watchers]:
 
 
 def reason_of(world: World, ask_id: int) -> str:
-    row = world.store.db.execute("SELECT match_reason FROM messages WHERE ask_id = ? AND "
+    row = raw(world.store).execute("SELECT match_reason FROM messages WHERE ask_id = ? AND "
                                  "direction = 'in' ORDER BY id DESC", (ask_id,)).fetchone()
     return str(row["match_reason"]) if row else ""
 
@@ -98,7 +99,7 @@ def test_rule_sender_with_several_open_asks_needs_review(world: World,
     world.deliver(world.mentor_writes("Thanks for the update - all good.", subject="Hello"))
     wait_until(lambda: reason_of(world, meeting or 0) != "")
     assert "took the most recent" in reason_of(world, meeting or 0)
-    row = world.store.db.execute("SELECT needs_review FROM asks WHERE id = ?",
+    row = raw(world.store).execute("SELECT needs_review FROM asks WHERE id = ?",
                                  (meeting,)).fetchone()
     assert row["needs_review"] == 1
     assert reason_of(world, cold_id) == ""

@@ -18,9 +18,9 @@ from maild.core.entries import MentorInput
 from maild.sandbox.base import ImapSandbox
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
-from maild.store import drafts as drafts_repo
 from maild.store.mentors import add_mentors
 from tests.mail.conftest import ASSISTANT, MENTOR, Clock, World, write_config
+from tests.rawdb import raw
 
 
 @dataclass
@@ -60,10 +60,10 @@ def add_mentor(world: World, n: int, name: str | None = None) -> int:
 
 def pending_draft(world: World, mentor_id: int) -> int:
     """A cold ask to ``mentor_id`` with its initial draft made (pending); the draft id."""
-    before = {d.id for d in drafts_repo.list_drafts(world.store, ("pending",))}
+    before = {d.id for d in world.store.read.drafts.with_status("pending")}
     world.tracker.create_ask(mentor_id, "cold", world.clock())
     world.tracker.run_due(world.clock())
-    [draft] = [d for d in drafts_repo.list_drafts(world.store, ("pending",))
+    [draft] = [d for d in world.store.read.drafts.with_status("pending")
                if d.id not in before]
     return draft.id
 
@@ -79,15 +79,15 @@ def send(world: World, draft_id: int) -> str:
 
 
 def draft_status(world: World, draft_id: int) -> str:
-    return drafts_repo.get_draft(world.store, draft_id).status
+    return world.store.read.drafts.get(draft_id).status
 
 
 def step_status(world: World, draft_id: int) -> str:
-    step_id = drafts_repo.get_draft(world.store, draft_id).spec.step_id
-    return str(world.store.db.execute("SELECT status FROM steps WHERE id = ?",
+    step_id = world.store.read.drafts.get(draft_id).spec.step_id
+    return str(raw(world.store).execute("SELECT status FROM steps WHERE id = ?",
                                       (step_id,)).fetchone()[0])
 
 
 def events(world: World, kind: str) -> list[str]:
-    return [r[0] for r in world.store.db.execute(
+    return [r[0] for r in raw(world.store).execute(
         "SELECT detail FROM events WHERE type = ? ORDER BY id", (kind,))]

@@ -45,7 +45,7 @@ from click.testing import CliRunner
 from maild import paths
 from maild.cli import cli
 from maild.clock import Clock
-from maild.core.model import AskState, Intent, StepStatus
+from maild.core.model import AskState, DraftStatus, Intent, StepStatus
 from maild.core.rules import DEFAULT_RULES
 from maild.core.wording import split_name
 from maild.runtime.daemon import Daemon, DaemonOptions
@@ -55,9 +55,7 @@ from maild.sandbox.home import write_sandbox_home
 from maild.sandbox.mail import append, make_message, make_reply
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
-from maild.store import asks as asks_repo
-from maild.store import drafts as drafts_repo
-from maild.store import mentors as mentors_repo
+from maild.store.drafts import Draft
 from tests.season import invariants as inv
 
 TZ = ZoneInfo("America/New_York")
@@ -213,22 +211,22 @@ class Season:
 
     def ask_id(self, mentor: str, playbook: str) -> int:
         with self.store() as store:
-            record = mentors_repo.find_mentor(store, mentor)
-            found = [a.id for a in asks_repo.load_asks(store, "mentor_id = ? AND playbook = ?",
-                                                       (record.id, playbook), with_steps=False)]
+            record = store.read.mentors.find(mentor)
+            found = [a.id for a in store.read.asks.all()
+                     if a.mentor_id == record.id and a.playbook == playbook]
         if not found or found[-1] is None:
             raise AssertionError(f"{self.day}: no {playbook} ask to {mentor}")
         return found[-1]
 
-    def pending(self) -> list[drafts_repo.Draft]:
+    def pending(self) -> list[Draft]:
         with self.store() as store:
-            return drafts_repo.list_drafts(store, ("pending",))
+            return store.read.drafts.with_status(DraftStatus.PENDING)
 
-    def draft_step(self, draft: drafts_repo.Draft) -> tuple[str, str]:
+    def draft_step(self, draft: Draft) -> tuple[str, str]:
         with self.store() as store:
-            ask = asks_repo.load_ask(store, draft.ask_id)
-            mentor = mentors_repo.get_mentor(store, ask.mentor_id).name
-            return mentor, drafts_repo.step_name(store, draft) or ""
+            ask = store.read.asks.get(draft.ask_id)
+            mentor = store.read.mentors.get(ask.mentor_id).name
+            return mentor, store.read.drafts.step_name(draft) or ""
 
     # -- the mentors' hands ---------------------------------------------------------------
 
@@ -267,8 +265,8 @@ class Season:
         mails = [m for m in self.received() if address in m.to]
         if step is not None:
             with self.store() as store:
-                mails = [m for m in mails if (d := drafts_repo.find_by_message_id(
-                    store, m.message_id)) is not None and drafts_repo.step_name(store, d) == step]
+                mails = [m for m in mails if (d := store.read.drafts.by_message_id(
+                    m.message_id)) is not None and store.read.drafts.step_name(d) == step]
         if not mails:
             raise AssertionError(f"{self.day}: {address} has received no {step or 'mail'} yet")
         return mails[-1]
@@ -286,7 +284,7 @@ class Season:
 
     def thread_ask(self, mail: Received) -> int:
         with self.store() as store:
-            draft = drafts_repo.find_by_message_id(store, mail.message_id)
+            draft = store.read.drafts.by_message_id(mail.message_id)
             assert draft is not None, mail.message_id
             return draft.ask_id
 
@@ -306,14 +304,11 @@ class Season:
 
     def quiet(self, store: Store, now: datetime) -> tuple[bool, int]:
         """Nothing due, nothing approved waiting to go; and the newest event id."""
-        due = any(s.status is StepStatus.PLANNED and s.due_at <= now
-                  for a in asks_repo.open_asks(store) for s in a.steps)
-        held = {a.id for a in asks_repo.open_asks(store, with_steps=False)
-                if a.state in (AskState.PAUSED, AskState.NEEDS_ADDRESS, AskState.SEND_FAILED)}
-        ready = any(d.ask_id not in held and (d.send_after is None or d.send_after <= now)
-                    for d in drafts_repo.list_drafts(store, ("approved",)))
-        newest = store.db.execute("SELECT max(id) FROM events").fetchone()[0] or 0
-        return not due and not ready, int(newest)
+        due = bool(store.read.asks.due_steps(now))
+        ready = any(d.send_after is None or d.send_after <= now
+                    for d in store.read.drafts.sendable())
+        newest = store.read.events.latest()
+        return not due and not ready, newest[0] if newest else 0
 
     async def _settle(self, clock: Clock, task: asyncio.Task[int]) -> None:
         """Wait until the daemon has nothing left to do (three quiet looks in a row)."""
@@ -335,7 +330,7 @@ class Season:
     async def _session(self, review: Callable[[Clock], bool]) -> None:
         clock = Clock.starting_at(self.session_time)
         daemon = Daemon(self.home, self.env, clock, DaemonOptions(
-            tick=0.05, timing=WatchTiming(idle_slice=0.05, backoff_base=0.1, backoff_cap=1.0)),
+            timing=WatchTiming(idle_slice=0.05, backoff_base=0.1, backoff_cap=1.0)),
             notify=self._notice)
         task = asyncio.create_task(daemon.run())
         try:
@@ -403,14 +398,14 @@ class Season:
         out = []
         with self.store() as store:
             for m in self.received():
-                draft = drafts_repo.find_by_message_id(store, m.message_id)
+                draft = store.read.drafts.by_message_id(m.message_id)
                 if draft is None:
                     self.violations.append(f"{self.day}: {m.to} received {m.subject!r}, "
                                            "which maild has no draft of")
                     continue
-                ask = asks_repo.load_ask(store, draft.ask_id)
+                ask = store.read.asks.get(draft.ask_id)
                 step = next((s for s in ask.steps if s.id == draft.spec.step_id), None)
-                mentor = mentors_repo.get_mentor(store, ask.mentor_id).name
+                mentor = store.read.mentors.get(ask.mentor_id).name
                 promised = tuple(line.split(": ", 1)[1] for line in m.body.splitlines()
                                  if line.startswith("- ") and ": " in line
                                  and "I have attached:" in m.body
@@ -444,7 +439,7 @@ class Season:
         """The store's own truth: "no response" and "waiting for you" mean what they say."""
         found = []
         with self.store() as store:
-            for ask in asks_repo.load_asks(store):
+            for ask in store.read.asks.all():
                 opener = DEFAULT_RULES.playbook(ask.playbook).opener()
                 sent = [s for s in ask.steps if s.status in (StepStatus.SENT,
                                                              StepStatus.SUPERSEDED)]
@@ -472,8 +467,8 @@ class Season:
         for mail in self.mails():
             by_mentor.setdefault(mail.mentor, []).append(mail)
         with self.store() as store:
-            asks = asks_repo.load_asks(store, with_steps=False)
-            names = {r.id: r.name for r in mentors_repo.list_mentors(store)}
+            asks = store.read.asks.all()
+            names = store.read.mentors.names()
         states: dict[str, list[str]] = {}
         for ask in asks:
             states.setdefault(names[ask.mentor_id], []).append(f"{ask.playbook} {ask.state}")
@@ -754,9 +749,9 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
 def final_states(season: Season) -> list[str]:
     found = []
     with season.store() as store:
-        names = {r.id: r.name for r in mentors_repo.list_mentors(store)}
+        names = store.read.mentors.names()
         seen: set[tuple[str, str]] = set()
-        for ask in asks_repo.load_asks(store, with_steps=False):
+        for ask in store.read.asks.all():
             key = (names[ask.mentor_id], ask.playbook)
             seen.add(key)
             if str(ask.state) not in EXPECTED.get(key, set()):

@@ -28,6 +28,7 @@ from maild.runtime.lock import DaemonLock
 from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import SCHEMA_VERSION, Store
+from tests.rawdb import raw
 
 PW_ENV = "MAILD_TEST_PASSWORD"
 WRONG = "not-the-password-9431"
@@ -372,7 +373,7 @@ def test_database_and_a_running_daemon(home: Path, dovecot: DovecotServer) -> No
 
 def test_database_written_by_a_newer_maild(tmp_path: Path) -> None:
     with Store.open(tmp_path / "maild.db") as store:
-        store.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        raw(store).execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     check = doctor.check_database(tmp_path)
     assert not check.ok
     assert "but this maild supports up to" in check.detail

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from tests.rawdb import raw
 from tests.tracking.conftest import Run, as_json
 
 
@@ -149,7 +150,7 @@ def test_needs_review_is_shown_and_cleared(run: Run, rivera: int, home: Path) ->
 
     run("ask", "cold", "Rivera")
     with Store.open(home / "maild.db") as store:
-        store.db.execute("UPDATE asks SET needs_review = 1 WHERE id = 1")
+        raw(store).execute("UPDATE asks SET needs_review = 1 WHERE id = 1")
     status = as_json(run("status", "--json"))
     assert [r["kind"] for r in status["risks"]] == ["needs_review"]
     assert as_json(run("ask", "show", "1", "--json"))["needs_review"] is True

@@ -21,10 +21,9 @@ from maild.core.entries import MentorInput
 from maild.core.model import Ask, Intent, Step
 from maild.errors import MaildError
 from maild.store import Store
-from maild.store import asks as asks_repo
-from maild.store import drafts as drafts_repo
 from maild.store.drafts import DraftSpec
 from maild.store.mentors import add_mentors
+from tests.rawdb import raw
 from tests.tracking.conftest import CONFIG
 
 # Tuesday 2026-11-17, 10:00 in New York: inside the sending window.
@@ -44,7 +43,7 @@ class Told:
     def __call__(self, level: Level, text: str) -> None:
         assert self.store is not None and self.path is not None
         self.told.append((level, text))
-        self.inside_transaction.append(self.store.db.in_transaction)
+        self.inside_transaction.append(self.store.in_transaction)
         # What another process (the CLI, `maild status`) can see at that moment.
         with sqlite3.connect(self.path) as other:
             self.committed_notices.append(
@@ -108,7 +107,7 @@ def cold_ask(h: Home, who: str) -> int:
 def replied(h: Home, ask_id: int, uid: int) -> None:
     """The mentor's reply on record, so the thank-you has a thread to answer in."""
     with h.store.transaction():
-        h.store.db.execute(
+        raw(h.store).execute(
             "INSERT INTO messages (account, folder, uid, uidvalidity, message_id, from_addr, "
             "subject, date, direction, kind, ask_id, created_at) VALUES ('school', 'INBOX', "
             "?, 1, ?, 'x@med.example.edu', 'Re: Research in your group', ?, 'in', 'human', ?, "
@@ -117,7 +116,7 @@ def replied(h: Home, ask_id: int, uid: int) -> None:
 
 
 def notices(h: Home) -> list[str]:
-    return [r[0] for r in h.store.db.execute(
+    return [r[0] for r in raw(h.store).execute(
         "SELECT detail FROM events WHERE type = 'notice' ORDER BY id")]
 
 
@@ -138,11 +137,11 @@ def ladder_sent(h: Home, ask_id: int) -> datetime:
     """Every email of the ladder went out on time; returns when its stop is due."""
     h.tracker.handle(ask_id, ev.MessageSent(step="initial", at=NOW), NOW)
     for name in ("nudge", "final_nudge"):
-        due = asks_repo.load_ask(h.store, ask_id).open_step(name)
+        due = h.store.read.asks.get(ask_id).open_step(name)
         assert due is not None
         h.tracker.handle(ask_id, ev.StepDue(step=name), due.due_at)
         h.tracker.handle(ask_id, ev.MessageSent(step=name, at=due.due_at), due.due_at)
-    stop = asks_repo.load_ask(h.store, ask_id).open_step("stop")
+    stop = h.store.read.asks.get(ask_id).open_step("stop")
     assert stop is not None
     return stop.due_at
 
@@ -205,15 +204,15 @@ def test_a_failed_event_leaves_no_auto_approval_behind(tmp_path: Path) -> None:
         h.drafts.fail_on = None
         # Patel (warm: no auto-approval configured) declines too. Her thank-you waits.
         h.tracker.handle(warm, decline, NOW)
-        [thanks] = [d for d in drafts_repo.list_drafts(h.store, ("pending", "approved"))
+        [thanks] = [d for d in h.store.read.drafts.with_status("pending", "approved")
                     if d.ask_id == warm and d.spec.template == "decline_thanks"]
         assert thanks.status == "pending"  # invariant 1
         # And Rivera's "no", applied again, auto-approves her own thank-you only.
         h.tracker.handle(cold, decline, NOW)
-        mine = [d for d in drafts_repo.list_drafts(h.store, ("pending", "approved"))
+        mine = [d for d in h.store.read.drafts.with_status("pending", "approved")
                 if d.ask_id == cold and d.spec.template == "decline_thanks"]
         assert [d.status for d in mine] == ["approved"]
-        assert drafts_repo.get_draft(h.store, thanks.id).status == "pending"
+        assert h.store.read.drafts.get(thanks.id).status == "pending"
     finally:
         h.store.close()
 
@@ -228,7 +227,7 @@ def test_a_draft_that_cannot_be_made_waits_with_the_problem_named(tmp_path: Path
         h.drafts.fail_on = "cold_initial"
         h.drafts.error = MaildError("no account named 'old' (known: school, personal)")
         created = h.tracker.create_ask(h.mentors["Rivera"], "cold", NOW)
-        [draft] = [d for d in drafts_repo.list_drafts(h.store, ("pending", "approved"))
+        [draft] = [d for d in h.store.read.drafts.with_status("pending", "approved")
                    if d.ask_id == created.ask.id]
         # The step is not lost, and a draft with a problem is never auto-approved.
         assert draft.status == "pending"
