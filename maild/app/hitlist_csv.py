@@ -16,7 +16,7 @@ import io
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -117,30 +117,8 @@ def entry_problems(entry: MentorInput) -> list[str]:
     return problems or header_problems(entry)
 
 
-@dataclass(frozen=True)
-class HitListFile:
-    """The rows of a hit-list CSV and which of the guide's columns it has (a column the
-    file lacks must not wipe what the hit list knows when it updates a mentor)."""
-
-    entries: tuple[MentorInput, ...]
-    columns: frozenset[str]
-
-
-NOT_CONTACTED = "not contacted"
-
-
 def parse_csv(text: str, source: str = "CSV") -> list[MentorInput]:
-    """Every row of a hit-list CSV, or HitListError listing all bad rows (an empty
-    outreach status reads "not contacted")."""
-    return [e if e.outreach_status else replace(e, outreach_status=NOT_CONTACTED)
-            for e in read_csv(text, source).entries]
-
-
-def read_csv(text: str, source: str = "CSV") -> HitListFile:
-    """Every row of a hit-list CSV with its columns, or HitListError listing bad rows.
-
-    An empty outreach status stays empty here: on an update, maild's own tracking of it
-    must not be overwritten by a blank cell."""
+    """Every row of a hit-list CSV, or HitListError listing all bad rows."""
     if text.startswith("\ufeff"):  # Excel writes a byte-order mark
         text = text[1:]
     try:
@@ -150,16 +128,15 @@ def read_csv(text: str, source: str = "CSV") -> HitListFile:
     reader = csv.reader(io.StringIO(text), dialect)
     entries: list[MentorInput] = []
     problems: list[RowProblem] = []
-    columns: set[str] = set()
     try:
-        columns = _read_rows(reader, source, entries, problems)
+        _read_rows(reader, source, entries, problems)
     except csv.Error as exc:
         # What the csv module cannot read at all (a field over its size limit, usually
         # a quote that is never closed) ends the file: reported with the rows before it.
         problems.append(RowProblem(max(reader.line_num, 1), _unreadable(exc)))
     if problems:
         raise HitListError(source, problems)
-    return HitListFile(tuple(entries), frozenset(columns))
+    return entries
 
 
 def _unreadable(exc: csv.Error) -> str:
@@ -179,9 +156,8 @@ def _rank(text: str) -> int | None:
 
 
 def _read_rows(reader: _CsvReader, source: str, entries: list[MentorInput],
-               problems: list[RowProblem]) -> set[str]:
-    """Read the header and every row into ``entries``; bad rows into ``problems``; returns
-    the columns the file has."""
+               problems: list[RowProblem]) -> None:
+    """Read the header and every row into ``entries``; bad rows into ``problems``."""
     try:
         header = next(reader)
     except StopIteration:
@@ -216,7 +192,7 @@ def _read_rows(reader: _CsvReader, source: str, entries: list[MentorInput],
             last_publication=normalise_date(values.get("last_publication", "")),
             grant_status=values.get("grant_status", ""),
             connection_point=values.get("connection_point", ""),
-            outreach_status=values.get("outreach_status", ""),
+            outreach_status=values.get("outreach_status", "") or "not contacted",
             rank=rank,
             timezone=values.get("timezone") or None,
             notes=values.get("notes", ""),
@@ -229,7 +205,6 @@ def _read_rows(reader: _CsvReader, source: str, entries: list[MentorInput],
                 problems.append(RowProblem(line, f"{address} is also on line {seen[address]}"))
             seen.setdefault(address, line)
         entries.append(entry)
-    return {c for c in columns if c}
 
 
 def to_csv(rows: Iterable[MentorInput]) -> str:

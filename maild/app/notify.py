@@ -63,13 +63,14 @@ class Waiting:
     status: DraftStatus
     to: str
     subject: str
+    ask_id: int = 0
     since: datetime | None = None  # waiting for approval since (pending drafts)
 
     def line(self) -> str:
         what = {DraftStatus.PENDING: "to approve",
                 DraftStatus.UNCERTAIN: "may or may not have gone out",
                 DraftStatus.FAILED: "was not sent"}.get(self.status, self.status)
-        return f"#{self.id} to {self.to}: {self.subject} ({what})"
+        return f"#{self.id} to {self.to} (ask {self.ask_id}): {self.subject} ({what})"
 
 
 def _run(argv: Sequence[str]) -> None:
@@ -283,4 +284,4 @@ def _waiting(draft: Draft) -> Waiting:
     since = (draft.send_after or draft.created_at) \
         if draft.status is DraftStatus.PENDING else None
     return Waiting(id=draft.id, status=draft.status, to=", ".join(names) or "(nobody)",
-                   subject=draft.spec.subject, since=since)
+                   subject=draft.spec.subject, ask_id=draft.ask_id, since=since)

@@ -327,12 +327,12 @@ class Tracker:
         if isinstance(action, CreateTask):
             tx.events.add(now, EventKind.TASK, ask_id=ask.id, mentor_id=ask.mentor_id,
                           step=action.step, text=action.text, due=action.due_at.isoformat())
-            self._tell(Level.WARNING, action.text)
+            self._tell(Level.WARNING, action.text, ask)
             return None
         if isinstance(action, Notify):
             tx.events.add(now, EventKind.NOTICE, ask_id=ask.id, mentor_id=ask.mentor_id,
                           level=str(action.level), text=action.text)
-            self._tell(action.level, action.text)
+            self._tell(action.level, action.text, ask)
             return None
         if isinstance(action, ChangeState):
             tx.events.add(now, EventKind.STATE_CHANGED, ask_id=ask.id, mentor_id=ask.mentor_id,
@@ -350,7 +350,8 @@ class Tracker:
                              meeting_at=None, force=False, again=True, note=action.note,
                              fields=dict(action.fields))
             except UsageError as exc:
-                self._tell(Level.WARNING, f"could not start a {action.playbook} ask: {exc}")
+                self._tell(Level.WARNING, f"could not start a {action.playbook} ask: {exc}",
+                           ask)
             return None
         if isinstance(action, ScheduleStep):
             return None  # the step is in the store; the scheduler re-reads it
@@ -369,7 +370,7 @@ class Tracker:
                                  limit=action.count, slots_only=action.auto_start)
         if not chosen:
             self._tell(Level.INFO, f"{action.reason}; the hit list has no fresh candidate "
-                       "(add more with `maild mentor add`)")
+                       "(add more with `maild mentor add`)", ask)
             return
         names = ", ".join(wording.split_name(m.name).full for m in chosen)
         tx.events.add(now, EventKind.SUGGESTION, ask_id=ask.id, mentor_id=ask.mentor_id,
@@ -377,7 +378,7 @@ class Tracker:
         if not action.auto_start:
             self._tell(Level.INFO, _SUGGESTED.get((ask.playbook, action.reason),
                                                   "{reason}: consider {names}").format(
-                reason=action.reason, names=names))
+                reason=action.reason, names=names), ask)
             return
         for mentor in chosen:
             created = self._create(tx, mentor.id, "cold", now, account=ask.account,
@@ -411,9 +412,20 @@ class Tracker:
         allowed = set(sending.auto_approve)
         return "*" in allowed or f"{ask.playbook}.{step.name}" in allowed
 
-    def _tell(self, level: Level, text: str) -> None:
+    def _tell(self, level: Level, text: str, ask: Ask | None = None) -> None:
         # Delivered (and logged) by flush_notices, after the transaction commits.
-        self.queue_notice(level, text)
+        self.queue_notice(level, self.about(ask, text) if ask is not None else text)
+
+    def about(self, ask: Ask | int, text: str) -> str:
+        """``text`` naming the mentor and the ask it is about: a notice is read on its
+        own, in a desktop notification or a log, long after what caused it."""
+        try:
+            if isinstance(ask, int):
+                ask = self.store.read.asks.get(ask)
+            name = wording.split_name(self.store.read.mentors.get(ask.mentor_id).name).full
+        except MaildError:
+            return text
+        return f"{name} ({ask.playbook} ask {ask.id}): {text}"
 
 
 def _step_named(ask: Ask, name: str) -> Step | None:

@@ -13,7 +13,8 @@ import click
 from rich.table import Table
 
 from maild.app.drafting import TemplateDrafts, refresh_pending
-from maild.app.hitlist_csv import entry_problems, read_csv, to_csv
+from maild.app.hitlist_csv import entry_problems, parse_csv, to_csv
+from maild.app.hitlist_import import apply_import, plan_import
 from maild.cli.app import App, pass_app
 from maild.cli.terminal import add_row, for_terminal
 from maild.core.entries import (
@@ -211,9 +212,9 @@ def mentor_import(app: App, file: Path) -> None:
     reported with its line number.
 
     Importing again updates the mentors already on the list (matched by an address,
-    else by their exact name): the columns the file has replace what was known (new
-    addresses are added; none is dropped), and each change is reported. Waiting drafts
-    of updated mentors are rendered again.
+    else by their exact name): a filled cell replaces what was known, an empty one never
+    erases it, addresses are only added (and not at all for a row matched by name), and
+    each change is reported. Waiting drafts of updated mentors are rendered again.
     """
     if str(file) == "-":
         text = sys.stdin.read()
@@ -224,17 +225,17 @@ def mentor_import(app: App, file: Path) -> None:
             text = file.read_text(encoding="cp1252")
         except OSError as exc:
             raise UsageError(f"{file}: cannot be read ({exc.strerror})") from None
-    found = read_csv(text, str(file))
-    report = repo.import_mentors(app.store(), found.entries, found.columns, app.now(),
-                                 entry_problems)
-    click.echo(f"{for_terminal(file)}: {len(report.added)} new, {len(report.updated)} "
-               f"updated, {report.unchanged} unchanged")
-    for mentor_id, name, changed, how in report.updated:
+    plan = plan_import(app.store(), parse_csv(text, str(file)))
+    added, updated = apply_import(app.store(), plan, app.now())
+    click.echo(f"{for_terminal(file)}: {added} new, {updated} updated, "
+               f"{len(plan.unchanged)} unchanged")
+    for update in plan.updated:
         matched = (" (matched by name; its addresses are left as they are: `maild mentor "
-                   "edit` changes them)") if how == "by name" else ""
-        click.echo(f"  updated {mentor_id} {for_terminal(name)}: {', '.join(changed)}"
+                   "edit` changes them)") if update.by_name else ""
+        fields = ", ".join(c.field.replace("_", " ") for c in update.changes)
+        click.echo(f"  updated {update.mentor_id} {for_terminal(update.name)}: {fields}"
                    f"{matched}")
-    refreshed = sum(_refresh_drafts(app, mentor_id) for mentor_id, *_ in report.updated)
+    refreshed = sum(_refresh_drafts(app, u.mentor_id) for u in plan.updated)
     if refreshed:
         click.echo(f"{refreshed} waiting draft(s) rendered again with the new details "
                    "(`maild drafts`).")

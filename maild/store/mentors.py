@@ -1,15 +1,15 @@
 """Mentors and applications in the store: the hit list and what letters are for.
 
 ``Mentors`` reads and writes the rows; ``add_mentors``, ``update_mentor``,
-``remove_mentor``, ``import_mentors`` and ``add_application`` are whole changes (rows,
-addresses and the timeline entry) in one transaction each.
+``remove_mentor`` and ``add_application`` are whole changes (rows, addresses and the
+timeline entry) in one transaction each.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, cast
@@ -192,20 +192,6 @@ class Mentors(Repo):
                              "instead)")
         self._write().execute("DELETE FROM mentors WHERE id = ?", (mentor_id,))
 
-    def owners(self, addresses: Iterable[str]) -> set[int]:
-        """The mentors any of these addresses belong to."""
-        found: set[int] = set()
-        for address in addresses:
-            owner = self.for_address(address)
-            if owner is not None:
-                found.add(owner)
-        return found
-
-    def named(self, name: str) -> list[int]:
-        """The mentors with exactly this name (any case)."""
-        return [int(r[0]) for r in self._db.execute(
-            "SELECT id FROM mentors WHERE name = ? COLLATE NOCASE", (name.strip(),))]
-
     def set_outreach_status(self, mentor_id: int, status: str) -> None:
         self._write().execute("UPDATE mentors SET outreach_status = ? WHERE id = ?",
                               (status, mentor_id))
@@ -281,94 +267,3 @@ def add_application(store: Store, name: str, deadline: date | None, letters_requ
                                             programs, instructions, now)
         tx.events.add(now, EventKind.APPLICATION_ADDED, application_id=app_id, name=name)
     return app_id
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    """What an import did: new mentors, mentors updated (with the fields that changed,
-    and how they were matched), and rows that changed nothing."""
-
-    added: tuple[tuple[int, str], ...]
-    updated: tuple[tuple[int, str, tuple[str, ...], str], ...]
-    unchanged: int
-
-
-# Import columns and the entry fields they set ("email" sets the non-assistant ones).
-_IMPORT_FIELDS: dict[str, str] = {
-    "name": "name", "title": "title", "institution": "institution",
-    "department": "department", "specialty": "specialty",
-    "last_publication": "last_publication", "grant_status": "grant_status",
-    "connection_point": "connection_point", "outreach_status": "outreach_status",
-    "rank": "rank", "timezone": "timezone", "notes": "notes", "email": "emails",
-    "assistant_email": "assistant_emails",
-}
-
-
-def import_mentors(store: Store, entries: Iterable[MentorInput], columns: Iterable[str],
-                   now: datetime, check: Callable[[MentorInput], list[str]]) -> ImportReport:
-    """Add new mentors and update known ones, all or nothing.
-
-    A row is a known mentor when one of its addresses is theirs (else when its name is
-    exactly one mentor's name). Only the columns the file has change, and only the
-    fields that differ are written (as ``update_mentor``); an empty outreach status
-    keeps the one maild tracks; addresses are only ever added (and not at all for a row
-    matched by name, so a stale sheet cannot bring back an address that bounced).
-    ``check`` validates each merged entry (UsageError naming the row when it fails).
-    """
-    present = [c for c in _IMPORT_FIELDS if c in set(columns)]
-    added: list[tuple[int, str]] = []
-    updated: list[tuple[int, str, tuple[str, ...], str]] = []
-    unchanged = 0
-    with store.transaction() as tx:
-        for entry in entries:
-            where = f"line {entry.line}: " if entry.line else ""
-            owners = tx.mentors.owners(entry.emails + entry.assistant_emails)
-            how = "by address"
-            if len(owners) > 1:
-                raise UsageError(f"{where}its addresses belong to several mentors "
-                                 f"({', '.join(str(o) for o in sorted(owners))}); nothing "
-                                 "imported")
-            if not owners:
-                named = tx.mentors.named(entry.name)
-                if len(named) == 1:
-                    owners, how = {named[0]}, "by name"
-            if not owners:
-                if not entry.outreach_status.strip():
-                    entry = dataclasses.replace(entry, outreach_status="not contacted")
-                mentor_id = tx.mentors.add(entry, now)
-                tx.events.add(now, EventKind.MENTOR_ADDED, mentor_id=mentor_id,
-                              name=entry.name)
-                added.append((mentor_id, entry.name))
-                continue
-            mentor_id = owners.pop()
-            old = tx.mentors.get(mentor_id).entry
-            changes: dict[str, object] = {}
-            for column in present:
-                attr = _IMPORT_FIELDS[column]
-                value = getattr(entry, attr)
-                if column == "outreach_status" and not entry.outreach_status.strip():
-                    continue
-                if attr in ("emails", "assistant_emails"):
-                    if how == "by name":
-                        # A stale sheet must not bring back an address that bounced:
-                        # addresses change with `maild mentor edit`.
-                        continue
-                    # Addresses are identity: the sheet adds, it never drops one maild
-                    # knows (and the one drafts go to stays first).
-                    known = getattr(old, attr)
-                    value = (*known, *(a for a in getattr(entry, attr) if a not in known))
-                if value != getattr(old, attr):
-                    changes[attr] = value
-            if not changes:
-                unchanged += 1
-                continue
-            merged = dataclasses.replace(old, **changes)  # type: ignore[arg-type]
-            problems = check(merged)
-            if problems:
-                raise UsageError(f"{where}{'; '.join(problems)}; nothing imported")
-            tx.mentors.update(mentor_id, changes)
-            names = tuple(sorted(k.replace("_", " ") for k in changes))
-            tx.events.add(now, EventKind.MENTOR_EDITED, mentor_id=mentor_id,
-                          fields=list(names), via="import")
-            updated.append((mentor_id, merged.name, names, how))
-    return ImportReport(tuple(added), tuple(updated), unchanged)

@@ -50,9 +50,12 @@ class Run:
     """The script's view of the running daemon."""
 
     def __init__(self, store: Store, tracker: Tracker, clock: Clock, smtp: SmtpSandbox,
-                 task: asyncio.Task[int]) -> None:
+                 task: asyncio.Task[int], poke: Callable[[], None]) -> None:
         self.store, self.tracker, self.clock, self.smtp, self.task = (
             store, tracker, clock, smtp, task)
+        # The daemon sleeps until something is due: a change made here tells it, as the
+        # CLI does through the wake pipe.
+        self.poke = poke
 
     def minute(self) -> float:
         return (self.clock.now() - START).total_seconds() / 60
@@ -75,10 +78,12 @@ class Run:
     def approve_pending(self) -> None:
         for draft in self.store.read.drafts.with_status("pending"):
             review.approve(self.store, self.tracker, draft.id, self.clock.now(), SAMPLE_FIELDS)
+            self.poke()
 
     def ask(self, mentor: int) -> None:
         self.tracker.create_ask(mentor, "cold", self.clock.now())
         self.tracker.run_due(self.clock.now())
+        self.poke()
 
     def sent_to(self, mentor: int) -> ReceivedMessage | None:
         return next((m for m in self.smtp.messages
@@ -132,11 +137,11 @@ def test_daemon_reads_and_sends_for_an_hour_across_token_renewals(
                                         connection_point=f"paper number {n}")
                             for n in range(1, 6)], clock.now())
         daemon = Daemon(home, {}, clock, DaemonOptions(
-            tick=0.25, timing=WatchTiming(idle_slice=0.2, backoff_base=0.2, backoff_cap=2.0)),
+            timing=WatchTiming(idle_slice=0.2, backoff_base=0.2, backoff_cap=2.0)),
             notify=lambda level, text: notices.append((level, text)))
         began = asyncio.get_running_loop().time()
         task = asyncio.create_task(daemon.run())
-        run = Run(store, tracker, clock, smtp_oauth, task)
+        run = Run(store, tracker, clock, smtp_oauth, task, daemon.poke)
         try:
             await run.until("the daemon to be ready", daemon.ready.is_set)
             # Minute 0: two asks go out on the first access token.
@@ -230,7 +235,7 @@ def test_the_daemon_tells_the_user_once_when_the_sign_in_is_revoked(
 
     async def scenario() -> None:
         daemon = Daemon(home, {}, clock, DaemonOptions(
-            tick=0.1, timing=WatchTiming(idle_slice=0.1, backoff_base=0.1, backoff_cap=0.3)),
+            timing=WatchTiming(idle_slice=0.1, backoff_base=0.1, backoff_cap=0.3)),
             notify=lambda level, text: notices.append((level, text)))
         task = asyncio.create_task(daemon.run())
         try:

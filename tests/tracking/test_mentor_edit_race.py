@@ -18,16 +18,16 @@ from tests.tracking.conftest import Run, as_json
 def test_edit_keeps_a_status_the_daemon_set_meanwhile(
         run: Run, rivera: int, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run("mentor", "edit", "Rivera", "--outreach-status", "waiting_reply")
-    real_find = repo.find_mentor
+    real_find = repo.Mentors.find
 
-    def find_then_reply_lands(store: Store, ref: str) -> repo.MentorRecord:
-        record = real_find(store, ref)
+    def find_then_reply_lands(self: repo.Mentors, ref: str) -> repo.MentorRecord:
+        record = real_find(self, ref)
         # The daemon, on its own connection, applies a reply right after the read.
-        with Store.open(home / "maild.db") as daemon, daemon.transaction() as db:
-            repo.set_outreach_status(db, record.id, "meeting")
+        with Store.open(home / "maild.db") as daemon, daemon.transaction() as tx:
+            tx.mentors.set_outreach_status(record.id, "meeting")
         return record
 
-    monkeypatch.setattr(repo, "find_mentor", find_then_reply_lands)
+    monkeypatch.setattr(repo.Mentors, "find", find_then_reply_lands)
     run("mentor", "edit", "Rivera", "--notes", "met at grand rounds")
     monkeypatch.undo()
     shown = as_json(run("mentor", "show", "Rivera", "--json"))
