@@ -186,13 +186,18 @@ def retry(store: Store, tracker: Tracker, draft_id: int, now: datetime) -> Draft
 # -- the send path --------------------------------------------------------------------
 
 
-def hold(store: Store, draft: Draft, until: datetime, now: datetime) -> None:
-    """Not before ``until`` (the sending window, the rate limit, the daily cap)."""
+def hold(store: Store, draft: Draft, until: datetime, now: datetime, *,
+         reason: str | None = None, problems: tuple[str, ...] | None = None) -> None:
+    """Not before ``until`` (the sending window, the rate limit, the daily cap, one mail
+    a day per mentor, a promised file that cannot be read); ``problems`` replaces what
+    the draft shows it needs (None: unchanged)."""
     with store.transaction() as tx:
+        if problems is not None:
+            tx.drafts.set_problems(draft.id, problems, now)
         tx.drafts.set_status(draft.id, _D.APPROVED, now, send_after=until,
                              expect=(_D.APPROVED,))
         tx.events.add(now, EventKind.SEND_HELD, ask_id=draft.ask_id, draft=draft.id,
-                      until=until.isoformat())
+                      until=until.isoformat(), reason=reason)
 
 
 def defer(tx: Tx, draft: Draft, now: datetime, detail: str = "") -> datetime:

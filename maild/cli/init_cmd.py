@@ -58,6 +58,10 @@ def _ask(value: Any, prompt: str, no_input: bool, flag: str, **kwargs: Any) -> A
 @click.option("--password-env", help="Name of an environment variable holding the password.")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from standard input and store it in the keyring.")
+@click.option("--cv", "cv", help="Your CV (a file): attached to the materials packet sent "
+              "to letter writers.")
+@click.option("--personal-statement", "statement",
+              help="Your personal statement draft (a file), attached to the packet too.")
 @click.option("--auth", "auth", type=click.Choice(["password", "oauth2"]),
               help="How to log in: a password (or app password), or OAuth2 sign-in with "
                    "the provider (default for Microsoft 365; Google needs a client id of "
@@ -81,7 +85,8 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
                  imap_port: int | None, imap_security: str | None, smtp_host: str | None,
                  smtp_port: int | None, smtp_security: str | None, ca_file: str | None,
                  password_command: str | None, password_env: str | None,
-                 password_stdin: bool, auth: str | None, oauth_client_id: str | None,
+                 password_stdin: bool, cv: str | None, statement: str | None,
+                 auth: str | None, oauth_client_id: str | None,
                  oauth_client_secret: str | None, oauth_tenant: str | None,
                  oauth_server: str | None, no_input: bool, force: bool) -> None:
     """Create config.toml: who you are and how to reach your mailbox.
@@ -142,6 +147,13 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
         except ConfigError as exc:
             raise UsageError(f"--ca-file {ca_file}: {exc.problem}") from None
         account["imap"]["ca_file"] = account["smtp"]["ca_file"] = ca_file
+    attachments = {key: path for key, path in (
+        ("cv", _document(cv, "Your CV, to attach to letter packets (a file; Enter to skip)",
+                         no_input, "--cv")),
+        ("personal_statement", _document(
+            statement, "Your personal statement draft (a file; Enter to skip)", no_input,
+            "--personal-statement")),
+    ) if path}
     if auth == "oauth2":
         account["auth"] = "oauth2"
         account["oauth"] = _oauth_table(preset.oauth, oauth_client_id, oauth_client_secret,
@@ -161,6 +173,8 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
         "sending": {"days": ["mon", "tue", "wed", "thu", "fri"], "window": "08:00-17:00",
                     "approval": "always"},
     }
+    if attachments:
+        document["attachments"] = attachments
     # Validate before writing, so a bad answer never leaves a broken file behind.
     try:
         parse(document, target)
@@ -191,6 +205,19 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
 
 _HEADER = ("# maild configuration, written by `maild init`.\n"
            "# Every key is explained in config/maild.example.toml of the maild sources.\n\n")
+
+
+def _document(given: str | None, prompt: str, no_input: bool, flag: str) -> str:
+    """A file the letter packet attaches: its absolute path, or "" when skipped."""
+    if given is None and not no_input:
+        given = click.prompt(prompt, default="", show_default=False)
+    if not given or not given.strip():
+        return ""
+    path = Path(given.strip()).expanduser().resolve()
+    if not path.is_file():
+        raise UsageError(f"{flag}: {path} is not a file (give the path of your document, "
+                         "or leave it out and add it later under [attachments])")
+    return str(path)
 
 
 def _auth_method(preset: Provider, auth: str | None, client_id: str | None,
@@ -266,8 +293,6 @@ def _password_source(app: App, account: dict[str, Any], command: str | None,
 
 def _local_timezone() -> str:
     try:
-        from pathlib import Path
-
         link = Path("/etc/localtime").resolve()
         parts = link.parts
         if "zoneinfo" in parts:

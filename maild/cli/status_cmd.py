@@ -176,7 +176,8 @@ def status_command(app: App, show_all: bool, as_json: bool) -> None:
         click.echo("  nothing planned")
     for item in shown:
         click.echo(_item_line(app, item))
-    risks = [r for r in today.report["risks"] if r["kind"] in ("ghosting", "short_runway")]
+    risks = [r for r in today.report["risks"]
+             if r["kind"] in ("ghosting", "short_runway", "hesitant")]
     for risk in risks:
         click.echo(click.style("! ", fg="yellow") + for_terminal(risk["text"]))
 

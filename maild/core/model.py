@@ -159,6 +159,9 @@ class AskState(StrEnum):
     """Where an ask stands."""
 
     ACTIVE = "active"
+    # The ask's first email is drafted and waits for the user: nothing went out yet, so
+    # its follow-ups wait too and it can never end as "no response".
+    WAITING_FOR_YOU = "waiting_for_you"
     WAITING_REPLY = "waiting_reply"
     REPLIED = "replied"
     QUESTION = "question"
@@ -195,15 +198,20 @@ _ANSWERED = frozenset({_A.AGREED, _A.HESITANT, _A.DECLINED, _A.QUESTION, _A.MEET
 # Still running: it may be paused, fail its first mail, stop unanswered, miss a deadline.
 _RUNNING = _ANSWERED | {_A.PAUSED, _A.SEND_FAILED, _A.NO_RESPONSE, _A.MISSED_DEADLINE}
 # Held: released back to where it was (the held state is remembered in ``held_from``).
-_HELD = _ANSWERED | {_A.ACTIVE, _A.WAITING_REPLY, _A.MISSED_DEADLINE}
+_HELD = _ANSWERED | {_A.ACTIVE, _A.WAITING_FOR_YOU, _A.WAITING_REPLY, _A.MISSED_DEADLINE}
 # An ended ask reopened (a late yes, a first email sent after all) is a letter ask again,
 # whose deadline may have passed meanwhile: it is checked at once.
 _REOPENED = _ANSWERED | {_A.MISSED_DEADLINE}
 ASK_LIFECYCLE: Lifecycle[AskState] = Lifecycle(
     noun="ask",
-    births=frozenset({_A.ACTIVE}),
+    # An ask whose first mail is due at once is born with that draft made (waiting for
+    # the user).
+    births=frozenset({_A.ACTIVE, _A.WAITING_FOR_YOU}),
     moves={
-        _A.ACTIVE: _RUNNING | {_A.WAITING_REPLY},
+        # The first draft is made (it waits for the user), approved, or sent.
+        _A.ACTIVE: _RUNNING | {_A.WAITING_FOR_YOU, _A.WAITING_REPLY},
+        # Never "no response" while nothing went out.
+        _A.WAITING_FOR_YOU: (_RUNNING - {_A.NO_RESPONSE}) | {_A.ACTIVE, _A.WAITING_REPLY},
         _A.WAITING_REPLY: _RUNNING,
         # A message of ours moves a conversation on (to the playbook's ``sent_state``).
         _A.REPLIED: _RUNNING | {_A.WAITING_REPLY, _A.ACTIVE},
@@ -406,6 +414,9 @@ class Ask:
     outcome: str | None = None
     ghost_warned_at: datetime | None = None
     note: str | None = None
+    # Text the user gave for the ask's drafts (``user.*`` template fields, e.g. the
+    # outcome of ``maild application outcome`` or ``maild ask cold --field``).
+    fields: tuple[tuple[str, str], ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def open_step(self, name: str) -> Step | None:
@@ -446,6 +457,8 @@ class Ask:
             value = getattr(self, key)
             if value is not None:
                 data[key] = str(value)
+        if self.fields:
+            data["fields"] = dict(self.fields)
         return data
 
     @classmethod
@@ -494,6 +507,7 @@ class Ask:
             bounced_step=known.get("bounced_step"),
             outcome=known.get("outcome"),
             note=known.get("note"),
+            fields=tuple((str(k), str(v)) for k, v in dict(known.get("fields") or {}).items()),
             extra=extra,
             **{key: _get_time(known, key) for key in _TIME_FIELDS},
         )
@@ -522,6 +536,7 @@ _DATA_KEYS: frozenset[str] = frozenset(
         "bounced_step",
         "outcome",
         "note",
+        "fields",
         *_TIME_FIELDS,
     }
 )

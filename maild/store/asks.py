@@ -144,6 +144,11 @@ class Asks(Repo):
             "SELECT id, state FROM asks WHERE application_id = ? AND playbook = ? ORDER BY id",
             (application_id, playbook))]
 
+    def mentors_asked(self, application_id: int) -> set[int]:
+        """The mentors with any ask for this application (a backup writer is not one)."""
+        return {int(r[0]) for r in self._db.execute(
+            "SELECT DISTINCT mentor_id FROM asks WHERE application_id = ?", (application_id,))}
+
     def started_at(self, playbook: str, application_id: int, at: datetime) -> int:
         """How many asks of ``playbook`` for the application were created at ``at``."""
         row = self._db.execute(
@@ -153,9 +158,11 @@ class Asks(Repo):
 
     def prior(self, mentor_id: int | None = None,
               addresses: Sequence[str] = ()) -> list[PriorAsk]:
-        """Earlier asks with their mentors' addresses, for the never-twice rule: all of
-        them, or only those to this mentor or to any of these addresses."""
+        """Earlier asks with their mentors' addresses and when their first mail went out
+        (if ever), for the never-twice rule and the hit list: all of them, or only those
+        to this mentor or to any of these addresses."""
         select = ("SELECT a.id, a.mentor_id, a.created_at, a.account, a.playbook, a.state, "
+                  "json_extract(a.data, '$.first_contact_at') AS contacted_at, "
                   "group_concat(m.address, ' ') AS addresses FROM asks a "
                   "LEFT JOIN mentor_addresses m ON m.mentor_id = a.mentor_id ")
         if mentor_id is None:
@@ -170,7 +177,8 @@ class Asks(Repo):
         return [PriorAsk(ask_id=r["id"], mentor_id=r["mentor_id"],
                          addresses=tuple((r["addresses"] or "").split()),
                          created_at=datetime.fromisoformat(r["created_at"]),
-                         account=r["account"], playbook=r["playbook"], state=r["state"])
+                         account=r["account"], playbook=r["playbook"], state=r["state"],
+                         contacted_at=parse_time(r["contacted_at"]))
                 for r in rows]
 
     # -- steps ------------------------------------------------------------------------

@@ -343,6 +343,8 @@ class LetterCount:
     asked: int
     committed: int
     submitted: int
+    # A hesitant yes is not a letter to count on: counted apart (and a risk in status).
+    hesitant: int = 0
 
 
 def letter_counts(store: Store) -> dict[int, LetterCount]:
@@ -350,9 +352,12 @@ def letter_counts(store: Store) -> dict[int, LetterCount]:
         "SELECT application_id, count(*) AS asked, "
         "sum(json_extract(data, '$.agreed_at') IS NOT NULL "
         "OR json_extract(data, '$.submitted_at') IS NOT NULL OR state IN "
-        "('agreed', 'hesitant', 'submitted')) AS committed, "
+        "('agreed', 'submitted')) AS committed, "
         "sum(json_extract(data, '$.submitted_at') IS NOT NULL OR state = 'submitted') "
-        "AS submitted FROM asks WHERE playbook = 'letter' AND application_id IS NOT NULL "
+        "AS submitted, "
+        "sum(state = 'hesitant' AND json_extract(data, '$.agreed_at') IS NULL "
+        "AND json_extract(data, '$.submitted_at') IS NULL) AS hesitant "
+        "FROM asks WHERE playbook = 'letter' AND application_id IS NOT NULL "
         "AND state NOT IN ('declined', 'cancelled', 'no_response') "
         "GROUP BY application_id").fetchall()
     asked = {int(r[0]): int(r[1]) for r in store._db.execute(
@@ -362,7 +367,8 @@ def letter_counts(store: Store) -> dict[int, LetterCount]:
     for r in rows:
         app = int(r["application_id"])
         out[app] = LetterCount(asked=asked.get(app, 0), committed=int(r["committed"] or 0),
-                               submitted=int(r["submitted"] or 0))
+                               submitted=int(r["submitted"] or 0),
+                               hesitant=int(r["hesitant"] or 0))
     return out
 
 

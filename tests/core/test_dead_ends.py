@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from maild.core import events as ev
-from maild.core.actions import CreateTask, Notify
+from maild.core.actions import CreateDraft, CreateTask, Notify
 from maild.core.engine import decide
 from maild.core.model import (
     ASK_LIFECYCLE,
@@ -45,6 +45,7 @@ from maild.core.model import (
 from .helpers import MONDAY
 
 YOUR_MOVE = frozenset({AskState.QUESTION, AskState.MEETING, AskState.REPLIED,
+                       AskState.WAITING_FOR_YOU,
                        AskState.HESITANT, AskState.MISSED_DEADLINE}) | HOLDING_STATES
 
 
@@ -152,7 +153,9 @@ def walk(playbook: str, depth: int, deadline: date | None = None,
             if why is not None:
                 refused.setdefault(why, " > ".join(step))
             new = decision.ask.state
-            told = any(isinstance(a, Notify | CreateTask) for a in decision.actions)
+            # A new draft waiting for the user is news too (they are told of it).
+            told = any(isinstance(a, Notify | CreateTask | CreateDraft)
+                       for a in decision.actions)
             # Coming back from a hold to the state before it is no news; a mark is the
             # user's own doing.
             if new in YOUR_MOVE and ask.state not in YOUR_MOVE and not told \

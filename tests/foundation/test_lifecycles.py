@@ -52,9 +52,12 @@ STEP_MOVES: dict[StepStatus, set[StepStatus]] = {
 _ANSWER = {A.AGREED, A.HESITANT, A.DECLINED, A.QUESTION, A.MEETING, A.REPLIED, A.SUBMITTED,
            A.CLOSED, A.CANCELLED, A.NEEDS_ADDRESS}
 _RUN = _ANSWER | {A.PAUSED, A.SEND_FAILED, A.NO_RESPONSE, A.MISSED_DEADLINE}
-_HELD = _ANSWER | {A.ACTIVE, A.WAITING_REPLY, A.MISSED_DEADLINE}
+_HELD = _ANSWER | {A.ACTIVE, A.WAITING_FOR_YOU, A.WAITING_REPLY, A.MISSED_DEADLINE}
 ASK_MOVES: dict[AskState, set[AskState]] = {
-    A.ACTIVE: _RUN | {A.WAITING_REPLY},
+    A.ACTIVE: _RUN | {A.WAITING_FOR_YOU, A.WAITING_REPLY},
+    # The first mail waits for the user: approved (active), sent, or anything running,
+    # except "no response": nothing went out (issue 11.1).
+    A.WAITING_FOR_YOU: (_RUN - {A.NO_RESPONSE}) | {A.ACTIVE, A.WAITING_REPLY},
     A.WAITING_REPLY: _RUN,
     A.REPLIED: _RUN | {A.WAITING_REPLY, A.ACTIVE},
     A.QUESTION: _RUN | {A.WAITING_REPLY, A.ACTIVE},
@@ -179,8 +182,8 @@ def test_ask_transitions(store: Store, old: AskState, new: AskState) -> None:
 def test_ask_births(store: Store, state: AskState) -> None:
     with store.transaction() as tx:
         new = Ask(mentor_id=1, playbook="cold", state=state, created_at=NOW)
-        if state is A.ACTIVE:
-            assert tx.asks.save(new, NOW).state is A.ACTIVE
+        if state in (A.ACTIVE, A.WAITING_FOR_YOU):
+            assert tx.asks.save(new, NOW).state is state
         else:
             with pytest.raises(TransitionRefused, match="as a new row"):
                 tx.asks.save(new, NOW)
