@@ -173,6 +173,8 @@ class _Work:
         self.pb: Playbook = rules.playbook(ask.playbook)
         self.tz: ZoneInfo = zone(ask.timezone)
         self.actions: list[Action] = []
+        # Steps from this index on are new in this decision (added steps are appended).
+        self.known_steps = len(ask.steps)
 
     # ----------------------------------------------------------------- dispatch
 
@@ -848,6 +850,8 @@ class _Work:
         for rule in self.pb.rules(Trigger.CREATED)[1:]:
             if rule.anchor is not Anchor.DEADLINE:
                 continue
+            if rule.kind is StepKind.EMAIL and self.ask.first_contact_at is None:
+                continue  # a reminder of a request that never went out; the check stays
             due = self.due_for(rule, at)
             if due is None:
                 continue
@@ -1156,6 +1160,12 @@ class _Work:
     def settle(self) -> None:
         """``closed_at`` is the engine's alone: set once the ask has ended and no step is
         open, cleared when it comes back to life (a late reply, a new step)."""
+        new = self.ask.steps[self.known_steps:]
+        if any(s.status is StepStatus.CANCELLED for s in new):
+            # Planned and called off within this one decision (a reminder re-planned, then
+            # found too close to its deadline): it never existed, nor may it in the store.
+            self.ask = replace(self.ask, steps=self.ask.steps[:self.known_steps] + tuple(
+                s for s in new if s.status is not StepStatus.CANCELLED))
         ended = _has_ended(self.ask, self.pb)
         if ended and all(s.is_final for s in self.ask.steps):
             if self.ask.closed_at is None:
