@@ -7,6 +7,7 @@ Secrets are never part of the file: an account names *where* its password comes 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
@@ -103,6 +104,17 @@ class Sending:
 
 
 @dataclass(frozen=True)
+class Watch:
+    """How the IMAP watchers reconnect after an outage (seconds)."""
+
+    reconnect_min: float = 1.0      # the first back-off, doubled at each failure ...
+    reconnect_max: float = 300.0    # ... up to this
+    # While the server cannot be reached, a TCP connect this often ends the back-off
+    # as soon as it is back (0: off).
+    probe_every: float = 2.0
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     identity: Identity
@@ -111,6 +123,7 @@ class Config:
     # Raw per-playbook overrides; the core validates them against the playbook schema.
     playbooks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     attachments: Mapping[str, str] = field(default_factory=dict)
+    watch: Watch = field(default_factory=Watch)
 
     def account(self, name: str | None) -> Account:
         if name is None:
@@ -225,6 +238,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
     merge_overrides(playbooks, source=str(path))
     attachments_table = top.table("attachments", {})
     attachments = {k: attachments_table.get(k, str) for k in list(attachments_table.data)}
+    watch = _watch(top.table("watch", {}))
     top.finish()
     return Config(
         path=path,
@@ -233,6 +247,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         sending=sending,
         playbooks=playbooks,
         attachments=attachments,
+        watch=watch,
     )
 
 
@@ -254,13 +269,30 @@ def _identity(t: _Table) -> Identity:
     return identity
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (localhost, 127.0.0.0/8, ::1)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _endpoint(t: _Table, default_port: dict[str, int]) -> Endpoint:
     security = cast(Security, t.choice("security", SECURITY_CHOICES, "tls"))
     port = t.get("port", int, default_port[security])
     if not 0 < port < 65536:
         raise t.error("port", f"must be between 1 and 65535, not {port}")
     ca_file = t.get("ca_file", str, None)
-    endpoint = Endpoint(host=t.get("host", str), port=port, security=security, ca_file=ca_file)
+    host = t.get("host", str)
+    if security == "none" and not is_loopback(host):
+        # The password would cross the network in the clear; only a local bridge (a
+        # provider's app on this machine, e.g. Proton Mail Bridge) may listen in plain.
+        raise t.error("security", f'"none" (plain text) is allowed only for a loopback '
+                      f'address such as 127.0.0.1 (a local bridge), not {host!r}: use '
+                      f'"tls" (port 993 / 465) or "starttls" (port 143 / 587)')
+    endpoint = Endpoint(host=host, port=port, security=security, ca_file=ca_file)
     t.finish()
     return endpoint
 
@@ -324,6 +356,25 @@ def _positive(t: _Table, name: str, default: int) -> int:
     if value < 1:
         raise t.error(name, f"must be at least 1, not {value}")
     return value
+
+
+def _seconds(t: _Table, name: str, default: float, *, zero_ok: bool = False) -> float:
+    value = t.get(name, object, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not (value >= 0 if zero_ok else value > 0) or value > 86_400:
+        low = "0" if zero_ok else "more than 0"
+        raise t.error(name, f"must be a number of seconds from {low} to 86400")
+    return float(value)
+
+
+def _watch(t: _Table) -> Watch:
+    watch = Watch(reconnect_min=_seconds(t, "reconnect_min", 1.0),
+                  reconnect_max=_seconds(t, "reconnect_max", 300.0),
+                  probe_every=_seconds(t, "probe_every", 2.0, zero_ok=True))
+    if watch.reconnect_max < watch.reconnect_min:
+        raise t.error("reconnect_max", "must not be less than reconnect_min")
+    t.finish()
+    return watch
 
 
 def _sending(t: _Table) -> Sending:

@@ -56,3 +56,23 @@ def ensure_home(home: Path) -> Path:
     """Create the home directory, private to the user (it will hold the database)."""
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     return home
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) readable by the user only (0700), whatever the
+    umask: templates and exports hold mentors' names and what the user writes them."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` as a file only the user can read (0600).
+
+    The mode is set when the file is created, so the content is never readable by
+    others even for a moment; an existing file is made private before it is rewritten.
+    """
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
+              encoding="utf-8", newline="") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(text)

@@ -4,8 +4,9 @@
 #   bash tests/bootstrap.sh demo    # install what is missing, run `maild demo`
 #   bash tests/bootstrap.sh test    # install what is missing, run the test suite
 #
-# Installs Dovecot (Debian/Ubuntu: apt-get; macOS: Homebrew) when missing, creates
-# .venv, installs maild with its test extra. Extra arguments go to pytest / maild demo.
+# Installs Dovecot (Debian/Ubuntu: apt-get; macOS: Homebrew) and Cyrus IMAP (the
+# second IMAP implementation the tests run against; Debian/Ubuntu only) when missing,
+# creates .venv, installs maild with its test extra. Extra arguments go to pytest / maild demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-test}"
@@ -34,6 +35,38 @@ if ! find_dovecot; then
         say "install Dovecot's IMAP server yourself (tests that need it will be skipped)"
     fi
 fi
+
+# Cyrus IMAP for the tests that run against both IMAP servers. Debian's cyrus-imapd
+# conflicts with dovecot-imapd as packages, so only its tools (cyrus-common,
+# cyrus-admin, sasl2-bin) are installed and the cyrus-imapd .deb (imapd, idled) is
+# unpacked into a private root that maild.sandbox.cyrus looks in. Idempotent.
+install_cyrus_imapd() {
+    local root="${MAILD_CYRUS_ROOT:-/usr/local/lib/maild/cyrus-imapd}"
+    if [ -x "$root/usr/lib/cyrus/bin/imapd" ] && [ -x /usr/lib/cyrus/bin/master ] \
+        && [ -x /usr/sbin/saslpasswd2 ]; then
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        say "Cyrus IMAP needs apt-get (Debian/Ubuntu); tests that need it will be skipped"
+        return 0
+    fi
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    say "installing Cyrus IMAP tools with apt-get, imapd into $root"
+    $sudo apt-get update -qq
+    # The packages' own services are not needed (the tests start a private Cyrus).
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq cyrus-common cyrus-admin \
+        sasl2-bin >/dev/null
+    local tmp
+    tmp="$(mktemp -d)"
+    chmod 755 "$tmp"  # apt-get download runs as the _apt user
+    (cd "$tmp" && apt-get download -qq cyrus-imapd >/dev/null)
+    $sudo mkdir -p "$root"
+    $sudo dpkg-deb -x "$tmp"/cyrus-imapd_*.deb "$root"
+    rm -rf "$tmp"
+}
+
+install_cyrus_imapd
 
 python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then

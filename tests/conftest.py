@@ -1,13 +1,17 @@
 """Fixtures shared by the whole suite: the real-server sandbox.
 
-Owns starting (once per session) a real Dovecot IMAP server and a real aiosmtpd SMTP
-server from ``maild.sandbox``, and the per-test guarantees around them: every test
-that asks for ``dovecot`` gets a running server (even if an earlier test stopped it),
+Owns starting (once per session) real IMAP servers (Dovecot, and Cyrus as a second
+implementation) and a real aiosmtpd SMTP server from ``maild.sandbox``, and the
+per-test guarantees around them: every test that asks for ``dovecot``, ``cyrus`` or
+``imap_server`` gets a running server (even if an earlier test stopped it),
 and every test that asks for ``smtp_server`` starts with no recorded messages and no
 pending injected failures. Each test gets a fresh IMAP username, hence an empty
 mailbox, so tests never see each other's mail.
 
-When Dovecot (or aiosmtpd/trustme) is missing, the tests that need it are skipped on
+``imap_server`` is Dovecot, except in tests marked ``both_imap_servers``, which run
+once on each implementation (``[dovecot]`` / ``[cyrus]`` in the test id).
+
+When Dovecot or Cyrus (or aiosmtpd/trustme) is missing, the tests that need it are skipped on
 a developer machine but fail under ``CI=true``: CI must never silently skip them.
 """
 
@@ -22,10 +26,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 if TYPE_CHECKING:
-    from maild.sandbox.dovecot import DovecotServer, ImapAccount
+    from maild.sandbox.base import ImapAccount, ImapSandbox
+    from maild.sandbox.cyrus import CyrusServer
+    from maild.sandbox.dovecot import DovecotServer
     from maild.sandbox.smtp import SmtpSandbox
 
 _user_counter = itertools.count(1)
+IMAP_SERVERS = ("dovecot", "cyrus")
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -50,6 +57,36 @@ def dovecot() -> Iterator[DovecotServer]:
         yield server
 
 
+# -- Cyrus --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def cyrus() -> Iterator[CyrusServer]:
+    """The session's Cyrus IMAP (127.0.0.1, plain IMAP, any username, one password)."""
+    from maild.sandbox.cyrus import CyrusServer, find_cyrus
+
+    if find_cyrus() is None:
+        _unavailable("Cyrus IMAP is not installed (bash tests/bootstrap.sh installs it)")
+    with CyrusServer() as server:
+        yield server
+
+
+@pytest.fixture
+def imap_server(request: pytest.FixtureRequest) -> Iterator[ImapSandbox]:
+    """An IMAP sandbox: Dovecot, or each implementation in turn where parametrised."""
+    name = getattr(request, "param", "dovecot")
+    server: ImapSandbox = request.getfixturevalue(name)
+    server.start()
+    yield server
+    server.start()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if ("imap_server" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("both_imap_servers")):
+        metafunc.parametrize("imap_server", IMAP_SERVERS, indirect=True)
+
+
 @pytest.fixture
 def imap_user() -> str:
     """A username nobody used before in this session: a fresh, empty mailbox."""
@@ -57,8 +94,8 @@ def imap_user() -> str:
 
 
 @pytest.fixture
-def imap_account(dovecot: DovecotServer, imap_user: str) -> ImapAccount:
-    return dovecot.account(imap_user)
+def imap_account(imap_server: ImapSandbox, imap_user: str) -> ImapAccount:
+    return imap_server.account(imap_user)
 
 
 @pytest.fixture
@@ -111,11 +148,12 @@ def _sandbox_per_test(request: pytest.FixtureRequest) -> Iterator[None]:
     Only touches servers the test asked for, so unit tests start no server at all.
     """
     names = set(request.fixturenames)
-    servers: list[DovecotServer] = []
-    if "dovecot" in names:
-        server = request.getfixturevalue("dovecot")
-        server.start()  # a no-op unless an earlier test left it stopped
-        servers.append(server)
+    servers: list[ImapSandbox] = []
+    for name in IMAP_SERVERS:
+        if name in names:
+            server = request.getfixturevalue(name)
+            server.start()  # a no-op unless an earlier test left it stopped
+            servers.append(server)
     for name in ("smtp_server", "smtp_server_implicit_tls"):
         if name in names:
             request.getfixturevalue(name).reset()
@@ -130,7 +168,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by the real servers they use, so ``-m "not imap"`` works."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        if fixtures & {"dovecot", "imap_account", "imap_client"}:
+        if fixtures & {"dovecot", "cyrus", "imap_server", "imap_account", "imap_client"}:
             item.add_marker(pytest.mark.imap)
         if fixtures & {"smtp_server", "smtp_server_implicit_tls"}:
             item.add_marker(pytest.mark.smtp)

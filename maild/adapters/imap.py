@@ -10,6 +10,7 @@ read-only. imapclient's and the socket layer's exceptions are translated here in
 
 from __future__ import annotations
 
+import errno
 import imaplib
 import logging
 import select
@@ -50,6 +51,51 @@ DRAFTS_NAMES = ("Drafts", "[Gmail]/Drafts", "[Google Mail]/Drafts", "INBOX.Draft
 
 class ImapAuthError(ProtocolError):
     """The server refused the login (wrong password, app password needed, ...)."""
+
+
+class CertificateError(ProtocolError):
+    """The server's certificate could not be verified: permanent until the user acts
+    (retrying cannot help, and verification is never turned off). The message says
+    what to fix."""
+
+
+def certificate_problem(exc: BaseException | None) -> str | None:
+    """The verification failure in ``exc`` or what caused it, or None when there is
+    none (a TLS failure of another kind, a refused connection)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return str(exc.verify_message or exc.reason or exc)
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            return str(exc).splitlines()[0][:200]
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def certificate_fix(endpoint: Endpoint, key: str, problem: str) -> str:
+    """One line: what failed and how the user fixes it."""
+    return (f"the certificate of {endpoint.host}:{endpoint.port} could not be verified "
+            f"({problem}); check that {key}.host is your provider's server name, or, for "
+            f"a server with its own certificate authority (a local bridge), set "
+            f"{key}.ca_file to that authority's certificate; maild never sends a password "
+            f"without verifying the server")
+
+
+class ImapUnreachable(ProtocolError):
+    """No connection to the server at all (refused, no route, DNS): it is down or we
+    are offline, which ``reachable`` can tell cheaply when it changes."""
+
+
+def reachable(endpoint: Endpoint, timeout: float = 2.0) -> bool:
+    """Whether the server accepts a TCP connection now: a probe that costs the server
+    nothing to speak of (no TLS, no login), cheap enough to repeat every few seconds
+    while it is down."""
+    try:
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -134,16 +180,30 @@ class ImapConnection:
     @classmethod
     def open(cls, account: Account, secret: str, timeout: float = 30.0) -> ImapConnection:
         endpoint = account.imap
-        with translated(f"connection to {endpoint.host}:{endpoint.port}"):
-            client = imapclient.IMAPClient(
-                endpoint.host, port=endpoint.port, ssl=endpoint.security == "tls",
-                ssl_context=ssl_context(endpoint) if endpoint.security != "none" else None,
-                timeout=timeout,
-            )
         try:
-            with translated("STARTTLS"):
-                if endpoint.security == "starttls":
-                    client.starttls(ssl_context(endpoint))
+            with translated(f"connection to {endpoint.host}:{endpoint.port}"):
+                client = imapclient.IMAPClient(
+                    endpoint.host, port=endpoint.port, ssl=endpoint.security == "tls",
+                    ssl_context=ssl_context(endpoint) if endpoint.security != "none"
+                    else None,
+                    timeout=timeout,
+                )
+        except ProtocolError as exc:
+            if _unreachable(exc.__context__):
+                raise ImapUnreachable(exc.message) from None
+            if (problem := certificate_problem(exc.__context__)) is not None:
+                raise CertificateError(certificate_fix(endpoint, "imap", problem)) from None
+            raise
+        try:
+            try:
+                with translated("STARTTLS"):
+                    if endpoint.security == "starttls":
+                        client.starttls(ssl_context(endpoint))
+            except ProtocolError as exc:
+                if (problem := certificate_problem(exc.__context__)) is not None:
+                    raise CertificateError(certificate_fix(endpoint, "imap", problem)) \
+                        from None
+                raise
             with translated("login"):
                 if account.auth == "xoauth2":
                     client.oauth2_login(account.username, secret)
@@ -186,7 +246,8 @@ class ImapConnection:
             if configured:
                 return configured
             for flags, _delim, name in listed:
-                if flag in flags:
+                # Flags are case-insensitive atoms: Cyrus announces \sent, \drafts.
+                if flag.lower() in (f.lower() for f in flags):
                     return str(name)
             lowered = {n.lower(): n for n in names}
             for candidate in fallbacks:
@@ -430,6 +491,15 @@ def _parse_untagged(line: bytes) -> tuple[Any, ...]:
         return tuple(parse_response([text]))
     except Exception:  # an unparsable push is not worth dropping the connection for
         return (text,)
+
+
+def _unreachable(exc: BaseException | None) -> bool:
+    # Refused, reset before a word, no route, or no such host: nobody is there to
+    # talk to. A TLS failure or a greeting that never comes means someone is.
+    return isinstance(exc, (ConnectionRefusedError, ConnectionResetError, socket.gaierror,
+                            TimeoutError)) or (
+        isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError)
+        and exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNREFUSED))
 
 
 def _quietly(func: Callable[[], object]) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import aiosmtplib
 
-from maild.adapters.imap import ssl_context
+from maild.adapters.imap import certificate_fix, certificate_problem, ssl_context
 from maild.config import Account
 from maild.errors import ProtocolError
 
@@ -46,6 +46,11 @@ class SendUncertainError(SendError):
 
 class SmtpAuthError(SendPermanentError):
     """The server refused the login."""
+
+
+class SmtpCertificateError(SendPermanentError):
+    """The server's certificate could not be verified: retrying cannot fix it; the
+    message says what the user can."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,8 @@ async def send(account: Account, secret: str, envelope_from: str,
             raise _classify(exc, "message") from None
         return Accepted(code=response.code, message=response.message)
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        if not body_sent and (problem := certificate_problem(exc)) is not None:
+            raise SmtpCertificateError(certificate_fix(endpoint, "smtp", problem)) from None
         what = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
         if body_sent:
             raise SendUncertainError(

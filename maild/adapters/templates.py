@@ -738,8 +738,8 @@ class TemplateSet:
         default = self.default_source(name)
         if default is None:
             raise TemplateError(name, _NO_SUCH)
-        self.override_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(default, encoding="utf-8")
+        paths.private_dir(self.override_dir)
+        paths.write_private(path, default)
         log.info("copied default template %s to %s", name, path)
         return path
 

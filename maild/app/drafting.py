@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from maild.adapters.compose import new_message_id
+from maild.adapters.compose import is_message_id, new_message_id
 from maild.adapters.templates import (
     ApplicationFields,
     AttachmentFields,
@@ -98,11 +98,16 @@ class TemplateDrafts:
         return subject
 
     def thread_headers(self, store: Store, ask: Ask) -> tuple[str | None, tuple[str, ...]]:
-        """In-Reply-To (the latest message of the thread) and References (all of it)."""
+        """In-Reply-To (the latest message of the thread) and References (all of it).
+
+        Ids that compose() would refuse (a mentor's client writing ``<nohost>``) are left
+        out here, where they would enter the thread: one malformed reply must not make
+        every later draft in the thread impossible to send.
+        """
         stored = store.read.drafts.thread_message_ids(ask.id) if ask.id is not None else []
         ids: list[str] = []
         for mid in [*ask.thread_message_ids, *stored]:
-            if mid and mid not in ids:
+            if mid and mid not in ids and is_message_id(mid):
                 ids.append(mid)
         return (ids[-1] if ids else None), tuple(ids)
 

@@ -3,6 +3,10 @@
 Spreadsheets name their columns in many ways ("E-mail", "Email address(es)", "Dept."),
 so headers are matched loosely. A file is validated completely before anything is
 imported; every bad row is reported with its line number.
+
+Exported cells are data, never formulas (invariant 12): a cell a spreadsheet would
+evaluate (``=HYPERLINK(...)``, ``+cmd``, ``@SUM``) is written with a leading ``'``,
+which spreadsheets show as text; importing the file takes the ``'`` off again.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from maild.adapters.compose import header_problems
 from maild.core.entries import (
     MAX_RANK,
     MentorInput,
@@ -87,6 +92,31 @@ def normalise_header(text: str) -> str:
     return _ALIASES.get(key, "")
 
 
+# What makes Excel, LibreOffice or Google Sheets read a cell as a formula (OWASP).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A value as an exported cell: a would-be formula gets a leading ``'`` (and so
+    does a value that already looks neutralised, so that importing gives it back)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.lstrip("'").startswith(FORMULA_PREFIXES) else text
+
+
+def _imported_cell(cell: str) -> str:
+    """The inverse of ``csv_cell`` for a cell read back from a file."""
+    if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_PREFIXES):
+        return cell[1:]
+    return cell
+
+
+def entry_problems(entry: MentorInput) -> list[str]:
+    """Everything wrong with a mentor as entered: the core's checks, then what could
+    inject a header once encoded-words are decoded."""
+    problems = validate(entry)
+    return problems or header_problems(entry)
+
+
 def parse_csv(text: str, source: str = "CSV") -> list[MentorInput]:
     """Every row of a hit-list CSV, or HitListError listing all bad rows."""
     if text.startswith("\ufeff"):  # Excel writes a byte-order mark
@@ -144,7 +174,7 @@ def _read_rows(reader: _CsvReader, source: str, entries: list[MentorInput],
         values: dict[str, str] = {}
         for column, cell in zip(columns, row, strict=False):
             if column and cell.strip() and column not in values:
-                values[column] = cell.strip()
+                values[column] = _imported_cell(cell.strip())
         rank_text = values.get("rank", "")
         rank = _rank(rank_text) if rank_text else None
         if rank_text and (rank is None or not 0 <= rank <= MAX_RANK):
@@ -168,7 +198,7 @@ def _read_rows(reader: _CsvReader, source: str, entries: list[MentorInput],
             notes=values.get("notes", ""),
             line=line,
         )
-        for problem in validate(entry):
+        for problem in entry_problems(entry):
             problems.append(RowProblem(line, problem))
         for address in entry.emails + entry.assistant_emails:
             if address in seen:
@@ -191,8 +221,7 @@ def to_csv(rows: Iterable[MentorInput]) -> str:
             elif column == "assistant_email":
                 record.append("; ".join(entry.assistant_emails))
             elif column in names:
-                value = getattr(entry, column)
-                record.append("" if value is None else str(value))
-        writer.writerow(record)
+                record.append(getattr(entry, column))
+        writer.writerow([csv_cell(value) for value in record])
     return out.getvalue()
 

@@ -150,9 +150,9 @@ class Inbox:
              uidvalidity: int) -> tuple[int, int]:
         headers = replace(parse_headers(info.headers), gm_thrid=info.gm_thrid)
         cursor_after = Cursor(uidvalidity, info.uid)
-        if headers.message_id and self._already_seen(headers.message_id, role):
+        if self._seen(headers, folder, role, uidvalidity):
             with self.store.transaction():
-                if headers.gm_thrid is not None:
+                if headers.message_id and headers.gm_thrid is not None:
                     messages_repo.note_gmail_thread(self.store, headers.message_id,
                                                     headers.gm_thrid)
                 self._save_cursor_uid(folder, cursor_after)
@@ -201,7 +201,7 @@ class Inbox:
         """Inside the transaction: record and apply the message, advance the cursor."""
         applied = 0
         # Checked again here: another sync may have recorded it since the first look.
-        if not (headers.message_id and self._already_seen(headers.message_id, role)):
+        if not self._seen(headers, folder, role, uidvalidity):
             applied = self._record(folder, role, uid, uidvalidity, headers, found, inspection,
                                    problem)
         self._save_cursor_uid(folder, Cursor(uidvalidity, uid))
@@ -212,6 +212,20 @@ class Inbox:
             self.store.tx.events.add(self.now(), EventKind.MESSAGE_SKIPPED, folder=folder,
                                      uid=uid, reason=_reason(exc))
             self._save_cursor_uid(folder, Cursor(uidvalidity, uid))
+
+    def _seen(self, headers: Headers, folder: str, role: str, uidvalidity: int) -> bool:
+        """Whether this message was recorded before, under any UIDVALIDITY.
+
+        By Message-ID; a message without one (some auto-senders and broken clients)
+        by what it says instead, in copies recorded under an older UIDVALIDITY of the
+        folder: after a server renumbers a folder the UIDs say nothing, and applying
+        the same reply twice would move its ask twice.
+        """
+        if headers.message_id:
+            return self._already_seen(headers.message_id, role)
+        return messages_repo.seen_without_id(
+            self.store, self.account.name, folder, "out" if role == "sent" else "in",
+            headers.from_addr, headers.subject, headers.date, uidvalidity)
 
     def _already_seen(self, message_id: str, role: str) -> bool:
         return messages_repo.already_seen(self.store, message_id,

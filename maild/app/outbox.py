@@ -52,6 +52,7 @@ from maild.app.inbox import Inbox
 from maild.app.lifecycle import Outcome
 from maild.app.tracker import Tracker
 from maild.config import Account, Config
+from maild.core.actions import Level
 from maild.core.events import EventKind
 from maild.core.model import DraftStatus
 from maild.errors import MaildError
@@ -206,6 +207,11 @@ class Sender:
         except smtp.SendPermanentError as exc:
             lifecycle.failed(self.store, self.tracker, draft, now, uncertain=False,
                              detail=str(exc))
+            if isinstance(exc, smtp.SmtpCertificateError):
+                # Not a problem of this draft: every send fails until the user acts.
+                self.tracker.queue_notice(Level.URGENT,
+                                          f"A mail could not be sent: {exc.message}")
+                self.tracker.flush_notices()
             return Outcome.FAILED
         except (smtp.SendTemporaryError, MaildError) as exc:
             log.warning("draft %d: %s; will retry", draft.id, exc)

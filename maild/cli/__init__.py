@@ -15,6 +15,7 @@ import click
 
 from maild import __version__, logs
 from maild.cli.app import App
+from maild.cli.terminal import for_terminal
 from maild.errors import MaildError
 
 
@@ -26,7 +27,7 @@ class Failure(click.ClickException):
         self.exit_code = error.exit_code  # type: ignore[misc]  # per-error, not per-class
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"maild: error: {self.format_message()}", err=True)
+        click.echo(f"maild: error: {for_terminal(self.format_message())}", err=True)
 
 
 class MaildGroup(click.Group):
@@ -55,7 +56,7 @@ class MaildGroup(click.Group):
             if ctx.params.get("debug"):
                 raise
             text = str(error).splitlines()[0][:200] if str(error).strip() else ""
-            click.echo(f"maild: internal error: {type(error).__name__}: {text} "
+            click.echo(f"maild: internal error: {type(error).__name__}: {for_terminal(text)} "
                        "(rerun with --debug for the traceback)", err=True)
             raise click.exceptions.Exit(1) from None
 

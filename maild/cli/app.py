@@ -18,6 +18,7 @@ import click
 from rich.console import Console
 
 from maild import paths
+from maild.cli.terminal import for_terminal
 from maild.clock import NOW_ENV, Clock
 from maild.config import Config, load
 from maild.core.timing import range_problem
@@ -86,7 +87,8 @@ class App:
         config = self.config()
 
         def tell(level: object, text: str) -> None:
-            click.echo(f"{level}: {text}", err=True)
+            # Notices name mentors and quote subjects: outside text.
+            click.echo(f"{level}: {for_terminal(text)}", err=True)
 
         return Tracker(self.store(), config, TemplateDrafts(self.home, config), notify=tell)
 

@@ -12,6 +12,7 @@ import click
 
 from maild.adapters import credentials
 from maild.cli.app import App, pass_app
+from maild.cli.terminal import for_terminal
 from maild.config import Account
 from maild.errors import CredentialError, UsageError
 
@@ -89,7 +90,7 @@ def check_command(app: App, account_name: str | None) -> None:
         except CredentialError as error:
             if len(accounts) == 1:
                 raise
-            click.echo(f"{account.name}: problem: {error.message}", err=True)
+            click.echo(f"{account.name}: problem: {for_terminal(error.message)}", err=True)
             failed.append(account.name)
             continue
         click.echo(f"{account.name}: ok (from {account.password.kind})")

@@ -16,6 +16,7 @@ import click
 
 from maild import paths
 from maild.cli.app import App, pass_app
+from maild.cli.terminal import for_terminal
 from maild.errors import ConfigError
 from maild.runtime import doctor
 
@@ -60,7 +61,8 @@ def doctor_command(app: App, as_json: bool, account: str | None, timeout: float)
     for check in doctor.iter_checks(opts):
         checks.append(check)
         if not as_json:
-            line = check.line()
+            # Server greetings and errors are outside text.
+            line = for_terminal(check.line())
             if colour:
                 status = check.status.value
                 line = click.style(status, fg=_COLOURS[check.status]) + line[len(status):]
@@ -69,6 +71,6 @@ def doctor_command(app: App, as_json: bool, account: str | None, timeout: float)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
-        click.echo(report.summary())
+        click.echo(for_terminal(report.summary(), multiline=True))
     if not report.ok:
         raise click.exceptions.Exit(1)

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from maild.app import lifecycle, review
 from maild.cli.app import App, pass_app
+from maild.cli.terminal import add_row, for_terminal
 from maild.core.model import DraftStatus
 from maild.errors import UsageError
 from maild.store.drafts import Draft
@@ -65,8 +66,8 @@ def drafts_command(app: App, show_all: bool, as_json: bool) -> None:
     for d in found:
         needs = ", ".join(d.spec.missing_fields)
         snoozed = f" (snoozed to {app.local(d.send_after)})" if d.send_after else ""
-        table.add_row(str(d.id), str(d.ask_id), d.status + snoozed,
-                      ", ".join(a for a, _n in d.spec.to_addrs), d.spec.subject, needs)
+        add_row(table, d.id, d.ask_id, d.status + snoozed,
+                ", ".join(a for a, _n in d.spec.to_addrs), d.spec.subject, needs)
     app.console.print(table)
 
 
@@ -99,9 +100,9 @@ def draft_show(app: App, draft_id: int, as_json: bool) -> None:
         return
     click.echo(f"Draft {draft.id} ({draft.status}) for ask {draft.ask_id}")
     if draft.spec.missing_fields:
-        click.echo("Needs: " + ", ".join(draft.spec.missing_fields))
+        click.echo("Needs: " + for_terminal(", ".join(draft.spec.missing_fields)))
     click.echo("-" * 60)
-    click.echo(render_message(draft))
+    click.echo(for_terminal(render_message(draft), multiline=True))
 
 
 @click.command("approve")
@@ -133,7 +134,7 @@ def approve_command(app: App, draft_id: int, edit: bool, fields: tuple[str, ...]
             raise UsageError("not approved: the editor was closed without saving")
         changes = review.parse_edited(text)
     final = review.approve(store, tracker, draft_id, app.now(), given, changes)
-    click.echo(f"Approved draft {draft_id}: {final.spec.subject}")
+    click.echo(f"Approved draft {draft_id}: {for_terminal(final.spec.subject)}")
     click.echo("maild sends it in the mentor's next sending window (`maild run` must be running).")
 
 
@@ -173,7 +174,7 @@ def draft_resolve(app: App, draft_id: int, went_out: bool | None) -> None:
     draft = lifecycle.resolve(app.store(), app.tracker(), draft_id, went_out=went_out,
                               now=app.now())
     if went_out:
-        click.echo(f"Draft {draft_id} marked as sent: {draft.spec.subject}")
+        click.echo(f"Draft {draft_id} marked as sent: {for_terminal(draft.spec.subject)}")
     else:
         click.echo(f"Draft {draft_id} approved again; maild sends it in the mentor's next "
                    "sending window (`maild run` must be running).")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from maild.cli.terminal import for_terminal
 from maild.errors import MessageParseError
 from maild.understand.inspect import Inspection, inspect_message
 
@@ -23,7 +24,7 @@ _MAX_READ = 64 * 1024 * 1024
 
 
 def _error(exc: MessageParseError) -> None:
-    click.echo(f"maild: error: {exc.message}", err=True)
+    click.echo(f"maild: error: {for_terminal(exc.message)}", err=True)
 
 
 def _read(name: str) -> bytes:
@@ -87,7 +88,7 @@ def inspect_command(files: tuple[str, ...], as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(result.to_json(), ensure_ascii=False))
         else:
-            click.echo(_summary(result))
+            click.echo(for_terminal(_summary(result), multiline=True))
         return
     failed = False
     shown = 0
@@ -107,7 +108,8 @@ def inspect_command(files: tuple[str, ...], as_json: bool) -> None:
         else:
             if shown:
                 click.echo("")
-            click.echo(f"== {name}\n{_summary(result)}")
+            click.echo(f"== {for_terminal(name)}\n"
+                       + for_terminal(_summary(result), multiline=True))
             shown += 1
     if failed:
         # Every line was printed; the status still tells a script that some files failed.

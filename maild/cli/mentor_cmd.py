@@ -12,18 +12,19 @@ from typing import Any
 import click
 from rich.table import Table
 
-from maild.app.hitlist_csv import parse_csv, to_csv
+from maild.app.hitlist_csv import entry_problems, parse_csv, to_csv
 from maild.cli.app import App, pass_app
+from maild.cli.terminal import add_row, for_terminal
 from maild.core.entries import (
     DATE_EXAMPLES,
     MAX_RANK,
     MentorInput,
     read_date,
     split_addresses,
-    validate,
 )
 from maild.core.timing import range_problem
 from maild.errors import UsageError
+from maild.paths import write_private
 from maild.store import mentors as repo
 
 
@@ -69,7 +70,7 @@ def _publication(text: str) -> str:
 
 
 def _checked(entry: MentorInput) -> MentorInput:
-    problems = validate(entry)
+    problems = entry_problems(entry)
     if problems:
         raise UsageError("; ".join(problems))
     return entry
@@ -98,7 +99,7 @@ def mentor_add(app: App, /, name: str, emails: tuple[str, ...], assistants: tupl
         name=name, emails=tuple(a.lower() for a in emails),
         assistant_emails=tuple(a.lower() for a in assistants), **values))
     [mentor_id] = repo.add_mentors(app.store(), [entry], app.now())
-    click.echo(f"Added mentor {mentor_id}: {name}")
+    click.echo(f"Added mentor {mentor_id}: {for_terminal(name)}")
 
 
 @mentor_group.command("list")
@@ -116,8 +117,8 @@ def mentor_list(app: App, as_json: bool) -> None:
     table = Table("id", "rank", "name", "institution", "specialty", "email", "status")
     for r in records:
         e = r.entry
-        table.add_row(str(r.id), "" if e.rank is None else str(e.rank), e.name, e.institution,
-                      e.specialty, ", ".join(e.emails), e.outreach_status)
+        add_row(table, r.id, "" if e.rank is None else e.rank, e.name, e.institution,
+                e.specialty, ", ".join(e.emails), e.outreach_status)
     app.console.print(table)
 
 
@@ -135,7 +136,7 @@ def mentor_show(app: App, mentor: str, as_json: bool) -> None:
     for key, value in data.items():
         if value not in ("", None, []):
             shown = ", ".join(value) if isinstance(value, list) else value
-            click.echo(f"{key.replace('_', ' '):>18}: {shown}")
+            click.echo(f"{key.replace('_', ' '):>18}: {for_terminal(shown)}")
 
 
 @mentor_group.command("edit")
@@ -164,8 +165,8 @@ def mentor_edit(app: App, /, mentor: str, name: str | None, emails: tuple[str, .
     if not changes:
         raise UsageError("nothing to change: give at least one option (see --help)")
     entry = _checked(dataclasses.replace(record.entry, **changes))
-    repo.update_mentor(store, record.id, entry, app.now())
-    click.echo(f"Updated mentor {record.id}: {entry.name}")
+    repo.update_mentor(store, record.id, changes, app.now())
+    click.echo(f"Updated mentor {record.id}: {for_terminal(entry.name)}")
 
 
 @mentor_group.command("remove")
@@ -179,7 +180,7 @@ def mentor_remove(app: App, mentor: str) -> None:
     store = app.store()
     record = store.read.mentors.find(mentor)
     repo.remove_mentor(store, record.id, app.now())
-    click.echo(f"Removed mentor {record.id}: {record.name}")
+    click.echo(f"Removed mentor {record.id}: {for_terminal(record.name)}")
 
 
 @mentor_group.command("import")
@@ -205,7 +206,7 @@ def mentor_import(app: App, file: Path) -> None:
             raise UsageError(f"{file}: cannot be read ({exc.strerror})") from None
     entries = parse_csv(text, str(file))
     ids = repo.add_mentors(app.store(), entries, app.now())
-    click.echo(f"Imported {len(ids)} mentor(s) from {file}")
+    click.echo(f"Imported {len(ids)} mentor(s) from {for_terminal(file)}")
 
 
 @mentor_group.command("export")
@@ -216,10 +217,12 @@ def mentor_export(app: App, output: Path | None) -> None:
     """Export the hit list as CSV with the guide's columns (re-importable)."""
     text = to_csv(r.entry for r in app.store().read.mentors.all())
     if output is None:
-        click.echo(text, nl=False)
+        # Piped, the CSV goes out as is; on a terminal it is shown, so made safe to show.
+        click.echo(for_terminal(text, multiline=True) if sys.stdout.isatty() else text,
+                   nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"Wrote {output}", err=True)
+        write_private(output, text)
+        click.echo(f"Wrote {for_terminal(output)}", err=True)
 
 
 def parse_date(text: str, what: str) -> date:
@@ -258,7 +261,7 @@ def application_add(app: App, name: str, deadline: str | None, letters_required:
     when = parse_date(deadline, "--deadline") if deadline else None
     app_id = repo.add_application(app.store(), name, when, letters_required, system,
                                   programs, instructions, app.now())
-    click.echo(f"Added application {app_id}: {name}")
+    click.echo(f"Added application {app_id}: {for_terminal(name)}")
 
 
 @application_group.command("list")
@@ -273,8 +276,7 @@ def application_list(app: App, as_json: bool) -> None:
         return
     table = Table("id", "name", "system", "deadline", "letters")
     for r in records:
-        table.add_row(str(r.id), r.name, r.system, str(r.deadline or ""),
-                      str(r.letters_required))
+        add_row(table, r.id, r.name, r.system, r.deadline or "", r.letters_required)
     app.console.print(table)
 
 
@@ -304,5 +306,5 @@ def application_outcome(app: App, application: str, outcome: str) -> None:
         tracker.handle(ask_id, ev.OutcomeRecorded(outcome), now)
     tracker.run_due(now)
     started = store.read.asks.started_at("thanks", found.id, now)
-    click.echo(f"Recorded the outcome of {found.name}; {started} thank-you draft(s) prepared "
-               "(`maild drafts`).")
+    click.echo(f"Recorded the outcome of {for_terminal(found.name)}; {started} thank-you "
+               "draft(s) prepared (`maild drafts`).")

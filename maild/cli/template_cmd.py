@@ -21,6 +21,7 @@ from maild.adapters.templates import (
     sample_context,
 )
 from maild.cli.app import App, pass_app
+from maild.cli.terminal import for_terminal
 from maild.errors import MaildError
 
 
@@ -31,7 +32,7 @@ class _TemplateGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MaildError as error:
-            click.echo(f"maild: error: {error.message.splitlines()[0]}", err=True)
+            click.echo(f"maild: error: {for_terminal(error.message.splitlines()[0])}", err=True)
             ctx.exit(error.exit_code)
 
 
@@ -132,5 +133,5 @@ def _report(problems: list[Problem], path: str | None = None) -> None:
         click.echo("all templates render" if path is None else f"{path}: ok")
         return
     for problem in problems:
-        click.echo(str(problem))
+        click.echo(for_terminal(problem))
     raise click.exceptions.Exit(1)

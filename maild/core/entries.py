@@ -16,7 +16,7 @@ _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z0-9-]{2,}$")
 # reach a header (From/To names, the Subject) and could add one. Refused at entry.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Free text that never reaches a header may span lines.
-_MULTILINE_FIELDS = frozenset({"notes"})
+MULTILINE_FIELDS = frozenset({"notes"})
 _SPLIT = re.compile(r"[;,\s]+")
 # Ranks are positions on a list of a dozen people; the bound keeps a typo (or 1e30)
 # from reaching SQLite, whose integers stop at 2**63.
@@ -62,7 +62,7 @@ def check_email(address: str) -> str | None:
 
 def check_text(field_name: str, value: str) -> str | None:
     """A problem phrase when ``value`` holds a control character (CR, LF, NUL, ...)."""
-    allowed = "\n\r\t" if field_name in _MULTILINE_FIELDS else ""
+    allowed = "\n\r\t" if field_name in MULTILINE_FIELDS else ""
     bad = [c for c in value if _CONTROL.match(c) and c not in allowed]
     if not bad:
         return None

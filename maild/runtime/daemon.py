@@ -28,7 +28,7 @@ import signal
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -37,7 +37,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from maild import paths
 from maild.adapters import sdnotify
 from maild.adapters.credentials import secret_for
-from maild.adapters.imap import ImapConnection
+from maild.adapters.imap import ImapConnection, reachable
 from maild.app.drafting import TemplateDrafts
 from maild.app.inbox import Inbox
 from maild.app.notify import Notifier
@@ -67,7 +67,9 @@ class DaemonOptions:
     stuck_retry: float = 30.0           # something due could not be done: look again then
     ready_timeout: float = 120.0        # READY=1 at the latest after this, even if offline
     stop_timeout: float = 8.0           # SIGTERM -> exit well inside systemd's 10 s
-    timing: WatchTiming = field(default_factory=WatchTiming)
+    # None: from config.toml's [watch] (what `maild run` uses); tests and the demo
+    # pass their own.
+    timing: WatchTiming | None = None
 
 
 class Daemon:
@@ -120,21 +122,40 @@ class Daemon:
             self.poke()
         return sync
 
+    def _give_up(self, config: Config, account: str, role: str) -> Callable[[str], None]:
+        def tell(why: str) -> None:
+            notify = self.notify_user or self._notifier(config)
+            try:
+                notify(Level.URGENT, f"maild stopped watching {account} ({role}): {why}")
+            except Exception:
+                log.exception("could not tell the user why %s/%s stopped", account, role)
+        return tell
+
     def _resolve(self, role: str) -> Callable[[ImapConnection], str | None]:
         def resolve(conn: ImapConnection) -> str | None:
             names = conn.folders()
             return names.inbox if role == "inbox" else names.sent
         return resolve
 
+    def _timing(self, config: Config) -> WatchTiming:
+        if self.options.timing is not None:
+            return self.options.timing
+        return WatchTiming(backoff_base=config.watch.reconnect_min,
+                           backoff_cap=config.watch.reconnect_max,
+                           probe_interval=config.watch.probe_every)
+
     def _start_watchers(self, config: Config) -> None:
         self._watch_stop = threading.Event()
         self._watchers = []
         for account in config.accounts:
             for role in ROLES:
+                endpoint = account.imap
                 watcher = FolderWatcher(
                     account=account.name, role=role, connect=self._connect(account),
                     resolve=self._resolve(role), sync=self._sync_for(config, account, role),
-                    stop=self._watch_stop, timing=self.options.timing)
+                    stop=self._watch_stop, timing=self._timing(config),
+                    probe=lambda e=endpoint: reachable(e),  # type: ignore[misc]
+                    give_up=self._give_up(config, account.name, role))
                 watcher.start()
                 self._watchers.append(watcher)
 

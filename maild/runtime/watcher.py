@@ -5,6 +5,12 @@ A ``FolderWatcher`` owns the protocol loop only. What to do with new mail is the
 connection whenever the folder may have changed: after every (re)connect and on every
 EXISTS the server pushes. Any error drops the connection and reconnects with
 exponential backoff and jitter; the thread dies only when asked to stop.
+
+While the server cannot be reached at all, the back-off grows (up to minutes after a
+long outage), but the wait is not blind: a cheap ``probe`` (a TCP connect) every
+``probe_interval`` seconds ends it as soon as the server is back, and the back-off
+starts over. So the catch-up after an outage begins within seconds of the server's
+return, whatever the back-off had grown to.
 """
 
 from __future__ import annotations
@@ -16,12 +22,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from maild.adapters.imap import ImapConnection
+from maild.adapters.imap import CertificateError, ImapConnection, ImapUnreachable
 from maild.errors import MaildError
 
 log = logging.getLogger(__name__)
 
 Connect = Callable[[], ImapConnection]
+# True when the server accepts connections again (cheap: no TLS, no login).
+Probe = Callable[[], bool]
+# Told (once) why the watcher gave up: what only the user can fix.
+GiveUp = Callable[[str], None]
 # What the sync returns (e.g. an inbox SyncResult) is only logged.
 Sync = Callable[[ImapConnection, str], object]
 # Catch-ups in a row when the server keeps announcing mail during catch-up; past this
@@ -36,6 +46,7 @@ class WatchTiming:
     poll_interval: float = 60.0      # servers without IDLE
     backoff_base: float = 1.0
     backoff_cap: float = 300.0
+    probe_interval: float = 2.0      # while unreachable; 0 turns probing off
 
 
 def backoff_delay(attempt: int, timing: WatchTiming, rng: random.Random) -> float:
@@ -50,7 +61,8 @@ class FolderWatcher(threading.Thread):
     def __init__(self, *, account: str, role: str, connect: Connect,
                  resolve: Callable[[ImapConnection], str | None], sync: Sync,
                  stop: threading.Event, timing: WatchTiming | None = None,
-                 rng: random.Random | None = None, use_idle: bool = True) -> None:
+                 rng: random.Random | None = None, use_idle: bool = True,
+                 probe: Probe | None = None, give_up: GiveUp | None = None) -> None:
         super().__init__(name=f"watch-{account}-{role}", daemon=True)
         self.account = account
         self.role = role
@@ -62,6 +74,10 @@ class FolderWatcher(threading.Thread):
         self._rng = rng or random.Random()
         # False forces polling even where the server offers IDLE (tests, broken IDLE).
         self.use_idle = use_idle
+        self._probe = probe
+        self._give_up = give_up
+        # Why the watcher stopped for good (a certificate that cannot be verified).
+        self.gave_up: str | None = None
         self._connected = threading.Event()
         # Set once the first catch-up after start finished (the daemon's READY=1).
         self.caught_up = threading.Event()
@@ -81,6 +97,7 @@ class FolderWatcher(threading.Thread):
         attempt = 0
         while not self._stop_event.is_set():
             conn: ImapConnection | None = None
+            unreachable = False
             try:
                 conn = self._connect()
                 folder = self._resolve(conn)
@@ -95,6 +112,19 @@ class FolderWatcher(threading.Thread):
                 self.caught_up.set()
                 attempt = 0
                 self._watch(conn, folder)
+            except CertificateError as exc:
+                # Retrying cannot fix it and verification is never turned off: stop, and
+                # tell the user what to change (a reload restarts the watchers).
+                log.error("%s/%s: %s; not watching until the config is fixed",
+                          self.account, self.role, exc)
+                self.gave_up = exc.message
+                if self._give_up is not None:
+                    self._give_up(exc.message)
+                self.caught_up.set()
+                return
+            except ImapUnreachable as exc:
+                unreachable = True
+                log.warning("%s/%s: %s", self.account, self.role, exc)
             except MaildError as exc:
                 log.warning("%s/%s: %s", self.account, self.role, exc)
             except Exception:
@@ -110,7 +140,29 @@ class FolderWatcher(threading.Thread):
             attempt += 1
             self.reconnects += 1
             log.info("%s/%s: reconnecting in %.1fs", self.account, self.role, delay)
+            if unreachable and self._wait_for_server(delay):
+                # Back: start the back-off over, so a failure right after the return
+                # is retried soon, and nothing waits for what the outage grew it to.
+                attempt = 0
+                log.info("%s/%s: the server answers again; reconnecting now", self.account,
+                         self.role)
+
+    def _wait_for_server(self, delay: float) -> bool:
+        """Wait up to ``delay`` seconds; True as soon as the probe reaches the server."""
+        interval = self.timing.probe_interval
+        if self._probe is None or interval <= 0:
             self._stop_event.wait(delay)
+            return False
+        deadline = time.monotonic() + delay
+        while not self._stop_event.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self._stop_event.wait(min(interval, left)):
+                return False
+            if self._probe():
+                return True
+        return False
 
     def _catch_up(self, conn: ImapConnection, folder: str) -> None:
         for _ in range(_MAX_CATCHUP_ROUNDS):

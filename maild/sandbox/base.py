@@ -1,16 +1,23 @@
-"""What the sandbox servers share: the error they raise and loopback port helpers.
+"""What the sandbox servers share: the error they raise, loopback port helpers, and
+what a throwaway IMAP server offers the tests (``ImapSandbox``) whichever
+implementation (Dovecot, Cyrus) runs underneath.
 
-The sandbox (a throwaway Dovecot and an aiosmtpd server) only ever listens on
-127.0.0.1; nothing here opens a port on any other interface.
+The sandbox (throwaway Dovecot and Cyrus IMAP servers, an aiosmtpd server) only ever
+listens on 127.0.0.1; nothing here opens a port on any other interface.
 """
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from maild.errors import MaildError
 
@@ -19,6 +26,97 @@ LOOPBACK = "127.0.0.1"
 
 class SandboxError(MaildError):
     """A sandbox server could not be started, stopped or changed."""
+
+
+@dataclass(frozen=True)
+class ImapAccount:
+    """Everything a client needs to log in to an IMAP sandbox as one user."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The account a sandbox server's processes run as."""
+
+    name: str
+    group: str
+    uid: int
+    gid: int
+
+    @classmethod
+    def _from_entry(cls, entry: pwd.struct_passwd) -> RunAs:
+        try:
+            group = grp.getgrgid(entry.pw_gid).gr_name
+        except KeyError:
+            group = str(entry.pw_gid)
+        return cls(entry.pw_name, group, entry.pw_uid, entry.pw_gid)
+
+    @classmethod
+    def choose(cls, candidates: Iterable[str], server: str) -> RunAs:
+        """The current user, or the first existing unprivileged account when we are
+        root (``MAILD_SANDBOX_USER`` names another one)."""
+        if os.geteuid() != 0:
+            return cls._from_entry(pwd.getpwuid(os.geteuid()))
+        wanted = os.environ.get("MAILD_SANDBOX_USER")
+        names = (wanted,) if wanted else tuple(candidates)
+        for name in names:
+            try:
+                entry = pwd.getpwnam(name)
+            except KeyError:
+                continue
+            return cls._from_entry(entry)
+        raise SandboxError(
+            f"running as root, but none of the accounts {', '.join(names)} exists to run "
+            f"{server} as; set MAILD_SANDBOX_USER to an unprivileged account"
+        )
+
+    @property
+    def needs_switch(self) -> bool:
+        """Whether starting the server means dropping from root to this account."""
+        return os.geteuid() != self.uid
+
+
+class ImapSandbox(Protocol):
+    """A throwaway IMAP server as the tests drive it, whatever its implementation.
+
+    Any username that went through ``account(user)`` logs in with ``password`` and gets
+    its own empty mailbox with INBOX, Drafts, Sent and Trash (special-use flags set).
+    ``deliver`` puts a message straight into a folder the way an MDA would, whether
+    the server runs or not; a stopped server serves it at its next ``start``.
+    ``reset_uidvalidity`` makes the server give a folder a new UIDVALIDITY, keeping its
+    messages.
+    """
+
+    name: str
+    host: str
+    port: int
+    password: str
+
+    @property
+    def running(self) -> bool: ...
+
+    def account(self, user: str) -> ImapAccount: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+    def restart(self, *, graceful: bool = True) -> None: ...
+
+    def close(self) -> None: ...
+
+    def deliver(self, user: str, folder: str, raw: bytes, *, flags: Iterable[str] = (),
+                received: float | None = None) -> Path: ...
+
+    def reset_uidvalidity(self, user: str, folder: str) -> None: ...
+
+    def log_tail(self, lines: int = 30) -> str: ...
 
 
 class SandboxServer:

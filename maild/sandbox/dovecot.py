@@ -13,11 +13,9 @@ mailbox, so a test that wants a clean mailbox just uses a new name.
 from __future__ import annotations
 
 import contextlib
-import grp
 import itertools
 import logging
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -27,12 +25,21 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from imapclient import imap_utf7
 
-from maild.sandbox.base import LOOPBACK, SandboxError, SandboxServer, free_port, wait_for_greeting
+from maild.sandbox.base import (
+    LOOPBACK,
+    ImapAccount,
+    RunAs,
+    SandboxError,
+    SandboxServer,
+    free_port,
+    wait_for_greeting,
+)
+
+__all__ = ["DEFAULT_PASSWORD", "DovecotServer", "ImapAccount", "find_dovecot"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,57 +93,6 @@ def find_dovecot() -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class ImapAccount:
-    """Everything a client needs to log in to the sandbox as one user."""
-
-    host: str
-    port: int
-    user: str
-    password: str
-
-
-@dataclass(frozen=True)
-class RunAs:
-    """The account the Dovecot processes run as."""
-
-    name: str
-    group: str
-    uid: int
-    gid: int
-
-    @classmethod
-    def _from_entry(cls, entry: pwd.struct_passwd) -> RunAs:
-        try:
-            group = grp.getgrgid(entry.pw_gid).gr_name
-        except KeyError:
-            group = str(entry.pw_gid)
-        return cls(entry.pw_name, group, entry.pw_uid, entry.pw_gid)
-
-    @classmethod
-    def choose(cls) -> RunAs:
-        """The current user, or an unprivileged system account when we are root."""
-        if os.geteuid() != 0:
-            return cls._from_entry(pwd.getpwuid(os.geteuid()))
-        wanted = os.environ.get("MAILD_SANDBOX_USER")
-        for name in (wanted,) if wanted else _UNPRIVILEGED_USERS:
-            try:
-                entry = pwd.getpwnam(name)
-            except KeyError:
-                continue
-            return cls._from_entry(entry)
-        raise SandboxError(
-            "running as root, but none of the accounts "
-            f"{', '.join(_UNPRIVILEGED_USERS)} exists to run Dovecot as; "
-            "set MAILD_SANDBOX_USER to an unprivileged account"
-        )
-
-    @property
-    def needs_switch(self) -> bool:
-        """Whether starting Dovecot means dropping from root to this account."""
-        return os.geteuid() != self.uid
-
-
 class DovecotServer(SandboxServer):
     """One Dovecot instance on 127.0.0.1, living in its own temporary directory.
 
@@ -164,13 +120,14 @@ class DovecotServer(SandboxServer):
                 "dovecot is not installed (Debian/Ubuntu: apt-get install dovecot-imapd; "
                 "macOS: brew install dovecot)"
             )
+        self.name = "dovecot"
         self.binary = found
         self.password = password
         self.host = LOOPBACK
         self._fixed_port = port is not None
         self.port = port if port is not None else free_port()
         self.keep = keep or os.environ.get("MAILD_SANDBOX_KEEP") == "1"
-        self.run_as = RunAs.choose()
+        self.run_as = RunAs.choose(_UNPRIVILEGED_USERS, "Dovecot")
         self.base_dir = base_dir if base_dir is not None else self._make_base_dir()
         self._process: subprocess.Popen[bytes] | None = None
         self._deliveries = itertools.count()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from maild import paths
-from maild.sandbox.dovecot import DovecotServer
+from maild.sandbox.base import ImapSandbox
 from maild.sandbox.smtp import SmtpSandbox
 
 IDENTITY = """\
@@ -36,21 +36,22 @@ save_sent_copy = "{save}"
 """
 
 
-def sandbox_config(dovecot: DovecotServer, smtp: SmtpSandbox, user: str, *,
+def sandbox_config(imap: ImapSandbox, smtp: SmtpSandbox, user: str, *,
                    password_env: str, save_sent_copy: str = "always", extra: str = "") -> str:
     return IDENTITY + ACCOUNT.format(
-        user=user, imap_host=dovecot.host, imap_port=dovecot.port, smtp_host=smtp.host,
+        user=user, imap_host=imap.host, imap_port=imap.port, smtp_host=smtp.host,
         smtp_port=smtp.port, ca=smtp.ca_path, password_env=password_env,
         save=save_sent_copy) + extra
 
 
-def write_sandbox_home(home: Path, dovecot: DovecotServer, smtp: SmtpSandbox, user: str, *,
+def write_sandbox_home(home: Path, imap: ImapSandbox, smtp: SmtpSandbox, user: str, *,
                        password_env: str, save_sent_copy: str = "always",
                        extra: str = "") -> Path:
     """Create ``home`` with a config.toml for the sandbox; returns the config's path."""
+    imap.account(user)  # Cyrus creates the login here; Dovecot takes any name as is
     paths.ensure_home(home)
     path = paths.config_path(home)
-    path.write_text(sandbox_config(dovecot, smtp, user, password_env=password_env,
+    path.write_text(sandbox_config(imap, smtp, user, password_env=password_env,
                                    save_sent_copy=save_sent_copy, extra=extra),
                     encoding="utf-8")
     return path

@@ -7,11 +7,12 @@ timeline entry) in one transaction each.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from maild.core.entries import MentorInput
 from maild.core.events import EventKind
@@ -152,12 +153,30 @@ class Mentors(Repo):
         self._write_addresses(mentor_id, entry)
         return mentor_id
 
-    def update(self, mentor_id: int, entry: MentorInput) -> None:
-        self._check_addresses_free(entry.emails + entry.assistant_emails, mentor_id)
-        self._write().execute(
-            f"UPDATE mentors SET {', '.join(c + ' = ?' for c in _MENTOR_COLUMNS)} WHERE id = ?",
-            (*_values(entry), mentor_id))
-        self._write_addresses(mentor_id, entry)
+    def update(self, mentor_id: int, changes: Mapping[str, object]) -> None:
+        """Write only the fields in ``changes`` (MentorInput names).
+
+        Never the whole row: what the user read before editing may be stale by now (the
+        daemon moves outreach_status when a reply lands), and writing it back would undo
+        that change.
+        """
+        unknown = set(changes) - {*_MENTOR_COLUMNS, "emails", "assistant_emails"}
+        if unknown:
+            raise UsageError(f"not a mentor field: {', '.join(sorted(unknown))}")
+        columns = [c for c in _MENTOR_COLUMNS if c in changes]
+        if columns:
+            self._write().execute(
+                f"UPDATE mentors SET {', '.join(c + ' = ?' for c in columns)} WHERE id = ?",
+                (*(changes[c] for c in columns), mentor_id))
+        if "emails" in changes or "assistant_emails" in changes:
+            current = self.get(mentor_id).entry
+            entry = dataclasses.replace(
+                current,
+                emails=cast(tuple[str, ...], changes.get("emails", current.emails)),
+                assistant_emails=cast(tuple[str, ...], changes.get(
+                    "assistant_emails", current.assistant_emails)))
+            self._check_addresses_free(entry.emails + entry.assistant_emails, mentor_id)
+            self._write_addresses(mentor_id, entry)
 
     def remove(self, mentor_id: int) -> None:
         """Delete a mentor never asked anything (a history is kept: never email twice)."""
@@ -226,9 +245,11 @@ def add_mentors(store: Store, entries: Iterable[MentorInput], now: datetime) -> 
     return ids
 
 
-def update_mentor(store: Store, mentor_id: int, entry: MentorInput, now: datetime) -> None:
+def update_mentor(store: Store, mentor_id: int, changes: Mapping[str, object],
+                  now: datetime) -> None:
+    """Write only the fields in ``changes`` (MentorInput names), in one transaction."""
     with store.transaction() as tx:
-        tx.mentors.update(mentor_id, entry)
+        tx.mentors.update(mentor_id, changes)
         tx.events.add(now, EventKind.MENTOR_EDITED, mentor_id=mentor_id)
 
 

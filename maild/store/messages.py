@@ -73,6 +73,20 @@ def already_seen(store: Store, message_id: str, direction: str) -> bool:
     return row is not None
 
 
+def seen_without_id(store: Store, account: str, folder: str, direction: str,
+                    from_addr: str, subject: str, date: datetime | None,
+                    uidvalidity: int) -> bool:
+    """Whether a copy of a message without Message-ID (same sender, subject and Date)
+    was recorded in ``folder`` under another UIDVALIDITY than ``uidvalidity``."""
+    row = store._db.execute(
+        "SELECT 1 FROM messages WHERE message_id IS NULL AND account = ? AND folder = ? "
+        "AND direction = ? AND from_addr = ? AND subject = ? AND date IS ? "
+        "AND uidvalidity IS NOT ? LIMIT 1",
+        (account, folder, direction, from_addr, subject, iso(date) if date else None,
+         uidvalidity)).fetchone()
+    return row is not None
+
+
 def note_gmail_thread(store: Store, message_id: str, thrid: int) -> None:
     """Gmail's thread id of a recorded message that has none yet (maild's own sends
     are recorded at SMTP time; their copy in Sent tells which thread they started)."""

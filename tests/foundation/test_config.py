@@ -41,7 +41,8 @@ def test_example_config_loads_and_documents_every_key() -> None:
     text = (ROOT / "config" / "maild.example.toml").read_text()
     for key in ("name", "email", "role", "timezone", "username", "save_sent_copy",
                 "window", "approval", "auto_approve", "rate_per_hour", "daily_cap", "ca_file",
-                "auth", "keyring", "command", "env", "digest", "folders", "mirror_drafts"):
+                "auth", "keyring", "command", "env", "digest", "folders", "mirror_drafts",
+                "reconnect_min", "reconnect_max", "probe_every"):
         assert f"{key} " in text or f"{key} =" in text or f"{{ {key}" in text, key
 
 

@@ -18,7 +18,7 @@ from maild.app.inbox import Inbox
 from maild.app.outbox import Sender
 from maild.app.tracker import Tracker
 from maild.config import Account, Config
-from maild.sandbox.dovecot import DovecotServer
+from maild.sandbox.base import ImapSandbox
 from maild.sandbox.home import write_sandbox_home
 from maild.sandbox.mail import append, make_message
 from maild.sandbox.smtp import SmtpSandbox
@@ -53,7 +53,7 @@ class World:
     store: Store
     tracker: Tracker
     clock: Clock
-    dovecot: DovecotServer
+    server: ImapSandbox
     smtp: SmtpSandbox
     user: str
 
@@ -77,7 +77,7 @@ class World:
                       imap=self.connect, now=self.clock, **kwargs)  # type: ignore[arg-type]
 
     def deliver(self, raw: bytes, folder: str = "INBOX") -> int:
-        return append(self.dovecot.host, self.dovecot.port, self.user, self.dovecot.password,
+        return append(self.server.host, self.server.port, self.user, self.server.password,
                       folder, raw).uid
 
     def cold_ask_sent(self) -> tuple[int, str]:
@@ -115,27 +115,27 @@ class World:
 
 
 
-def write_config(home: Path, dovecot: DovecotServer, smtp: SmtpSandbox, user: str,
+def write_config(home: Path, server: ImapSandbox, smtp: SmtpSandbox, user: str,
                  save: str = "always", extra: str = "") -> Path:
-    return write_sandbox_home(home, dovecot, smtp, user, password_env=PW_ENV,
+    return write_sandbox_home(home, server, smtp, user, password_env=PW_ENV,
                               save_sent_copy=save, extra=extra)
 
 
 @pytest.fixture
-def smtp_for_user(dovecot: DovecotServer, imap_user: str) -> Iterator[SmtpSandbox]:
+def smtp_for_user(imap_server: ImapSandbox, imap_user: str) -> Iterator[SmtpSandbox]:
     """An SMTP server that accepts the same login as the IMAP user, as providers do."""
-    with SmtpSandbox(username=imap_user, password=dovecot.password) as server:
+    with SmtpSandbox(username=imap_user, password=imap_server.password) as server:
         yield server
 
 
 @pytest.fixture
-def world(tmp_path: Path, dovecot: DovecotServer, smtp_for_user: SmtpSandbox, imap_user: str,
+def world(tmp_path: Path, imap_server: ImapSandbox, smtp_for_user: SmtpSandbox, imap_user: str,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     # worlds.py builds on this module, so it is imported here, not at the top.
     from tests.mail.worlds import build_world
 
-    monkeypatch.setenv(PW_ENV, dovecot.password)
-    world = build_world(tmp_path, dovecot, smtp_for_user, imap_user)
+    monkeypatch.setenv(PW_ENV, imap_server.password)
+    world = build_world(tmp_path, imap_server, smtp_for_user, imap_user)
     yield world
     world.store.close()
 
@@ -144,16 +144,16 @@ Make = Callable[..., "tuple[World, Notices]"]
 
 
 @pytest.fixture
-def make(tmp_path: Path, dovecot: DovecotServer, smtp_for_user: SmtpSandbox, imap_user: str,
+def make(tmp_path: Path, imap_server: ImapSandbox, smtp_for_user: SmtpSandbox, imap_user: str,
          monkeypatch: pytest.MonkeyPatch) -> Make:
     """Build a world with extra config and a record of the notices the user was given."""
     # worlds.py builds on this module, so it is imported here, not at the top.
     from tests.mail.worlds import Notices, build_world
 
-    monkeypatch.setenv(PW_ENV, dovecot.password)
+    monkeypatch.setenv(PW_ENV, imap_server.password)
 
     def build(extra: str = "") -> tuple[World, Notices]:
         notices = Notices()
-        return build_world(tmp_path, dovecot, smtp_for_user, imap_user, extra=extra,
+        return build_world(tmp_path, imap_server, smtp_for_user, imap_user, extra=extra,
                            notices=notices), notices
     return build

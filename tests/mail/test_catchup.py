@@ -13,8 +13,12 @@ from collections.abc import Iterator
 import pytest
 
 from maild.app.inbox import SyncResult
+from tests import rawdb
 from tests.mail.conftest import MENTOR, World
 from tests.mail.test_watch import Watchers, events, steps_cancelled, wait_until
+
+# Both IMAP implementations: what maild relies on must hold on each.
+pytestmark = pytest.mark.both_imap_servers
 
 
 @pytest.fixture
@@ -43,8 +47,8 @@ def test_uidvalidity_reset_refinds_by_search_and_applies_nothing_twice(world: Wo
     assert isinstance(first, SyncResult) and first.seen == 6 and first.applied == 1
     old = uidvalidity(world)
     # The server loses its index; meanwhile the mentor's real answer arrives.
-    world.dovecot.reset_uidvalidity(world.user, "INBOX")
-    world.dovecot.deliver(world.user, "INBOX", world.mentor_writes(
+    world.server.reset_uidvalidity(world.user, "INBOX")
+    world.server.deliver(world.user, "INBOX", world.mentor_writes(
         "Back now - yes, I'd be glad to talk.", in_reply_to=first_id))
     assert uidvalidity(world) != old
     result = world.sync()
@@ -64,9 +68,9 @@ def test_uidvalidity_reset_refinds_by_search_and_applies_nothing_twice(world: Wo
 
 def test_rescan_finds_mentor_mail_outside_the_thread(world: World) -> None:
     ask_id, _ = world.cold_ask_sent()
-    world.dovecot.reset_uidvalidity(world.user, "INBOX")
+    world.server.reset_uidvalidity(world.user, "INBOX")
     # A fresh message (no In-Reply-To) from the mentor: found by FROM, matched by sender.
-    world.dovecot.deliver(world.user, "INBOX", world.mentor_writes(
+    world.server.deliver(world.user, "INBOX", world.mentor_writes(
         "Saw your email - can you stop by Friday?", subject="Your email"))
     result = world.sync()
     assert isinstance(result, SyncResult) and result.rescanned and result.applied == 1
@@ -90,10 +94,28 @@ def test_watcher_survives_a_uidvalidity_reset(world: World, watchers: Watchers) 
     world.deliver(world.mentor_writes("Deals", sender="news@shop.example.com", subject="Deals"))
     watcher = watchers.start()
     # The reset kills and restarts the server under the watcher.
-    world.dovecot.reset_uidvalidity(world.user, "INBOX")
-    world.dovecot.deliver(world.user, "INBOX", world.mentor_writes(
+    world.server.reset_uidvalidity(world.user, "INBOX")
+    world.server.deliver(world.user, "INBOX", world.mentor_writes(
         "Yes, let's meet next week.", in_reply_to=first_id))
     wait_until(steps_cancelled(world, ask_id), timeout=10)
     assert watcher.is_alive() and watcher.reconnects >= 1
     assert any(r.rescanned for r in watchers.results)
     assert len(events(world, "HumanReply")) == 1
+
+
+def test_a_reply_without_message_id_is_not_applied_again_after_a_reset(world: World) -> None:
+    _ask_id, first_id = world.cold_ask_sent()
+    raw = world.mentor_writes("Yes - let's find a time next week.", in_reply_to=first_id)
+    headless = b"\r\n".join(line for line in raw.split(b"\r\n")
+                            if not line.lower().startswith(b"message-id:"))
+    world.deliver(headless)
+    first = world.sync()
+    assert isinstance(first, SyncResult) and first.applied == 1
+    assert len(events(world, "HumanReply")) == 1
+    world.server.reset_uidvalidity(world.user, "INBOX")
+    result = world.sync()
+    assert isinstance(result, SyncResult) and result.rescanned and result.seen == 1
+    assert result.applied == 0
+    assert len(events(world, "HumanReply")) == 1
+    assert rawdb.raw(world.store).execute(
+        "SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()[0] == 1

@@ -8,9 +8,14 @@ from __future__ import annotations
 import email
 from email import policy
 
+import pytest
+
 from tests.mail.conftest import MENTOR, World
 from tests.mail.worlds import draft_status, pending_draft, send, step_status
 from tests.rawdb import raw
+
+# Both IMAP implementations: what maild relies on must hold on each.
+pytestmark = pytest.mark.both_imap_servers
 
 
 def folder_messages(world: World, folder: str) -> list[tuple[email.message.EmailMessage,

@@ -48,7 +48,7 @@ def fault_world(tmp_path: Path, dovecot: DovecotServer, smtp_for_user: SmtpSandb
 
 
 def run_child(world: World, draft_id: int, point: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, PW_ENV: world.dovecot.password,
+    env = {**os.environ, PW_ENV: world.server.password,
            "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     return subprocess.run(
         [sys.executable, CHILD, str(world.config.path), str(world.store.path), str(draft_id),

@@ -7,8 +7,13 @@ import email
 import re
 from email import policy
 
+import pytest
+
 from tests.mail.conftest import ASSISTANT, MENTOR, World
 from tests.rawdb import raw
+
+# Both IMAP implementations: what maild relies on must hold on each.
+pytestmark = pytest.mark.both_imap_servers
 
 
 def sent_folder_ids(world: World) -> list[str]:

@@ -31,6 +31,9 @@ from maild.understand.inspect import inspect_message
 from tests.mail.conftest import MENTOR, World
 from tests.rawdb import raw
 
+# Both IMAP implementations: what maild relies on must hold on each.
+pytestmark = pytest.mark.both_imap_servers
+
 # Small everything: a test must not wait seconds for a stop or a reconnect.
 FAST = WatchTiming(idle_slice=0.1, idle_renew=600.0, poll_interval=0.2, backoff_base=0.05,
                    backoff_cap=0.4)
@@ -68,7 +71,8 @@ class Watchers:
 
     def start(self, role: str = "inbox", *, timing: WatchTiming = FAST, use_idle: bool = True,
               connection: type[ImapConnection] = ImapConnection,
-              wait: bool = True) -> FolderWatcher:
+              wait: bool = True, probe: Callable[[], bool] | None = None,
+              rng: random.Random | None = None) -> FolderWatcher:
         world = self.world
         local = threading.local()
 
@@ -99,7 +103,7 @@ class Watchers:
 
         watcher = FolderWatcher(account=world.account.name, role=role, connect=connect,
                                 resolve=resolve, sync=sync, stop=self.stop, timing=timing,
-                                use_idle=use_idle)
+                                use_idle=use_idle, probe=probe, rng=rng)
         watcher.start()
         self.started.append(watcher)
         if wait:
@@ -198,12 +202,12 @@ def test_a_crash_during_idle_leads_to_reconnect(world: World, watchers: Watchers
     ask_id, first_id = world.cold_ask_sent()
     timing = WatchTiming(idle_slice=0.1, idle_renew=600.0, backoff_base=0.05, backoff_cap=0.4)
     watcher = watchers.start(timing=timing)
-    world.dovecot.kill()
+    world.server.kill()
     wait_until(lambda: watcher.reconnects >= 1 and not watcher.connected, timeout=3)
     # Refused connections while it is down back off; the thread stays alive.
     time.sleep(0.5)
     assert watcher.is_alive()
-    world.dovecot.start()
+    world.server.start()
     wait_until(lambda: watcher.connected, timeout=5)
     assert reply_cancels(world, watchers, ask_id, first_id) < 1.5
 
@@ -213,12 +217,12 @@ def test_reply_delivered_while_the_server_restarts_is_matched(world: World,
     """stop() says BYE; the reply lands in the maildir while no server runs."""
     ask_id, first_id = world.cold_ask_sent()
     watcher = watchers.start()
-    world.dovecot.stop()
+    world.server.stop()
     wait_until(lambda: not watcher.connected, timeout=3)
-    world.dovecot.deliver(world.user, "INBOX", world.mentor_writes(
+    world.server.deliver(world.user, "INBOX", world.mentor_writes(
         "Sorry, I was travelling. Yes, let's talk.", in_reply_to=first_id))
     assert world.steps(ask_id)["nudge"] == "planned"
-    world.dovecot.start()
+    world.server.start()
     wait_until(steps_cancelled(world, ask_id), timeout=5)
     assert watcher.is_alive() and watcher.reconnects >= 1
     assert world.state(ask_id) != "waiting_reply"
@@ -269,11 +273,11 @@ def test_a_watch_session_changes_no_flag_in_inbox_or_sent(world: World,
                                                           watchers: Watchers) -> None:
     ask_id, first_id = world.cold_ask_sent()
     # Mail that is there before the watchers start, with all kinds of flags.
-    world.dovecot.deliver(world.user, "INBOX", world.mentor_writes(
+    world.server.deliver(world.user, "INBOX", world.mentor_writes(
         "Old thread.", subject="Earlier"), flags=("\\Seen", "\\Flagged"))
-    world.dovecot.deliver(world.user, "INBOX", world.mentor_writes(
+    world.server.deliver(world.user, "INBOX", world.mentor_writes(
         "Newsletter", sender="news@shop.example.com", subject="News"))
-    world.dovecot.deliver(world.user, "Sent", make_message(
+    world.server.deliver(world.user, "Sent", make_message(
         sender=world.account.email, to=MENTOR, subject="Re: Earlier", body="Thanks!",
         date=world.clock()), flags=("\\Seen", "\\Answered"))
     inbox_before, sent_before = flags_of(world, "INBOX"), flags_of(world, "Sent")
@@ -312,7 +316,7 @@ def test_malformed_mail_never_stops_the_watcher(world: World, watchers: Watchers
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     ask_id, first_id = world.cold_ask_sent()
     watcher = watchers.start()
-    on_disk = world.dovecot.deliver
+    on_disk = world.server.deliver
     # Broken headers from the mentor (matched by sender, so the body is read too).
     on_disk(world.user, "INBOX", b"From: " + MENTOR.encode() + b"\r\nSubject: =?utf-8?q?bro"
             b"ken\r\nDate: yesterday-ish\r\nMessage-ID: <<>>\r\nIn-Reply-To: <unclosed\r\n"
@@ -320,8 +324,8 @@ def test_malformed_mail_never_stops_the_watcher(world: World, watchers: Watchers
     # NUL bytes in headers and body.
     on_disk(world.user, "INBOX", b"From: Dr\x00 Rivera <" + MENTOR.encode() + b">\r\n"
             b"Subject: a\x00b\r\n\r\nbody\x00with\x00nuls\r\n")
-    # Not an email at all.
-    world.deliver(bytes(range(256)) * 64)
+    # Not an email at all (on disk: Cyrus refuses NUL bytes in an APPEND).
+    on_disk(world.user, "INBOX", bytes(range(256)) * 64)
     # A message whose processing fails outright must be recorded and skipped.
     real_inspect = inspect_message
 

@@ -15,7 +15,7 @@ from maild.app.tracker import Tracker
 from maild.config import load
 from maild.core.actions import Level
 from maild.core.entries import MentorInput
-from maild.sandbox.dovecot import DovecotServer
+from maild.sandbox.base import ImapSandbox
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
 from maild.store.mentors import add_mentors
@@ -33,9 +33,9 @@ class Notices:
         self.told.append((level, text))
 
 
-def build_world(home: Path, dovecot: DovecotServer, smtp: SmtpSandbox, user: str, *,
+def build_world(home: Path, server: ImapSandbox, smtp: SmtpSandbox, user: str, *,
                 extra: str = "", notices: Notices | None = None) -> World:
-    config = load(write_config(home, dovecot, smtp, user, extra=extra))
+    config = load(write_config(home, server, smtp, user, extra=extra))
     store = Store.open(home / "maild.db")
     clock = Clock()
     tracker = Tracker(store, config, TemplateDrafts(home, config), notify=notices)
@@ -43,7 +43,7 @@ def build_world(home: Path, dovecot: DovecotServer, smtp: SmtpSandbox, user: str
         name="Dana Rivera", title="Dr.", emails=(MENTOR,), assistant_emails=(ASSISTANT,),
         specialty="cardiology", connection_point="2025 paper on HFpEF registries",
         timezone="America/New_York")], clock())
-    world = World(home, config, store, tracker, clock, dovecot, smtp, user)
+    world = World(home, config, store, tracker, clock, server, smtp, user)
     world.sync("INBOX", "inbox")
     world.sync("Sent", "sent")
     return world
