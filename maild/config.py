@@ -22,10 +22,11 @@ from maild.errors import ConfigError
 
 Security = Literal["tls", "starttls", "none"]
 SaveSentCopy = Literal["auto", "always", "never"]
-AuthMethod = Literal["password", "xoauth2"]
+AuthMethod = Literal["password", "xoauth2", "oauth2"]
 SECURITY_CHOICES: tuple[Security, ...] = ("tls", "starttls", "none")
 SAVE_SENT_CHOICES: tuple[SaveSentCopy, ...] = ("auto", "always", "never")
-AUTH_CHOICES: tuple[AuthMethod, ...] = ("password", "xoauth2")
+AUTH_CHOICES: tuple[AuthMethod, ...] = ("password", "xoauth2", "oauth2")
+OAUTH_PROVIDERS = ("microsoft", "google", "custom")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
@@ -63,6 +64,27 @@ class PasswordSource:
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """How an ``auth = "oauth2"`` account signs in; empty values take the preset's.
+
+    ``provider`` names a preset in ``maild.providers`` ("microsoft", "google") or is
+    "custom", which needs every URL, the scopes and the client id spelt out. The URLs
+    also override a preset's (a school's own identity provider, or a local test one).
+    """
+
+    provider: str
+    client_id: str = ""
+    # Google's "client secret" of an installed app is not a secret (Google says so: it
+    # ships inside every copy of the app), which is why it may sit in config.toml.
+    client_secret: str = ""
+    tenant: str = ""
+    authorize_url: str = ""
+    token_url: str = ""
+    device_url: str = ""
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Folders:
     """Folder names, when SPECIAL-USE discovery is not enough (empty = discover)."""
 
@@ -82,6 +104,8 @@ class Account:
     auth: AuthMethod = "password"
     save_sent_copy: SaveSentCopy = "auto"
     folders: Folders = field(default_factory=Folders)
+    # Set exactly when auth = "oauth2"; ``password`` then says where the refresh token is.
+    oauth: OAuthSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -297,7 +321,10 @@ def _endpoint(t: _Table, default_port: dict[str, int]) -> Endpoint:
     return endpoint
 
 
-def _password(t: _Table) -> PasswordSource:
+def _password(t: _Table, auth: str) -> PasswordSource:
+    if "password" not in t.data and auth == "oauth2":
+        # `maild auth login` keeps the refresh token in the keyring unless told otherwise.
+        return PasswordSource(keyring="maild")
     if "password" not in t.data:
         raise t.error("password", "is required: {keyring = \"...\"}, {command = \"...\"} or "
                       "{env = \"...\"}")
@@ -313,6 +340,51 @@ def _password(t: _Table) -> PasswordSource:
     return PasswordSource(**sources)
 
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _url(t: _Table, name: str) -> str:
+    value = cast(str, t.get(name, str, "", required=False))
+    if not value:
+        return value
+    scheme, _, rest = value.partition("://")
+    host = rest.split("/", 1)[0].rsplit(":", 1)[0] if rest else ""
+    if scheme == "https" and host:
+        return value
+    if scheme == "http" and host in _LOOPBACK_HOSTS:
+        return value  # a local identity provider (a bridge, or the test sandbox)
+    raise t.error(name, f"{value!r} must be an https:// URL (http:// only on 127.0.0.1)")
+
+
+def _oauth(t: _Table) -> OAuthSettings:
+    provider = cast(str, t.get("provider", str))
+    if provider not in OAUTH_PROVIDERS:
+        raise t.error("provider", f"must be one of {', '.join(OAUTH_PROVIDERS)}, "
+                                  f"not {provider!r}")
+    scopes = t.get("scopes", list, [])
+    if not all(isinstance(s, str) and s.strip() for s in scopes):
+        raise t.error("scopes", "must be a list of scope strings")
+    settings = OAuthSettings(
+        provider=provider,
+        client_id=t.get("client_id", str, "", required=False),
+        client_secret=t.get("client_secret", str, "", required=False),
+        tenant=t.get("tenant", str, "", required=False),
+        authorize_url=_url(t, "authorize_url"),
+        token_url=_url(t, "token_url"),
+        device_url=_url(t, "device_url"),
+        scopes=tuple(scopes),
+    )
+    t.finish()
+    if provider == "custom":
+        missing = [k for k in ("authorize_url", "token_url", "client_id")
+                   if not getattr(settings, k)]
+        if not settings.scopes:
+            missing.append("scopes")
+        if missing:
+            raise t.error(missing[0], "is required with provider = \"custom\"")
+    return settings
+
+
 def _account(t: _Table) -> Account:
     email = t.email("email")
     folders_t = t.table("folders", {})
@@ -322,16 +394,26 @@ def _account(t: _Table) -> Account:
         drafts=folders_t.get("drafts", str, "", required=False),
     )
     folders_t.finish()
+    auth = cast(AuthMethod, t.choice("auth", AUTH_CHOICES, "password"))
+    oauth = None
+    if auth == "oauth2":
+        if "oauth" not in t.data:
+            raise t.error("oauth", "is required with auth = \"oauth2\": "
+                          "oauth = { provider = \"microsoft\" } (or \"google\")")
+        oauth = _oauth(t.table("oauth"))
+    elif "oauth" in t.data:
+        raise t.error("oauth", "is only read with auth = \"oauth2\"")
     account = Account(
         name=t.get("name", str),
         email=email,
         username=t.get("username", str, email),
         imap=_endpoint(t.table("imap"), {"tls": 993, "starttls": 143, "none": 143}),
         smtp=_endpoint(t.table("smtp"), {"tls": 465, "starttls": 587, "none": 25}),
-        password=_password(t),
-        auth=cast(AuthMethod, t.choice("auth", AUTH_CHOICES, "password")),
+        password=_password(t, auth),
+        auth=auth,
         save_sent_copy=cast(SaveSentCopy, t.choice("save_sent_copy", SAVE_SENT_CHOICES, "auto")),
         folders=folders,
+        oauth=oauth,
     )
     t.finish()
     return account

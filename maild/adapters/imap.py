@@ -1,11 +1,11 @@
 """IMAP: one connection to one account, and the read-only operations maild needs.
 
 This module owns the protocol: connecting (TLS, STARTTLS or plain on loopback), logging
-in (password or XOAUTH2), finding the Sent and Drafts folders, fetching what is new
-since a cursor, searching, appending maild's own messages. It never sets a flag, moves
-or deletes (invariant 7): messages are read with BODY.PEEK and folders are selected
-read-only. imapclient's and the socket layer's exceptions are translated here into
-``ProtocolError`` / ``ImapAuthError``.
+in (password, or XOAUTH2 with an access token renewed once when refused), finding the
+Sent and Drafts folders, fetching what is new since a cursor, searching, appending
+maild's own messages. It never sets a flag, moves or deletes (invariant 7): messages
+are read with BODY.PEEK and folders are selected read-only. imapclient's and the socket
+layer's exceptions are translated here into ``ProtocolError`` / ``ImapAuthError``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.response_parser import parse_response
 
+from maild.adapters.credentials import Secret
 from maild.config import Account, Endpoint
 from maild.errors import ProtocolError
 
@@ -150,6 +151,14 @@ def translated(what: str) -> Iterator[None]:
             from None
 
 
+def _login(client: imapclient.IMAPClient, account: Account, secret: str) -> None:
+    with translated("login"):
+        if account.auth in ("xoauth2", "oauth2"):
+            client.oauth2_login(account.username, secret)
+        else:
+            client.login(account.username, secret)
+
+
 def ssl_context(endpoint: Endpoint) -> ssl.SSLContext:
     """Certificate verification is always on; ca_file only adds a trusted authority."""
     context = ssl.create_default_context()
@@ -178,7 +187,9 @@ class ImapConnection:
         self._capabilities: frozenset[str] | None = None
 
     @classmethod
-    def open(cls, account: Account, secret: str, timeout: float = 30.0) -> ImapConnection:
+    def open(cls, account: Account, secret: Secret, timeout: float = 30.0) -> ImapConnection:
+        """Connect and log in. An OAuth2 access token the server refuses is renewed and
+        tried once more before the refusal counts (``ImapAuthError``)."""
         endpoint = account.imap
         try:
             with translated(f"connection to {endpoint.host}:{endpoint.port}"):
@@ -204,11 +215,19 @@ class ImapConnection:
                     raise CertificateError(certificate_fix(endpoint, "imap", problem)) \
                         from None
                 raise
-            with translated("login"):
-                if account.auth == "xoauth2":
-                    client.oauth2_login(account.username, secret)
-                else:
-                    client.login(account.username, secret)
+            if isinstance(secret, str):
+                _login(client, account, secret)
+            else:
+                try:
+                    _login(client, account, secret.current())
+                except ImapAuthError:
+                    try:
+                        _login(client, account, secret.renewed())
+                    except ImapAuthError as again:
+                        words = again.message.removeprefix("IMAP login refused: ")
+                        hint = secret.rejected("IMAP: " + words)
+                        raise ImapAuthError(f"IMAP login refused: {hint} ({words})") from None
+                secret.accepted()
         except BaseException:
             _quietly(client.shutdown)
             raise

@@ -15,12 +15,14 @@ Certificate verification is always on; plain text only for ``security = "none"``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiosmtplib
 
+from maild.adapters.credentials import Secret
 from maild.adapters.imap import certificate_fix, certificate_problem, ssl_context
 from maild.config import Account
 from maild.errors import ProtocolError
@@ -72,7 +74,36 @@ def _classify(exc: aiosmtplib.SMTPResponseException, during: str) -> SendError:
     return SendPermanentError(text)
 
 
-async def send(account: Account, secret: str, envelope_from: str,
+async def login(client: aiosmtplib.SMTP, account: Account, secret: Secret) -> None:
+    """AUTH with a password or an access token; an OAuth2 token the server refuses is
+    renewed and tried once more. A refusal raises aiosmtplib's SMTPAuthenticationError;
+    renewing may raise CredentialError (the provider refused the refresh token)."""
+    if isinstance(secret, str):
+        await _auth(client, account, secret)
+        return
+    # Renewing a token is an HTTP request: not on the event loop.
+    try:
+        await _auth(client, account, await asyncio.to_thread(secret.current))
+    except aiosmtplib.SMTPAuthenticationError:
+        fresh = await asyncio.to_thread(secret.renewed)
+        try:
+            await _auth(client, account, fresh)
+        except aiosmtplib.SMTPAuthenticationError as again:
+            hint = await asyncio.to_thread(secret.rejected, f"SMTP: {_reply(again)}")
+            # The hint first: the reply is cut to one short line when reported.
+            raise aiosmtplib.SMTPAuthenticationError(
+                again.code, f"{hint} ({again.message})") from None
+    secret.accepted()
+
+
+async def _auth(client: aiosmtplib.SMTP, account: Account, secret: str) -> None:
+    if account.auth in ("xoauth2", "oauth2"):
+        await client.auth_xoauth2(account.username, secret)
+    else:
+        await client.login(account.username, secret)
+
+
+async def send(account: Account, secret: Secret, envelope_from: str,
                recipients: Sequence[str], message: bytes, timeout: float = 60.0) -> Accepted:
     """Deliver ``message`` to the account's SMTP server; see the module docstring."""
     endpoint = account.smtp
@@ -87,10 +118,7 @@ async def send(account: Account, secret: str, envelope_from: str,
     try:
         try:
             await client.connect()
-            if account.auth == "xoauth2":
-                await client.auth_xoauth2(account.username, secret)
-            else:
-                await client.login(account.username, secret)
+            await login(client, account, secret)
         except aiosmtplib.SMTPAuthenticationError as exc:
             raise SmtpAuthError(f"SMTP login refused: {_reply(exc)}") from None
         except aiosmtplib.SMTPResponseException as exc:

@@ -21,8 +21,11 @@ from typing import Any, Literal
 
 import aiosmtplib
 
+from maild.adapters.credentials import Secret
 from maild.adapters.imap import ssl_context
+from maild.adapters.smtp import login
 from maild.config import Account
+from maild.errors import CredentialError
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +107,7 @@ def _describe_failure(exc: BaseException, stage: Stage) -> tuple[Stage, str]:
     return stage, f"{type(exc).__name__}: {text}"
 
 
-async def probe(account: Account, secret: str, timeout: float = 10.0) -> SmtpProbe:
+async def probe(account: Account, secret: Secret, timeout: float = 10.0) -> SmtpProbe:
     """Connect to ``account``'s SMTP server, secure it as configured, log in, quit."""
     endpoint = account.smtp
     base = SmtpProbe(host=endpoint.host, port=endpoint.port, security=endpoint.security)
@@ -139,16 +142,17 @@ async def probe(account: Account, secret: str, timeout: float = 10.0) -> SmtpPro
             return _with(base, connect_seconds, tls, failed="login",
                          error="the server offers no AUTH method on this connection")
         login_started = time.perf_counter()
-        if account.auth == "xoauth2":
-            await client.auth_xoauth2(account.username, secret)
-        else:
-            await client.login(account.username, secret)
+        await login(client, account, secret)
         return SmtpProbe(host=endpoint.host, port=endpoint.port, security=endpoint.security,
                          connect_seconds=connect_seconds, tls=tls,
                          login_seconds=time.perf_counter() - login_started,
                          auth_methods=methods)
     except aiosmtplib.SMTPAuthenticationError as exc:
         return _with(base, connect_seconds, tls, failed="login", error=_reply(exc),
+                     auth_refused=True)
+    except CredentialError as exc:
+        # The OAuth2 provider would not renew a refused access token.
+        return _with(base, connect_seconds, tls, failed="login", error=exc.message,
                      auth_refused=True)
     except aiosmtplib.SMTPResponseException as exc:
         return _with(base, connect_seconds, tls, failed=stage, error=_reply(exc))

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from maild.adapters import smtp
 from maild.adapters.compose import Mailbox, compose, new_message_id
+from maild.adapters.credentials import Secret
 from maild.app.lifecycle import NEEDS_USER
 from maild.config import Account, Config
 from maild.core.actions import Level
@@ -102,7 +103,7 @@ def desktop_command(title: str, text: str, *, platform: str = sys.platform,
 class Notifier:
     """Desktop notification or log line; optional daily digest email."""
 
-    def __init__(self, config: Config, *, secret: Callable[[Account], str] | None = None,
+    def __init__(self, config: Config, *, secret: Callable[[Account], Secret] | None = None,
                  platform: str = sys.platform, env: Mapping[str, str] | None = None,
                  which: Callable[[str], str | None] = shutil.which,
                  run: Runner = _run) -> None:

@@ -46,6 +46,7 @@ from zoneinfo import ZoneInfo
 
 from maild.adapters import smtp
 from maild.adapters.compose import Attachment, Mailbox, compose
+from maild.adapters.credentials import Secret
 from maild.adapters.imap import ImapConnection
 from maild.app import lifecycle
 from maild.app.inbox import Inbox
@@ -86,7 +87,7 @@ class Sender:
     """Sends approved drafts for every account of one config."""
 
     def __init__(self, store: Store, tracker: Tracker, config: Config, *,
-                 secret: Callable[[Account], str],
+                 secret: Callable[[Account], Secret],
                  imap: Callable[[Account], ImapConnection],
                  now: Callable[[], datetime],
                  checkpoint: Callable[[str], None] | None = None) -> None:

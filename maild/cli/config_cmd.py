@@ -48,6 +48,12 @@ def as_document(config: Config) -> dict[str, Any]:
         data["password"] = _redacted(account.password)
         for endpoint in ("imap", "smtp"):
             data[endpoint] = {k: v for k, v in data[endpoint].items() if v is not None}
+        oauth = data.pop("oauth")
+        if oauth is not None:
+            oauth["scopes"] = list(oauth["scopes"])
+            if oauth["client_secret"]:
+                oauth["client_secret"] = "(set, not shown)"
+            data["oauth"] = oauth
         accounts.append(data)
     return {
         "identity": asdict(config.identity),

@@ -13,11 +13,11 @@ import click
 import tomli_w
 
 from maild import paths
-from maild.adapters import credentials
+from maild.adapters import credentials, oauth
 from maild.cli.app import App, pass_app
 from maild.config import parse
 from maild.errors import ConfigError, UsageError
-from maild.providers import PROVIDERS, guess
+from maild.providers import OAUTH_PRESETS, PROVIDERS, Provider, guess
 
 
 def _ask(value: Any, prompt: str, no_input: bool, flag: str, **kwargs: Any) -> Any:
@@ -53,6 +53,20 @@ def _ask(value: Any, prompt: str, no_input: bool, flag: str, **kwargs: Any) -> A
 @click.option("--password-env", help="Name of an environment variable holding the password.")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from standard input and store it in the keyring.")
+@click.option("--auth", "auth", type=click.Choice(["password", "oauth2"]),
+              help="How to log in: a password (or app password), or OAuth2 sign-in with "
+                   "the provider (default for Microsoft 365; Google needs a client id of "
+                   "your own, see docs/signin.md).")
+@click.option("--oauth-client-id", help="OAuth2: your own app registration's client id "
+              "(Microsoft 365 has a default; Google needs one).")
+@click.option("--oauth-client-secret", help="OAuth2: its client secret (Google's desktop "
+              "apps have one; it is not a real secret).")
+@click.option("--oauth-tenant", help="OAuth2, Microsoft 365: your school's tenant (domain "
+              "or id) instead of \"common\".")
+@click.option("--oauth-server", metavar="URL", help="OAuth2: sign in with another "
+              "identity provider than the preset's, found through its OpenID discovery "
+              "document at URL/.well-known/openid-configuration (a school's own server, "
+              "or a local test server).")
 @click.option("--no-input", is_flag=True, help="Never ask; fail on anything missing.")
 @click.option("--force", is_flag=True, help="Overwrite an existing config.toml.")
 @pass_app
@@ -62,12 +76,16 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
                  imap_port: int | None, imap_security: str | None, smtp_host: str | None,
                  smtp_port: int | None, smtp_security: str | None,
                  password_command: str | None, password_env: str | None,
-                 password_stdin: bool, no_input: bool, force: bool) -> None:
+                 password_stdin: bool, auth: str | None, oauth_client_id: str | None,
+                 oauth_client_secret: str | None, oauth_tenant: str | None,
+                 oauth_server: str | None, no_input: bool, force: bool) -> None:
     """Create config.toml: who you are and how to reach your mailbox.
 
     Presets cover Gmail, Outlook/Microsoft 365, iCloud and Fastmail. The password is
     never written to the file: it goes to the system keyring, or the config records a
-    command or environment variable that provides it.
+    command or environment variable that provides it. Microsoft 365 accounts (and
+    Google ones with --auth oauth2) sign in through the browser instead:
+    `maild auth login ACCOUNT` after this (offered right away when interactive).
 
     Example for scripts:
 
@@ -88,8 +106,11 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
     provider = _ask(provider, "Mail provider", no_input, "--provider",
                     default=guess(email), type=click.Choice(sorted(PROVIDERS)))
     preset = PROVIDERS[provider]
+    auth = _auth_method(preset, auth, oauth_client_id, no_input)
     if not no_input and preset.key != "other":
-        click.echo(f"Using {preset.label} settings. Password: {preset.password_hint}.")
+        how = (f"sign-in with {OAUTH_PRESETS[preset.oauth].label} (OAuth2)"
+               if auth == "oauth2" else f"password: {preset.password_hint}")
+        click.echo(f"Using {preset.label} settings; {how}.")
 
     imap_host = _ask(imap_host or preset.imap_host or None, "IMAP server", no_input,
                      "--imap-host")
@@ -105,8 +126,18 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
                  "security": smtp_security or preset.smtp_security},
         "save_sent_copy": "never" if preset.saves_sent_copy else "auto",
     }
-    account["password"] = _password_source(app, account, password_command, password_env,
-                                           password_stdin, no_input)
+    if auth == "oauth2":
+        account["auth"] = "oauth2"
+        account["oauth"] = _oauth_table(preset.oauth, oauth_client_id, oauth_client_secret,
+                                        oauth_tenant, oauth_server)
+        source = _token_source(password_command, password_env, password_stdin)
+        if source:
+            account["password"] = source
+    else:
+        if oauth_client_id or oauth_client_secret or oauth_tenant or oauth_server:
+            raise UsageError("the --oauth-* options need --auth oauth2")
+        account["password"] = _password_source(app, account, password_command, password_env,
+                                               password_stdin, no_input)
     document: dict[str, Any] = {
         "identity": {"name": name, "email": email, "role": role,
                      "institution": institution, "timezone": tz},
@@ -125,12 +156,74 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
     tmp.chmod(0o600)
     tmp.replace(target)
     click.echo(f"Wrote {target}")
+    if auth == "oauth2":
+        name_of = account["name"]
+        label = OAUTH_PRESETS[preset.oauth].label
+        if not no_input and "password" not in account and click.confirm(
+                f"Sign in to {label} now (your browser opens)?", default=True):
+            from maild.cli.auth_cmd import login_command
+
+            click.get_current_context().invoke(login_command, account_name=name_of)
+            click.echo("Then: `maild mentor add` starts your hit list.")
+            return
+        click.echo(f"Next: `maild auth login {name_of}` signs you in to {label} in your "
+                   "browser; then `maild doctor` checks the connection.")
+        return
     click.echo("Next: `maild doctor` checks the connection; `maild mentor add` starts your "
                "hit list.")
 
 
 _HEADER = ("# maild configuration, written by `maild init`.\n"
            "# Every key is explained in config/maild.example.toml of the maild sources.\n\n")
+
+
+def _auth_method(preset: Provider, auth: str | None, client_id: str | None,
+                 no_input: bool) -> str:
+    if auth is None:
+        wanted = preset.oauth_by_default or bool(preset.oauth and client_id)
+        if not wanted and preset.oauth and not no_input:
+            wanted = click.confirm(
+                f"Sign in with {OAUTH_PRESETS[preset.oauth].label} (OAuth2) instead of an app "
+                "password? It needs a client id of your own (docs/signin.md)", default=False)
+        auth = "oauth2" if wanted else "password"
+    if auth == "oauth2" and not preset.oauth:
+        raise UsageError(f"{preset.label}: maild has no OAuth2 preset for it; write the "
+                         "[accounts.oauth] table yourself (docs/signin.md)")
+    return auth
+
+
+def _oauth_table(provider: str, client_id: str | None, client_secret: str | None,
+                 tenant: str | None, server: str | None) -> dict[str, str]:
+    table = {"provider": provider}
+    if client_id:
+        table["client_id"] = client_id
+    if client_secret:
+        table["client_secret"] = client_secret
+    if tenant:
+        if provider != "microsoft":
+            raise UsageError("--oauth-tenant is for Microsoft 365 accounts only")
+        table["tenant"] = tenant
+    if server:
+        table.update(oauth.discover(server))
+    if not (client_id or OAUTH_PRESETS[provider].client_id):
+        raise UsageError(f"{OAUTH_PRESETS[provider].label} needs --oauth-client-id (and "
+                         "--oauth-client-secret): register maild with it as docs/signin.md "
+                         "shows")
+    return table
+
+
+def _token_source(command: str | None, env: str | None, from_stdin: bool) -> dict[str, str]:
+    """Where an OAuth2 account's refresh token comes from; {} = the keyring (default)."""
+    if from_stdin:
+        raise UsageError("--password-stdin is for passwords; OAuth2 accounts sign in with "
+                         "`maild auth login` after `maild init`")
+    if command and env:
+        raise UsageError("give only one of --password-command, --password-env")
+    if command:
+        return {"command": command}
+    if env:
+        return {"env": env}
+    return {}
 
 
 def _password_source(app: App, account: dict[str, Any], command: str | None,

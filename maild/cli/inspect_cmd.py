@@ -2,14 +2,17 @@
 
 One file prints DESIGN.md's JSON object (``--json``) or a readable summary. Several
 files print one JSON object per line (JSON Lines) with a ``"file"`` key, in order; a
-file that is not an email gets an ``"error"`` key on its line and the rest still run
-(without ``--json``, a ``maild: error: ...`` line on stderr). A single bad file is a
-one-line error on stderr, as for every command, and exit code 2. ``-`` reads stdin.
+file that cannot be inspected — not an email, unreadable, or one that trips a bug —
+gets an ``"error"`` key on its own line and the rest still run (without ``--json``, a
+``maild: error: ...`` line on stderr). A single bad file is a one-line error on stderr,
+as for every command, and exit code 2. ``-`` reads stdin. No traceback reaches the
+terminal: maild's and its libraries' details go to the log at debug level (-vv).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -18,6 +21,8 @@ import click
 from maild.cli.terminal import for_terminal
 from maild.errors import MessageParseError
 from maild.understand.inspect import Inspection, inspect_message
+
+log = logging.getLogger(__name__)
 
 # Same bound as the parser: reading a 2 GB file to inspect its headers helps no one.
 _MAX_READ = 64 * 1024 * 1024
@@ -48,14 +53,24 @@ def _inspect_file(name: str) -> Inspection:
         return inspect_message(raw)
     except MessageParseError as exc:
         raise MessageParseError(f"{name}: {exc.message}") from exc
+    except Exception as exc:  # inspect_message is not meant to raise; one file never
+        # stops a batch, and the user gets a line, not a traceback.
+        log.debug("inspecting %s failed", name, exc_info=True)
+        raise MessageParseError(f"{name}: cannot inspect ({type(exc).__name__})") from exc
 
 
 def _summary(result: Inspection) -> str:
-    lines = [f"kind:        {result.kind}  ({result.kind_evidence})"]
+    lines = [f"kind:        {result.kind} / {result.subkind}  ({result.kind_evidence})"]
     if result.intent is not None:
-        lines.append(f"intent:      {result.intent}")
-    if result.evidence and result.kind in ("human", "notification"):
-        lines.append(f"because:     {result.evidence}")
+        sure = f"  (confidence {result.confidence:.2f})" if result.confidence is not None else ""
+        review = "  - needs your review" if result.needs_review else ""
+        lines.append(f"intent:      {result.intent}{sure}{review}")
+    if result.kind in ("human", "notification"):
+        because = result.evidence_sentences or ((result.evidence,) if result.evidence else ())
+        for idx, sentence in enumerate(because[:4]):
+            lines.append(("because:     " if idx == 0 else "             ") + sentence)
+    for idx, question in enumerate(result.questions):
+        lines.append(("asks:        " if idx == 0 else "             ") + question)
     if result.kind == "auto_reply":
         back = result.return_date.isoformat() if result.return_date else "not stated"
         lines.append(f"back on:     {back}")

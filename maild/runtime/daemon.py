@@ -36,7 +36,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from maild import paths
 from maild.adapters import sdnotify
-from maild.adapters.credentials import secret_for
+from maild.adapters.credentials import Secrets
 from maild.adapters.imap import ImapConnection, reachable
 from maild.app.drafting import TemplateDrafts
 from maild.app.inbox import Inbox
@@ -89,6 +89,10 @@ class Daemon:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reload = False
         self.ready = asyncio.Event()
+        # One set of secrets for every thread: OAuth2 access tokens are cached and
+        # renewed in one place, and a sign-in gone bad is told to the user once.
+        self.secrets = Secrets(env, now=clock.now, on_reauth=self._sign_in_needed)
+        self._config: Config | None = None
         self.passes = 0  # loop passes done (the idle benchmark and tests read it)
 
     # -- wiring -----------------------------------------------------------------------
@@ -98,11 +102,17 @@ class Daemon:
         return Tracker(store, config, TemplateDrafts(self.home, config), notify=notify)
 
     def _notifier(self, config: Config) -> Notifier:
-        return Notifier(config, secret=lambda a: secret_for(a, self.env), env=self.env)
+        return Notifier(config, secret=self.secrets.get, env=self.env)
+
+    def _sign_in_needed(self, account: Account, text: str) -> None:
+        if self.notify_user is not None:
+            self.notify_user(Level.WARNING, text)
+        elif self._config is not None:
+            self._notifier(self._config).tell(text, Level.WARNING)
 
     def _connect(self, account: Account) -> Callable[[], ImapConnection]:
         def connect() -> ImapConnection:
-            return ImapConnection.open(account, secret_for(account, self.env))
+            return ImapConnection.open(account, self.secrets.get(account))
         return connect
 
     def _imap(self, account: Account) -> ImapConnection:
@@ -241,7 +251,7 @@ class Daemon:
             return await self._run_locked()
 
     async def _run_locked(self) -> int:
-        config = load(paths.config_path(self.home))
+        config = self._config = load(paths.config_path(self.home))
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         for sig, handler in ((signal.SIGTERM, self.request_stop),
@@ -299,7 +309,7 @@ class Daemon:
             self.poke()
 
     def _sender(self, store: Store, tracker: Tracker, config: Config) -> Sender:
-        return Sender(store, tracker, config, secret=lambda a: secret_for(a, self.env),
+        return Sender(store, tracker, config, secret=self.secrets.get,
                       imap=self._imap, now=self.clock.now)
 
     def _reloaded(self, config: Config, store: Store, tracker: Tracker, sender: Sender
@@ -312,6 +322,7 @@ class Daemon:
             self.systemd.ready()
             return config, tracker, sender
         log.info("config reloaded")
+        self._config = new
         self._stop_watchers()
         tracker = self._tracker(store, new)
         sender = self._sender(store, tracker, new)

@@ -3,7 +3,8 @@
 Every check is a small function returning a frozen ``Check``: a name, whether it passed,
 one line of detail, and for a problem one line saying how to fix it. The checks cover
 the whole path a follow-up takes: config.toml, each account's password source (never
-the password), the keyring backend when an account uses it, IMAP (connection, login,
+the password) or OAuth2 sign-in (renewed; whose it is, its scopes, until when; never the
+token), the keyring backend when an account uses it, IMAP (connection, login,
 capabilities, Sent and Drafts), SMTP (connection with TLS, login; nothing is sent), the
 clock and time zones, the database, the background service and the daemon lock.
 
@@ -25,11 +26,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from maild import paths
-from maild.adapters import credentials
-from maild.adapters.credentials import command_program
+from maild.adapters import credentials, oauth
+from maild.adapters.credentials import Secret, command_program
 from maild.adapters.imap import ImapAuthError, ImapConnection, translated
 from maild.adapters.smtp_probe import SmtpProbe, probe
 from maild.clock import NOW_ENV, parse_instant
@@ -187,6 +189,10 @@ def source_text(account: Account, env: Mapping[str, str]) -> str:
 
 def _password_fix(account: Account) -> str:
     source = account.password
+    if account.auth == "oauth2":
+        return (f"sign in again: `maild auth login {account.name}`, as {account.username}, "
+                "allowing maild to read and send mail (a school may have to allow IMAP/SMTP "
+                "access for your account)")
     if account.auth == "xoauth2":
         where = (f"check that `{command_program(source.command)}` prints a fresh access token"
                  if source.command else "check the OAuth2 token (it may have expired)")
@@ -215,6 +221,8 @@ def _provider(account: Account) -> str:
 
 def _credential_fix(account: Account, error: CredentialError) -> str:
     source = account.password
+    if account.auth == "oauth2" and source.keyring:
+        return f"sign in: `maild auth login {account.name}`"
     if source.keyring:
         if "no usable keyring" in error.message:
             return credentials.NO_KEYRING_HELP
@@ -288,7 +296,9 @@ class AccountProbe:
     key: str  # "accounts[0]", for messages that point into config.toml
     env: Mapping[str, str]
     timeout: float
-    secret: str | None = None
+    secret: Secret | None = None
+    # The secret as text, to blank out of what is shown (an OAuth2 access token).
+    secret_text: str | None = None
     imap: ImapConnection | None = None
     imap_login_error: str | None = None  # the server's words when it refused the login
     imap_seconds: float = 0.0
@@ -308,14 +318,75 @@ class AccountProbe:
 
 
 def check_password(p: AccountProbe) -> Check:
+    if p.account.auth == "oauth2":
+        return check_sign_in(p)
     name = p.name("password")
     source = source_text(p.account, p.env)
     try:
-        p.secret = credentials.resolve(p.account.password, p.account.username, p.env)
+        p.secret = p.secret_text = credentials.resolve(p.account.password,
+                                                       p.account.username, p.env)
     except CredentialError as exc:
         return failed(name, f"cannot be obtained from {source}: {exc.message}",
                       _credential_fix(p.account, exc))
     return passed(name, f"obtained from {source} (not shown)")
+
+
+def _scope_name(scope: str) -> str:
+    # "https://outlook.office.com/IMAP.AccessAsUser.All" reads better as its path alone;
+    # "https://mail.google.com/" has none and stays whole.
+    return urlsplit(scope).path.strip("/") or scope
+
+
+def check_sign_in(p: AccountProbe) -> Check:
+    """An OAuth2 account: renew the access token and show whose it is, what it allows,
+    and until when (never the token)."""
+    name = p.name("sign-in")
+    account = p.account
+    login = f"`maild auth login {account.name}`"
+    try:
+        client = oauth.client_for(account)
+    except ConfigError as exc:
+        return failed(name, exc.problem, "see docs/signin.md (registering a client)")
+    secrets = credentials.Secrets(p.env)
+    source = credentials.refresh_token_source(account, p.env)
+    try:
+        token = secrets.access_token(account)
+    except oauth.SignInExpiredError as exc:
+        return failed(name, exc.message.removeprefix(f"{account.name}: "),
+                      f"sign in again: {login}")
+    except CredentialError as exc:
+        if "not signed in yet" in exc.message or "no usable keyring" in exc.message:
+            fix = (credentials.NO_KEYRING_HELP if "no usable keyring" in exc.message
+                   else f"sign in: {login} (your browser opens {client.label}'s page)")
+            return failed(name, exc.message.split("; run ")[0], fix)
+        if account.password.keyring is None and "refresh" not in exc.message:
+            return failed(name, f"no refresh token from {source}: {exc.message}",
+                          _credential_fix(account, exc))
+        return failed(name, exc.message, f"check this machine's network access to "
+                                         f"{client.host}, then run `maild doctor` again")
+    p.secret = credentials.TokenSecret(secrets, account)
+    p.secret_text = token.value
+    who = token.account or "an account the provider did not name"
+    scopes = ", ".join(_scope_name(s) for s in token.scopes) or "none listed"
+    left = token.remaining(secrets.now())
+    until = (f"access token valid until {token.expires_at.astimezone():%H:%M} "
+             f"({max(0, int(left.total_seconds() // 60))} min, renewed by maild)"
+             if token.expires_at is not None and left is not None
+             else "access token without an expiry")
+    detail = (f"{client.label} as {who}; scopes: {scopes}; {until}; refresh token "
+              f"from {source} (not shown)")
+    if token.account and token.account not in (account.username.lower(),
+                                               account.email.lower()):
+        return failed(name, f"signed in to {client.label} as {token.account}, but the "
+                            f"account logs in as {account.username}",
+                      f"{login} and sign in as {account.username}")
+    missing = [s for s in dict.fromkeys((client.imap_scope, client.smtp_scope))
+               if s and s not in token.scopes]
+    if missing:
+        return warned(name, detail + f"; not granted: {', '.join(map(_scope_name, missing))}",
+                      f"{login} again and allow every permission asked for; if it is "
+                      "still missing, your school's administrator has to allow it")
+    return passed(name, detail)
 
 
 def _tls_words(sock: object) -> str:
@@ -508,7 +579,7 @@ def check_account(account: Account, key: str, env: Mapping[str, str],
                 # The IMAP connection is not needed any more; don't hold it during SMTP.
                 p.close()
                 run_smtp_probe(p)
-            yield redact(check(p), p.secret)
+            yield redact(check(p), p.secret_text)
     finally:
         p.close()
 

@@ -1,6 +1,7 @@
-"""What the sandbox servers share: the error they raise, loopback port helpers, and
-what a throwaway IMAP server offers the tests (``ImapSandbox``) whichever
-implementation (Dovecot, Cyrus) runs underneath.
+"""What the sandbox servers share: the error they raise, loopback port helpers, what a
+throwaway IMAP server offers the tests (``ImapSandbox``) whichever implementation
+(Dovecot, Cyrus) runs underneath, and how a mail server checks an OAuth2 bearer token
+(``TokenCheck``).
 
 The sandbox (throwaway Dovecot and Cyrus IMAP servers, an aiosmtpd server) only ever
 listens on 127.0.0.1; nothing here opens a port on any other interface.
@@ -8,11 +9,16 @@ listens on 127.0.0.1; nothing here opens a port on any other interface.
 
 from __future__ import annotations
 
+import base64
 import grp
+import json
 import os
 import pwd
 import socket
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +32,35 @@ LOOPBACK = "127.0.0.1"
 
 class SandboxError(MaildError):
     """A sandbox server could not be started, stopped or changed."""
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """How a sandbox mail server checks a bearer token: RFC 7662 introspection.
+
+    The endpoint must answer ``{"active": true, "username": ...}`` and the username must
+    be the one the client logs in as; otherwise the login is refused. Dovecot's oauth2
+    passdb and the SMTP sandbox both check this way, against ``maild.sandbox.oauth``.
+    """
+
+    introspection_url: str
+    client_id: str
+    client_secret: str
+
+    def allows(self, username: str, token: str, timeout: float = 5.0) -> bool:
+        """Whether ``token`` is active and belongs to ``username`` (False on any error)."""
+        credentials = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode())
+        req = urllib.request.Request(
+            self.introspection_url, data=urllib.parse.urlencode({"token": token}).encode(),
+            headers={"Authorization": f"Basic {credentials.decode()}",
+                     "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as answer:
+                payload = json.load(answer)
+        except (OSError, ValueError, urllib.error.URLError):
+            return False
+        return (isinstance(payload, dict) and payload.get("active") is True
+                and str(payload.get("username", "")).lower() == username.lower())
 
 
 @dataclass(frozen=True)

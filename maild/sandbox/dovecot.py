@@ -8,6 +8,11 @@ is down, and a server that renumbers a folder (a new UIDVALIDITY).
 
 Any username logs in with the sandbox password, and each username gets its own empty
 mailbox, so a test that wants a clean mailbox just uses a new name.
+
+The OAuth2 variant (``oauth=TokenCheck(...)``) also accepts XOAUTH2 and OAUTHBEARER,
+validating each token with Dovecot's own oauth2 passdb against an introspection
+endpoint (RFC 7662), as a provider's IMAP server checks a bearer token; the password
+logins stay as they are. Without ``oauth`` the configuration is exactly the plain one.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from imapclient import imap_utf7
 
@@ -35,11 +41,12 @@ from maild.sandbox.base import (
     RunAs,
     SandboxError,
     SandboxServer,
+    TokenCheck,
     free_port,
     wait_for_greeting,
 )
 
-__all__ = ["DEFAULT_PASSWORD", "DovecotServer", "ImapAccount", "find_dovecot"]
+__all__ = ["DEFAULT_PASSWORD", "DovecotServer", "ImapAccount", "TokenCheck", "find_dovecot"]
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +117,7 @@ class DovecotServer(SandboxServer):
         binary: str | None = None,
         base_dir: Path | None = None,
         keep: bool = False,
+        oauth: TokenCheck | None = None,
     ) -> None:
         if not password or any(ch.isspace() for ch in password):
             # The password goes into the static passdb's args, which split on spaces.
@@ -123,6 +131,7 @@ class DovecotServer(SandboxServer):
         self.name = "dovecot"
         self.binary = found
         self.password = password
+        self.oauth = oauth
         self.host = LOOPBACK
         self._fixed_port = port is not None
         self.port = port if port is not None else free_port()
@@ -145,6 +154,10 @@ class DovecotServer(SandboxServer):
     @property
     def config_path(self) -> Path:
         return self.base_dir / "dovecot.conf"
+
+    @property
+    def oauth_config_path(self) -> Path:
+        return self.base_dir / "dovecot-oauth2.conf.ext"
 
     @property
     def log_path(self) -> Path:
@@ -214,6 +227,12 @@ class DovecotServer(SandboxServer):
         token = uuid.uuid4().hex[:12]
         self.config_path.write_text(self._render_config(token), encoding="utf-8")
         self._give_away(self.config_path)
+        if self.oauth is not None:
+            self.oauth_config_path.write_text(self._render_oauth_config(self.oauth),
+                                              encoding="utf-8")
+            # It holds the introspection client's secret: readable by Dovecot alone.
+            self.oauth_config_path.chmod(0o600)
+            self._give_away(self.oauth_config_path)
         switch = self.run_as.needs_switch
         with open(self.stderr_path, "ab") as stderr:
             # -F keeps the master in the foreground, so this Popen *is* the master and
@@ -416,7 +435,7 @@ class DovecotServer(SandboxServer):
                     os.chown(os.path.join(dirpath, name), self.run_as.uid, self.run_as.gid)
 
     def _render_config(self, token: str) -> str:
-        return _CONFIG_TEMPLATE.format(
+        text = _CONFIG_TEMPLATE.format(
             token=token,
             base=self.base_dir,
             instance=f"maild-sandbox-{self.port}",
@@ -428,6 +447,26 @@ class DovecotServer(SandboxServer):
             host=self.host,
             port=self.port,
         )
+        if self.oauth is None:
+            return text
+        text = text.replace("auth_mechanisms = plain login\n",
+                            "auth_mechanisms = plain login xoauth2 oauthbearer\n")
+        # The password passdb keeps PLAIN and LOGIN; tokens go to the oauth2 passdb only,
+        # so a token is never compared with the sandbox password (nor the reverse).
+        text = text.replace("passdb {\n  driver = static\n",
+                            "passdb {\n  driver = static\n  mechanisms = plain login\n")
+        return text + _OAUTH_PASSDB.format(path=self.oauth_config_path)
+
+    @staticmethod
+    def _render_oauth_config(check: TokenCheck) -> str:
+        parts = urlsplit(check.introspection_url)
+        if parts.scheme != "http" or parts.hostname != LOOPBACK:
+            raise SandboxError(f"the sandbox checks tokens on {LOOPBACK} over http only, "
+                               f"not {check.introspection_url!r}")
+        # Dovecot sends the URL's userinfo as HTTP Basic credentials (the RFC 7662 client).
+        netloc = (f"{quote(check.client_id, safe='')}:{quote(check.client_secret, safe='')}"
+                  f"@{parts.netloc}")
+        return _OAUTH_CONFIG_TEMPLATE.format(url=urlunsplit(parts._replace(netloc=netloc)))
 
 
 def _check_user(user: str) -> str:
@@ -536,4 +575,27 @@ service aggregator {{
 service auth-worker {{
   user = $default_internal_user
 }}
+"""
+
+# The oauth2 passdb of the OAuth2 variant (Dovecot 2.3): every XOAUTH2/OAUTHBEARER login
+# is checked by POSTing the token to the introspection endpoint; "active" must be true
+# and "username" the login name. No caching (auth_cache_size is 0), so a revoked or
+# expired token is refused at the very next login.
+_OAUTH_PASSDB = """
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {path}
+}}
+"""
+
+_OAUTH_CONFIG_TEMPLATE = """\
+# Generated by maild.sandbox.dovecot for a throwaway test server; do not edit.
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+force_introspection = yes
+timeout_msecs = 5000
 """

@@ -5,11 +5,18 @@ trustme certificate (STARTTLS, or implicit TLS), AUTH PLAIN/LOGIN required and o
 allowed over TLS, a thread-safe record of every message accepted, and failures that a
 test can inject into the next MAIL, RCPT or DATA (a 451, a 550, or a connection that
 drops right after the message was taken, which is how "did it send or not?" happens).
+
+With ``oauth=TokenCheck(...)`` it also offers AUTH XOAUTH2, checking each bearer token
+against the sandbox identity provider's introspection endpoint (as Dovecot's oauth2
+passdb does) and answering a refused token the way Gmail and Microsoft 365 do: a 334
+challenge carrying a JSON error, then 535 once the client has answered it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import email
 import email.policy
 import logging
@@ -28,7 +35,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from maild.sandbox.base import LOOPBACK, SandboxError, SandboxServer, free_port
+from maild.sandbox.base import LOOPBACK, SandboxError, SandboxServer, TokenCheck, free_port
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +153,42 @@ class _Handler:
         return "250 2.0.0 OK: queued"
 
 
+# What Gmail and Microsoft 365 send (base64, in a 334) when they refuse an XOAUTH2 token.
+_XOAUTH2_ERROR = b'{"status":"401","schemes":"bearer"}'
+
+
+class _OAuthHandler(_Handler):
+    """The handler plus AUTH XOAUTH2 (aiosmtpd offers a mechanism per auth_* method)."""
+
+    def __init__(self, sandbox: SmtpSandbox, check: TokenCheck) -> None:
+        super().__init__(sandbox)
+        self._check = check
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            if not isinstance(blob, bytes):
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except (binascii.Error, ValueError):
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        # "user=NAME\x01auth=Bearer TOKEN\x01\x01"
+        fields = dict(part.split("=", 1) for part in
+                      blob.decode("utf-8", "replace").split("\x01") if "=" in part)
+        user = fields.get("user", "")
+        scheme, _, token = fields.get("auth", "").partition(" ")
+        if scheme.lower() == "bearer" and token and user and await asyncio.to_thread(
+                self._check.allows, user, token):
+            return AuthResult(success=True, auth_data=user)
+        # The client answers the error challenge with an empty line; then comes the verdict.
+        await server.challenge_auth(_XOAUTH2_ERROR)
+        return AuthResult(success=False, handled=False,
+                          message="535 5.7.8 Authentication unsuccessful (token not accepted)")
+
+
 class SmtpSandbox(SandboxServer):
     """An aiosmtpd server on 127.0.0.1 that requires TLS and AUTH.
 
@@ -163,8 +206,10 @@ class SmtpSandbox(SandboxServer):
         implicit_tls: bool = False,
         require_starttls: bool = False,
         port: int | None = None,
+        oauth: TokenCheck | None = None,
     ) -> None:
         self.username = username
+        self.oauth = oauth
         self.password = password
         self.implicit_tls = implicit_tls
         self.require_starttls = require_starttls
@@ -246,7 +291,8 @@ class SmtpSandbox(SandboxServer):
                 require_starttls=self.require_starttls,
                 auth_require_tls=True,
             )
-        controller = _QuietController(_Handler(self), **options)
+        handler = _Handler(self) if self.oauth is None else _OAuthHandler(self, self.oauth)
+        controller = _QuietController(handler, **options)
         # Controller.start() returns only after a real connection got a greeting.
         controller.start()
         self._controller = controller

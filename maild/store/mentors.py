@@ -247,7 +247,7 @@ def add_mentors(store: Store, entries: Iterable[MentorInput], now: datetime) -> 
 
 def update_mentor(store: Store, mentor_id: int, changes: Mapping[str, object],
                   now: datetime) -> None:
-    """Write only the fields in ``changes`` (MentorInput names), in one transaction."""
+    """Write only the changed fields, in one transaction (see ``Mentors.update``)."""
     with store.transaction() as tx:
         tx.mentors.update(mentor_id, changes)
         tx.events.add(now, EventKind.MENTOR_EDITED, mentor_id=mentor_id)

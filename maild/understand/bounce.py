@@ -29,6 +29,23 @@ from maild.understand.message import ParsedMessage
 
 log = logging.getLogger(__name__)
 
+
+def _quiet_flufl() -> None:
+    """Keep flufl.bounce's own log records out of maild's output.
+
+    flufl logs every detector it runs at INFO and a full traceback when one of them
+    fails on an odd message, then re-raises; ``_flufl`` catches that and logs one line
+    at debug. Without this the traceback reaches stderr (Python's last-resort handler,
+    or maild's own handler under the daemon) for a message maild handled fine.
+    """
+    flufl_log = logging.getLogger("flufl.bounce")
+    if not any(isinstance(h, logging.NullHandler) for h in flufl_log.handlers):
+        flufl_log.addHandler(logging.NullHandler())
+    flufl_log.propagate = False
+
+
+_quiet_flufl()
+
 _SCAN_CHARS = 32 * 1024
 # A failure notice's own words fit in a few kilobytes; the rest is the returned message.
 _NOTICE_CHARS = 12 * 1024
@@ -78,6 +95,17 @@ _BODY = re.compile(
     re.IGNORECASE,
 )
 
+# Words of a refusal that count when the sender is null (Return-Path: <>): gateways
+# reject in plain prose, under the original subject, with auto-reply headers.
+_REJECTION = re.compile(
+    r"\b(?:has been|have been|was|were|is being)\s+(?:rejected|refused|returned|bounced|blocked"
+    r"|discarded|not (?:delivered|accepted))\b|\bnot a valid (?:e-?mail )?(?:address|mailbox"
+    r"|recipient)\b|\bno longer accepts\b|\b(?:address|mailbox|recipient|user) (?:does not"
+    r"|doesn't) exist\b|\bcould not be delivered\b",
+    re.IGNORECASE,
+)
+_ABSENCE = re.compile(r"out of (?:the )?office|on (?:vacation|holiday|leave)|away from"
+                      r"|abwesend|absent", re.IGNORECASE)
 # "expired" is not RFC 3464 but some MTAs write it for a message that timed out.
 _FAILING_ACTIONS = frozenset({"failed", "delayed", "expired"})
 _INVALID_TEXT = re.compile(
@@ -98,7 +126,12 @@ _INVALID_TEXT = re.compile(
     r"|does not have an account|null mx|user doesn'?t have a .{1,30} account|"
     r"recipient (rejected|not found|unknown)|domain (has no|without) mx|does not accept mail"
     r"|no smtp service|invalid final delivery|no valid recipients|not our user"
-    r"|host [\w.-]{1,100} not found|domain (may not|does not) exist|domain is not reachable",
+    r"|host [\w.-]{1,100} not found|domain (may not|does not) exist|domain is not reachable"
+    # more servers' words for "no such mailbox" (CommuniGate, Exchange, Gmail, Yahoo, Exim)
+    r"|(account|user|mailbox|address) is not known|not a known user|unknown account"
+    r"|recipnotfound|nosuchuser|delivery error: dd |non-?existent (host|domain|mailbox|user)"
+    r"|no longer accepts? (mail|e-?mail|messages)|user not known|no such local user"
+    r"|mailbox (is )?unavailable|unknown or illegal alias|address does not exist",
     re.IGNORECASE,
 )
 # Unknown-user words that recipient-side filters also use for a content rejection; they
@@ -170,6 +203,14 @@ _DOMAIN_GONE = re.compile(
 # A Diagnostic-Code of type X-Unix is the local delivery program's own error (procmail,
 # a .forward pipe): the mailer failed, the address is fine (sisimai: "mailererror").
 _LOCAL_MAILER = re.compile(r"(^|\s)x-unix;", re.IGNORECASE)
+# What a local delivery program says when the account is missing, and the errors that
+# are the program's own (procmail cannot write, the pipe died, the disk is full).
+_LOCAL_USER_UNKNOWN = re.compile(r"user unknown|unknown user|no such user|user not found"
+                                 r"|no such (?:account|mailbox)", re.IGNORECASE)
+_PROGRAM_ERROR = re.compile(
+    r"procmail|couldn'?t create|can(?:no|')t (?:create|open|write)|permission denied"
+    r"|command (?:died|failed|output: (?!mail\.local))|exit(?:ed)? (?:status|code)|lock failure"
+    r"|temporary failure|quota|disk|no space", re.IGNORECASE)
 # sendmail's local mailer saying the account does not exist: the final host's own verdict
 # on the user, as definite as a refusal at RCPT TO.
 _LOCAL_NO_USER = re.compile(r"mail\.local: unknown user", re.IGNORECASE)
@@ -257,8 +298,13 @@ def bounce_evidence(msg: ParsedMessage) -> str | None:
         return f"mail-system sender and {hit.group(0)!r}"
     if subject_hit and body_hit:
         return f"subject {subject_hit.group(0)!r} and body {body_hit.group(0)!r}"
-    if body_hit and (msg.get("Return-Path") or "").strip() in ("<>", "<MAILER-DAEMON>"):
+    null_sender = (msg.get("Return-Path") or "").strip() in ("<>", "<MAILER-DAEMON>")
+    if body_hit and null_sender:
         return f"null Return-Path and body {body_hit.group(0)!r}"
+    if null_sender:
+        refused = _REJECTION.search(body[:_NOTICE_CHARS])
+        if refused and not _ABSENCE.search(msg.subject + " " + body[:_NOTICE_CHARS]):
+            return f"null Return-Path and refusal {refused.group(0)!r}"
     if daemon or subject_hit or body_hit or msg.get("Return-Path") in ("<>", "<MAILER-DAEMON>"):
         temporary, permanent = _flufl(msg)
         if temporary or permanent:
@@ -340,13 +386,24 @@ def _header_block_at(text: str, pos: int) -> bool:
 
 
 def _address_invalid(status: str | None, diagnostics: str, text: str, delayed: bool) -> bool:
-    if delayed or _LOCAL_MAILER.search(diagnostics):
+    """Whether the failure says the address itself does not exist.
+
+    In order: a delay is never final; a local delivery program's error (X-Unix) is the
+    program's unless it says the user does not exist; a refusal at MAIL FROM is about our
+    sender; a domain that does not exist is a bad address at any stage; then the status
+    code, then the words. Soft words (quota, spam, policy, virus) can override a hard
+    bad-address status only inside the server's own reply, never from a footer.
+    """
+    if delayed:
         return False
     diagnostics = diagnostics[:_NOTICE_CHARS]  # a server's reason fits in far less
+    if _LOCAL_MAILER.search(diagnostics):
+        local = _fold(diagnostics)
+        return bool(_LOCAL_USER_UNKNOWN.search(local)) and not _PROGRAM_ERROR.search(local)
     # The words of an address are not the server's words: a mailbox called "filtered@…"
-    # says nothing about why it failed.
-    focus = _ADDRESS_ONLY.sub("<>", diagnostics or text)
-    folded = re.sub(r"\s+", " ", _ADDRESS_ONLY.sub("<>", text + " " + diagnostics))
+    # says nothing about why it failed. Servers wrap long replies: fold the lines.
+    focus = _fold(_ADDRESS_ONLY.sub("<>", diagnostics or text))
+    folded = _fold(_ADDRESS_ONLY.sub("<>", text + " " + diagnostics))
     stage = _smtp_stage(folded)
     if stage == "mail" or _SENDER_SIDE.search(focus):
         return False  # refused at MAIL FROM: our sender or our server, not their address
@@ -360,7 +417,8 @@ def _address_invalid(status: str | None, diagnostics: str, text: str, delayed: b
         # After the body only a bad-address code still means the address; "user
         # unknown" words alone are a content filter's.
         return False
-    invalid_hit = _INVALID_TEXT.search(focus) or _LOCAL_NO_USER.search(text)
+    first_invalid = _INVALID_TEXT.search(focus)
+    invalid_hit = first_invalid or _LOCAL_NO_USER.search(text)
     soft_hit = _SOFT_TEXT.search(focus)
     if (stage == "rcpt" or _LOCAL_NO_USER.search(text)) and (
         invalid_hit or _RCPT_INVALID.search(focus)
@@ -373,24 +431,58 @@ def _address_invalid(status: str | None, diagnostics: str, text: str, delayed: b
         return not (soft_hit and soft_hit.start() < first.start())
     if status is not None and _NOT_INVALID_STATUS.match(status):
         return False
-    if (
-        invalid_hit
-        and _USER_UNKNOWN.fullmatch(invalid_hit.group(0))
-        and (status is None or not status.startswith(("5.1.", "5.4.")))
-        and stage != "rcpt"
-    ):
-        # "User unknown" without a specific status and without the RCPT stage named is
-        # how recipient-side filters word a content rejection (sisimai: "filtered").
-        return False
     if status in _INVALID_STATUS:
-        # The code says "bad address"; believe the words when they say it was a policy
-        # rejection that merely borrowed the code.
-        return not (soft_hit and not invalid_hit)
+        # The code says "bad address". Only the server's own reply can say it was really
+        # a policy rejection that borrowed the code (recipient preferences, DNS trouble).
+        reply = _server_reply(status, diagnostics, text)
+        return not (_SOFT_TEXT.search(reply) and not _INVALID_TEXT.search(reply))
+    if first_invalid and _only_bare_user_unknown(focus, first_invalid) and (
+        status is None or not status.startswith(("5.1.", "5.4."))
+    ):
+        # A bare "user unknown" without a bad-address code and without the RCPT stage
+        # named is how recipient-side filters word a content rejection (sisimai:
+        # "filtered"); a second, specific phrase ("… or invalid mailbox") is not.
+        return False
     if invalid_hit and not soft_hit:
         return True
     if invalid_hit and soft_hit:
         return invalid_hit.start() < soft_hit.start()
     return False
+
+
+def _only_bare_user_unknown(focus: str, first: re.Match[str]) -> bool:
+    """Whether every "no such address" phrase in ``focus`` is a bare "user unknown"."""
+    if not _USER_UNKNOWN.fullmatch(first.group(0)):
+        return False
+    return all(_USER_UNKNOWN.fullmatch(m.group(0))
+               for m in _INVALID_TEXT.finditer(focus, first.end()))
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def _server_reply(status: str, diagnostics: str, text: str) -> str:
+    """The server's reply that carries ``status``, without the notice around it.
+
+    A Diagnostic-Code is all reply. In a plain-text notice the reply is the line with
+    the code and the lines it wraps onto, up to a blank line or a "--" footer rule:
+    a virus scanner's or spam filter's footer is not the server's reason.
+    """
+    if diagnostics.strip():
+        return _fold(_ADDRESS_ONLY.sub("<>", diagnostics))
+    lines = text.split("\n")
+    code = re.compile(r"(?<![\d.])" + re.escape(status) + r"(?![\d.])")
+    for idx, line in enumerate(lines):
+        if not code.search(line):
+            continue
+        reply = [line]
+        for following in lines[idx + 1 : idx + 5]:
+            if not following.strip() or following.lstrip().startswith("--"):
+                break
+            reply.append(following)
+        return _fold(_ADDRESS_ONLY.sub("<>", " ".join(reply)))
+    return ""
 
 
 def _smtp_stage(folded: str) -> str | None:
@@ -452,9 +544,10 @@ def _flufl(msg: ParsedMessage) -> tuple[frozenset[bytes], frozenset[bytes]]:
     try:
         small = email.message_from_bytes(msg.raw_head, policy=email.policy.compat32)
         temporary, permanent = all_failures(small)
-    except Exception:
-        # flufl's heuristics index into odd structures; a failure there is not ours.
-        log.debug("flufl.bounce failed on this message", exc_info=True)
+    except Exception as exc:
+        # flufl's heuristics index into odd structures and decode with the message's
+        # own charset; a failure there is not ours, and not worth a traceback.
+        log.debug("flufl.bounce failed on this message: %s", exc)
         return frozenset(), frozenset()
     return frozenset(temporary), frozenset(permanent)
 

@@ -15,11 +15,11 @@ from datetime import date
 
 from maild.errors import MessageParseError
 from maild.understand.bounce import BounceInfo, analyze_bounce
-from maild.understand.classify import Classification, Kind, classify
+from maild.understand.classify import Classification, Kind, Subkind, classify
 from maild.understand.intent import Intent, detect_intent, notice_says_submitted
-from maild.understand.message import ParsedMessage, parse_message
+from maild.understand.message import ParsedMessage, parse_message, received_date
 from maild.understand.ooo import return_date
-from maild.understand.replytext import reply_text, strip_quotes
+from maild.understand.replytext import strip_signature
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,15 @@ class Inspection:
     from_address: str
     message_id: str | None
     in_reply_to: str | None
+    evidence_sentences: tuple[str, ...] = ()
+    confidence: float | None = None
+    questions: tuple[str, ...] = ()
+    subkind: Subkind = "reply"
+
+    @property
+    def needs_review(self) -> bool:
+        """A human reply (or notice) whose meaning the user should confirm."""
+        return self.intent == "unclear"
 
     def to_json(self) -> dict[str, object]:
         """DESIGN.md's keys (kind, intent, return_date, bounce, reply_text) plus extras."""
@@ -50,6 +59,7 @@ class Inspection:
             bounce_json["original_message_id"] = self.bounce.original_message_id
         return {
             "kind": self.kind,
+            "subkind": self.subkind,
             "intent": self.intent,
             "return_date": self.return_date.isoformat() if self.return_date else None,
             "bounce": bounce_json,
@@ -61,20 +71,36 @@ class Inspection:
             "from": self.from_address,
             "message_id": self.message_id,
             "in_reply_to": self.in_reply_to,
+            "evidence_sentences": list(self.evidence_sentences),
+            "confidence": self.confidence,
+            "questions": list(self.questions),
+            "needs_review": self.needs_review,
         }
 
 
 def inspect_message(raw: bytes) -> Inspection:
-    """Understand one raw message; MessageParseError if ``raw`` is not an email."""
-    msg = parse_message(raw)
+    """Understand one raw message; MessageParseError if ``raw`` is not an email.
+
+    Nothing else ever escapes: parse_message guards every decoding path, and a bug in
+    a heuristic below degrades the answer instead of raising.
+    """
+    try:
+        msg = parse_message(raw)
+    except MessageParseError:
+        raise
+    except Exception as exc:
+        log.debug("cannot read message", exc_info=True)
+        raise MessageParseError(f"cannot read message ({type(exc).__name__})") from exc
     try:
         return _inspect(msg)
     except MessageParseError:
         raise
-    except Exception:
+    except Exception as exc:
         # A bug in a heuristic must not stop the daemon (invariant 5); the user will
-        # see an unclear human message and decide.
-        log.exception("inspection failed; reporting the message as unclear")
+        # see an unclear human message and decide. The traceback is for -vv only.
+        log.warning("inspection failed (%s); reporting the message as unclear",
+                    type(exc).__name__)
+        log.debug("inspection failure", exc_info=True)
         text = msg.text[:4096]
         return Inspection("human", "unclear", None, None, text.strip(), text.strip(), None,
                           "inspection error", msg.subject, msg.from_address,
@@ -83,27 +109,34 @@ def inspect_message(raw: bytes) -> Inspection:
 
 def _inspect(msg: ParsedMessage) -> Inspection:
     verdict: Classification = classify(msg)
-    new_text = strip_quotes(msg.text)
-    text = reply_text(msg.text)
+    new_text = msg.new_text
+    text = strip_signature(new_text)
     intent: Intent | None = None
     evidence: str | None = None
+    sentences: tuple[str, ...] = ()
+    confidence: float | None = None
+    questions: tuple[str, ...] = ()
     bounce: BounceInfo | None = None
     back: date | None = None
+    subkind: Subkind = verdict.subkind
     if verdict.kind == "bounce":
         bounce = analyze_bounce(msg, verdict.bounce_evidence or verdict.evidence)
         evidence = bounce.diagnostic or verdict.evidence
+        subkind = "delay" if bounce.delayed else "failure"
     elif verdict.kind == "auto_reply":
-        back = return_date(msg.subject + "\n" + new_text, msg.date, msg.get("X-Apple-Criteria"))
+        back = return_date(msg.subject + "\n" + new_text, msg.date or received_date(msg),
+                           msg.get("X-Apple-Criteria"))
         evidence = verdict.evidence
     elif verdict.kind == "notification":
         said = notice_says_submitted(text)
         if said:
-            intent, evidence = "submitted", said
+            intent, evidence, sentences, confidence = "submitted", said, (said,), 0.9
         else:
             evidence = verdict.evidence
     else:
         result = detect_intent(text)
         intent, evidence = result.intent, result.evidence
+        sentences, confidence, questions = result.sentences, result.confidence, result.questions
     return Inspection(
         kind=verdict.kind,
         intent=intent,
@@ -117,4 +150,8 @@ def _inspect(msg: ParsedMessage) -> Inspection:
         from_address=msg.from_address,
         message_id=msg.get("Message-ID"),
         in_reply_to=msg.get("In-Reply-To"),
+        evidence_sentences=sentences,
+        confidence=confidence,
+        questions=questions,
+        subkind=subkind,
     )

@@ -24,8 +24,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from maild.errors import MessageParseError
+from maild.understand.replytext import strip_quotes
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +42,20 @@ MAX_HEURISTIC_BYTES = 8 * 1024
 MAX_HTML_CHARS = 32 * 1024
 MAX_HEURISTIC_LINES = 300
 MAX_PARTS = 64
+# The stdlib parser compiles a pattern per multipart boundary and re-scans per level:
+# hundreds of nested multiparts cost seconds. No mail client nests more than a handful,
+# and _walk reads no deeper than 8 levels anyway, so the bytes after this many boundary
+# declarations are not parsed.
+MAX_BOUNDARIES = 24
 MAX_HEADERS = 400
 MAX_HEADER_CHARS = 4096
 
 _HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:", re.MULTILINE)
+_ISO2022JP_ESCAPE = re.compile(rb"\x1b\$[@B]")
+_BOUNDARY_PARAM = re.compile(rb"boundary\s*\*?=", re.IGNORECASE)
+# Characters that show nothing: a text part holding only these is empty (Outlook mobile
+# sends a zero-width space as the text part of an HTML reply).
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\xa0\u00ad"), " ")
 
 
 @dataclass(frozen=True)
@@ -99,10 +111,27 @@ class ParsedMessage:
     def subject(self) -> str:
         return self.get("Subject") or ""
 
+    @cached_property
+    def new_text(self) -> str:
+        """``text`` without quoted or forwarded history (read once, used by every rule)."""
+        return strip_quotes(self.text)
+
     @property
     def from_address(self) -> str:
-        """The bare From address, lower-cased ('' when absent)."""
-        return email.utils.parseaddr(self.get("From") or "")[1].lower()
+        """The bare From address, lower-cased ('' when absent).
+
+        Read from the header as sent, before RFC 2047 decoding: a decoded display name
+        may hold a comma ("Müller, Bernd") that would split the address off.
+        """
+        raw = self.raw_message.get("From") if self.raw_message is not None else None
+        for candidate in (raw, self.get("From")):
+            if not isinstance(candidate, str):
+                continue
+            address = email.utils.parseaddr(_unfold(candidate[:MAX_HEADER_CHARS]))[1]
+            if "@" in address:
+                return address.lower()
+        found = re.search(r"<([^<>@\s]{1,64}@[^<>\s]{1,255})>", self.get("From") or "")
+        return found.group(1).lower() if found else ""
 
     @property
     def from_header(self) -> str:
@@ -127,17 +156,66 @@ def looks_like_email(raw: bytes) -> bool:
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
-    """Parse ``raw`` into a ParsedMessage; MessageParseError if it is not an email."""
+    """Parse ``raw`` into a ParsedMessage; MessageParseError if it is not an email.
+
+    This is the one guard around every decoding path: the stdlib's parser and payload
+    decoders, codecs named by the message (``idna``, ``punycode``, ``undefined`` raise
+    where other codecs replace), and our own readers. Whatever escapes them is logged and
+    the message is read again the plainest way (``_fallback``), so a reply is never lost
+    to a bad charset (invariant 5).
+    """
     if not looks_like_email(raw):
         raise MessageParseError("not an email message (no RFC 5322 header at the start)")
     data = raw[:MAX_PARSE_BYTES]
     # NUL bytes make some header decoders misbehave and never carry meaning in mail.
     if b"\x00" in data:
         data = data.replace(b"\x00", b"")
+    data = _limit_nesting(data)
     try:
         msg = email.message_from_bytes(data, policy=email.policy.compat32)
     except Exception as exc:  # the stdlib parser is meant not to raise; be sure
         raise MessageParseError(f"cannot parse message: {exc}") from exc
+    try:
+        return _parse(msg, data)
+    except Exception as exc:
+        # One line for the log; the traceback only when debugging (-vv): it is ours to
+        # fix, not the user's to read.
+        log.warning("unexpected %s reading a message; read as plain text instead",
+                    type(exc).__name__)
+        log.debug("message reader failure", exc_info=True)
+        return _fallback(msg, data)
+
+
+def _limit_nesting(data: bytes) -> bytes:
+    """``data`` cut before its (MAX_BOUNDARIES + 1)-th multipart boundary declaration."""
+    for count, found in enumerate(_BOUNDARY_PARAM.finditer(data), start=1):
+        if count > MAX_BOUNDARIES:
+            line_start = data.rfind(b"\n", 0, found.start()) + 1
+            return data[:line_start]
+    return data
+
+
+def _fallback(msg: email.message.Message, data: bytes) -> ParsedMessage:
+    """The plainest reading: raw headers as text, the body as UTF-8; never raises."""
+    head, _, body = data.replace(b"\r\n", b"\n").partition(b"\n\n")
+    headers: list[tuple[str, str]] = []
+    for line in decode_bytes(head, "utf-8").split("\n")[:MAX_HEADERS]:
+        name, sep, value = line.partition(":")
+        if sep and name.strip() and not name[:1].isspace():
+            headers.append((name.strip(), value.strip()[:MAX_HEADER_CHARS]))
+        elif headers and line[:1].isspace():
+            key, previous = headers[-1]
+            headers[-1] = (key, (previous + " " + line.strip())[:MAX_HEADER_CHARS])
+    text = decode_bytes(body[:MAX_PART_CHARS], "utf-8")
+    return ParsedMessage(
+        headers=tuple(headers), content_type="text/plain", report_type=None, text=text,
+        all_text=text, delivery_status=(), dsn_per_message=(), part_types=("text/plain",),
+        original_headers=(), date=None, raw_message=msg,
+        raw_head=b"\n".join(data[:MAX_HEURISTIC_BYTES].split(b"\n")[:MAX_HEURISTIC_LINES]),
+    )
+
+
+def _parse(msg: email.message.Message, data: bytes) -> ParsedMessage:
     headers = _decoded_headers(msg)
     content_type = _safe_content_type(msg)
     report_type = (_safe_param(msg, "report-type") or "").lower() or None
@@ -172,7 +250,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
             else:
                 texts.append((ctype, _part_text(part)))
 
-    if not any(t.strip() for _, t in texts) and content_type.startswith("multipart/"):
+    if not any(_visible(t) for _, t in texts) and content_type.startswith("multipart/"):
         # A broken boundary leaves the body in a preamble; it is still the text.
         texts.append(("text/plain", _raw_body(data)))
     if not statuses:
@@ -204,12 +282,24 @@ def parse_message(raw: bytes) -> ParsedMessage:
     )
 
 
+_MIME_SCAFFOLDING = re.compile(
+    r"^(?:--[^\s]{1,200}\s*$|(?:Content-[\w-]{1,40}|MIME-Version)\s*:.*$|[ \t]+[\w-]+\s*=.*$)",
+    re.IGNORECASE,
+)
+
+
 def _raw_body(data: bytes) -> str:
-    """The undecoded body after the header block, as text (last resort)."""
+    """The undecoded body after the header block, as text (last resort).
+
+    Without MIME's own lines (boundaries, part headers): those are never the text, and
+    a reply must not read as "--b0 Content-Type: …".
+    """
     for sep in (b"\r\n\r\n", b"\n\n"):
         idx = data.find(sep)
         if idx >= 0:
-            return _decode_bytes(data[idx + len(sep) :][: MAX_PART_CHARS], None)
+            body = decode_bytes(data[idx + len(sep) :][: MAX_PART_CHARS], None)
+            lines = body.replace("\r\n", "\n").split("\n")
+            return "\n".join(line for line in lines if not _MIME_SCAFFOLDING.match(line))
     return ""
 
 
@@ -229,7 +319,10 @@ def decode_header_value(value: object) -> str:
     value = value[:MAX_HEADER_CHARS]
     if any("\udc80" <= ch <= "\udcff" for ch in value):
         # Raw 8-bit bytes in a header (common from Japanese and Russian MTAs).
-        value = _decode_bytes(value.encode("utf-8", "surrogateescape"), None)
+        value = decode_bytes(value.encode("utf-8", "surrogateescape"), None)
+    if "\x1b$" in value:
+        # Raw ISO-2022-JP (7-bit escape sequences, no encoded words).
+        value = decode_bytes(value.encode("utf-8", "surrogateescape"), "iso-2022-jp")
     if "=?" not in value:
         return _unfold(value)
     try:
@@ -239,7 +332,7 @@ def decode_header_value(value: object) -> str:
     out: list[str] = []
     for chunk, charset in chunks:
         if isinstance(chunk, bytes):
-            out.append(_decode_bytes(chunk, charset))
+            out.append(decode_bytes(chunk, charset))
         else:
             out.append(chunk)
     return _unfold("".join(out))
@@ -247,6 +340,14 @@ def decode_header_value(value: object) -> str:
 
 def _unfold(value: str) -> str:
     return re.sub(r"\r?\n[ \t]*", " ", value).strip()
+
+
+def _header_text(value: object) -> str:
+    """A raw header value as text (a str, or an email.header.Header); never raises."""
+    try:
+        return str(value)
+    except Exception:
+        return ""
 
 
 def _raw_pairs(part: object) -> list[tuple[str, object]]:
@@ -272,11 +373,27 @@ def _safe_content_type(part: email.message.Message) -> str:
 def _safe_param(part: email.message.Message, name: str) -> str | None:
     try:
         value = part.get_param(name)
+        if isinstance(value, tuple):
+            # RFC 2231 values name their own charset ("idna''…" raises, not replaces).
+            charset, _language, text = value
+            value = decode_bytes(text.encode("latin-1", "replace"), charset)
     except Exception:
         return None
-    if isinstance(value, tuple):
-        value = email.utils.collapse_rfc2231_value(value)
     return value if isinstance(value, str) else None
+
+
+def _payload(part: email.message.Message, decode: bool = False) -> object:
+    """``part.get_payload(decode=…)``, or None when the stdlib cannot produce it.
+
+    compat32 decodes a non-multipart 8-bit payload with the part's own charset even
+    when not asked to decode, so the plain call raises too.
+    """
+    if not decode:
+        return getattr(part, "_payload", None)
+    try:
+        return part.get_payload(decode=True)
+    except Exception:
+        return None
 
 
 def _walk(msg: email.message.Message) -> Iterator[tuple[email.message.Message, bool]]:
@@ -292,7 +409,7 @@ def _walk(msg: email.message.Message) -> Iterator[tuple[email.message.Message, b
         yield part, inside
         if depth > 8:
             continue
-        payload = part.get_payload()
+        payload = _payload(part)
         if isinstance(payload, list):
             ctype = _safe_content_type(part)
             child_inside = inside or ctype.startswith("message/")
@@ -301,45 +418,52 @@ def _walk(msg: email.message.Message) -> Iterator[tuple[email.message.Message, b
                 stack.append((child, child_inside, depth + 1))
 
 
-def _decode_bytes(data: bytes, charset: str | None) -> str:
+def decode_bytes(data: bytes, charset: str | None) -> str:
     """Decode with the declared charset, else UTF-8, else cp1252; never raises.
 
-    Declared charsets are often wrong (8-bit UTF-8 labelled ISO-2022-JP), so a strict
-    attempt comes first and a lenient one last.
+    Every byte-to-text decoding in this package goes through here. Declared charsets
+    are often wrong (8-bit UTF-8 labelled ISO-2022-JP), so a strict attempt comes first
+    and a lenient one last; a name that is no text codec (``base64``, ``zlib``) or one
+    that refuses lenient decoding (``idna``, ``punycode``, ``undefined``) falls through
+    to the next candidate.
     """
     charset = (charset or "").strip().lower() or "utf-8"
     if charset in ("unknown-8bit", "x-unknown", "default", "us-ascii", "ascii"):
         charset = "utf-8"
+    if charset in ("utf-8", "utf8") and _ISO2022JP_ESCAPE.search(data[:4096]):
+        # Japanese mail often sends ISO-2022-JP without declaring it; its escape
+        # sequences are plain ASCII, so UTF-8 would "succeed" and leave them raw.
+        charset = "iso-2022-jp"
     for candidate in (charset, "utf-8"):
         try:
             return data.decode(candidate)
-        except (LookupError, ValueError):
+        except Exception:  # LookupError, UnicodeError, and whatever an odd codec raises
             continue
     try:
         return data.decode(charset, errors="replace")
-    except (LookupError, ValueError):
+    except Exception:
         return data.decode("cp1252", errors="replace")
 
 
 def _part_text(part: email.message.Message, raw_structured: bool = False) -> str:
     """The decoded text of one leaf part, bounded in size."""
-    try:
-        if raw_structured and part.is_multipart():
-            # compat32 parses message/delivery-status into a list of header blocks.
-            blocks = part.get_payload()
-            lines: list[str] = []
-            if isinstance(blocks, list):
-                for block in blocks:
-                    if isinstance(block, email.message.Message):
-                        lines.extend(f"{k}: {v}" for k, v in _raw_pairs(block)[:100])
-                        lines.append("")
-            return "\n".join(lines)[:MAX_PART_CHARS]
-        data = part.get_payload(decode=True)
-    except Exception:
-        data = None
+    if raw_structured and part.is_multipart():
+        # compat32 parses message/delivery-status into a list of header blocks.
+        blocks = _payload(part)
+        lines: list[str] = []
+        if isinstance(blocks, list):
+            for block in blocks:
+                if isinstance(block, email.message.Message):
+                    lines.extend(f"{k}: {_header_text(v)}" for k, v in _raw_pairs(block)[:100])
+                    lines.append("")
+        return "\n".join(lines)[:MAX_PART_CHARS]
+    data = _payload(part, decode=True)
     if data is None:
-        payload = part.get_payload()
-        return payload[:MAX_PART_CHARS] if isinstance(payload, str) else ""
+        payload = _payload(part)
+        if not isinstance(payload, str):
+            return ""
+        # Undecodable as declared: the raw text, its 8-bit bytes read as UTF-8.
+        return decode_bytes(payload[:MAX_PART_CHARS].encode("utf-8", "surrogateescape"), None)
     if not isinstance(data, bytes):
         return ""
     data = data[: MAX_PART_CHARS * 4]
@@ -347,20 +471,26 @@ def _part_text(part: email.message.Message, raw_structured: bool = False) -> str
         charset = part.get_content_charset()
     except Exception:
         charset = None
-    text = _decode_bytes(data, charset)
+    text = decode_bytes(data, charset)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     return text[:MAX_PART_CHARS]
 
 
+def _visible(text: str) -> bool:
+    return bool(text.translate(_INVISIBLE).strip())
+
+
 def _best_text(texts: list[tuple[str, str]]) -> str:
     for ctype, text in texts:
-        if ctype == "text/plain" and text.strip():
+        if ctype == "text/plain" and _visible(text):
             return text
     for ctype, text in texts:
-        if ctype == "text/html" and text.strip():
-            return html_to_text(text)
+        if ctype == "text/html" and _visible(text):
+            converted = html_to_text(text)
+            if _visible(converted):
+                return converted
     for _ctype, text in texts:
-        if text.strip():
+        if _visible(text):
             return text
     return ""
 
@@ -426,7 +556,7 @@ def _original_headers(part: email.message.Message, ctype: str) -> list[tuple[str
             text = _part_text(part)
             inner = email.message_from_string(text, policy=email.policy.compat32)
         else:
-            payload = part.get_payload()
+            payload = _payload(part)
             if isinstance(payload, list) and payload and isinstance(
                 payload[0], email.message.Message
             ):
@@ -441,12 +571,23 @@ def _original_headers(part: email.message.Message, ctype: str) -> list[tuple[str
         return []
 
 
+def received_date(msg: ParsedMessage) -> datetime | None:
+    """When the newest Received header says the message arrived (None if none says)."""
+    for value in msg.get_all("Received")[:5]:
+        _, sep, stamp = value.rpartition(";")
+        if sep:
+            found = _parse_date(stamp.strip())
+            if found is not None:
+                return found
+    return None
+
+
 def _parse_date(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
+        parsed = email.utils.parsedate_to_datetime(value[:200])
+    except Exception:  # TypeError, ValueError, IndexError, OverflowError on odd dates
         return None
     return parsed
 

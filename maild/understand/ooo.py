@@ -6,7 +6,9 @@ April 6", "returning 4/13", "until March 30th", "20 April 2026", "July 10-31",
 away or coming back, so that "for urgent matters before May 1 call…" is not a return
 date. A date without a year takes the sender's year (the next one when that would put
 it well in the past); a weekday is the next such day after the message was sent. When
-the text gives no date, the answer is None rather than a guess.
+the text gives no date, the answer is None rather than a guess. A date more than a year
+after the message ("until 31/12/9999") is no return date either: nobody announces an
+absence that long by auto-reply, and the follow-up timing must not be parked on it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from datetime import date, datetime, timedelta
 from types import MappingProxyType
 
 _MAX_CHARS = 8 * 1024
+# A return date further than this after the message is ignored.
+MAX_AHEAD = timedelta(days=366)
+# A Date header outside these years is garbage ("0001", "9999"); it is no reference to
+# resolve "Friday" against, and date arithmetic near the ends of the calendar overflows.
+_EARLIEST_SENT = date(1970, 1, 1)
+_LATEST_SENT = date(9000, 1, 1)
 
 _MONTHS: Mapping[str, int] = MappingProxyType({
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4,
@@ -93,9 +101,11 @@ def return_date(
     """The date the sender says they are back (or away until), or None."""
     text = text[:_MAX_CHARS]
     sent_day = sent.date() if sent else None
+    if sent_day is not None and not _EARLIEST_SENT <= sent_day <= _LATEST_SENT:
+        sent_day = None
     best: tuple[int, int, date] | None = None
     for mention in find_dates(text, sent_day):
-        if sent_day and mention.day < sent_day:
+        if not _plausible(mention.day, sent_day):
             continue
         score = _score(text, mention)
         if score <= 0:
@@ -108,11 +118,18 @@ def return_date(
     if apple_criteria:
         found = _APPLE_END.search(apple_criteria)
         if found:
-            try:
-                return date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
-            except ValueError:
-                return None
+            day = _safe_date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
+            if day is not None and _plausible(day, sent_day):
+                return day
     return None
+
+
+def _plausible(day: date, sent: date | None) -> bool:
+    """Not before the message, not more than a year after it (or, with no date to go
+    by, not in a year no calendar arithmetic can reach)."""
+    if sent is None:
+        return day < _LATEST_SENT
+    return sent <= day <= sent + MAX_AHEAD
 
 
 def _score(text: str, mention: DateMention) -> int:

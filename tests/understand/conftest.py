@@ -8,8 +8,26 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CORPORA = REPO / ".." / "shared" / "corpora"
 REPLIES = REPO / "tests" / "data" / "replies"
+
+
+def _find_corpora() -> Path:
+    """``MAILD_CORPORA`` if set, else ``shared/corpora`` beside the checkout.
+
+    A git worktree sits one level deeper (``wt/<name>``) than the main checkout, so both
+    ``../shared`` and ``../../shared`` are tried.
+    """
+    configured = os.environ.get("MAILD_CORPORA")
+    if configured:
+        return Path(configured)
+    for base in (REPO.parent, REPO.parent.parent):
+        candidate = base / "shared" / "corpora"
+        if candidate.is_dir():
+            return candidate
+    return REPO.parent / "shared" / "corpora"
+
+
+CORPORA = _find_corpora()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -79,3 +82,44 @@ def test_readable_summary() -> None:
     assert "kind:        human" in result.output
     assert "intent:      hesitant" in result.output
     assert "someone who supervised you more directly" in result.output
+
+
+HOSTILE = {
+    # charsets that raise where others replace, in the body, a header and a parameter
+    "idna.eml": (b"From: =?idna?q?M=FCller=2C_B?= <b@example.org>\r\nSubject: =?idna?q?caf=E9?=\r\n"
+                 b"Content-Type: text/plain; charset=idna\r\n\r\nYes, happy to \xe9\xff\r\n"),
+    "undefined.eml": (b"From: MAILER-DAEMON@example.org\r\nSubject: Undelivered Mail\r\n"
+                      b"Return-Path: <>\r\nContent-Type: text/plain; charset=undefined\r\n\r\n"
+                      b"<x@example.org>: 550 5.1.1 user unknown \xff\r\n"),
+    "punycode.eml": (b"From: a@example.org\r\nSubject: x\r\nContent-Type: multipart/report; "
+                     b"report-type*=punycode''delivery-status; boundary=b\r\n\r\n--b\r\n"
+                     b"Content-Type: text/plain; charset=punycode\r\n\r\n\xff\xfe qmail\r\n"
+                     b"--b--\r\n"),
+    "far-future.eml": (b"From: x@example.org\r\nSubject: Out of Office\r\nAuto-Submitted: "
+                       b"auto-replied\r\nDate: Fri, 31 Dec 9999 23:59:59 -1200\r\n\r\n"
+                       b"I am out of the office until 31/12/9999.\r\n"),
+}
+
+
+def test_a_batch_goes_on_past_bad_files_and_prints_no_traceback(tmp_path: Path) -> None:
+    """In a real process (no pytest log capture): one JSON line per file, in order, the
+    unreadable ones with "error"; nothing from maild or flufl.bounce on stderr."""
+    names = []
+    for name, raw in HOSTILE.items():
+        (tmp_path / name).write_bytes(raw)
+        names.append(str(tmp_path / name))
+    (tmp_path / "folder").mkdir()
+    files = [names[0], str(tmp_path / "folder"), *names[1:], str(REPLIES / "agree-01.eml")]
+    env = {**os.environ, "MAILD_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-m", "maild", "inspect", *files, "--json"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["file"] for line in lines] == files
+    assert "error" in lines[1]
+    assert all("kind" in line for i, line in enumerate(lines) if i != 1)
+    assert lines[-1]["intent"] == "agree"
+    by_name = {Path(line["file"]).name: line for line in lines}
+    assert by_name["idna.eml"]["from"] == "b@example.org"
+    assert by_name["far-future.eml"]["return_date"] is None
+    assert done.returncode == 2  # one file failed; the script still learns it
+    assert done.stderr == ""

@@ -91,6 +91,69 @@ def test_intent(text: str, intent: str) -> None:
         assert result.evidence
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Issue 16's costly confusions: a yes with a warning about the letter's strength.
+        "Yes, I can write it, though I only observed you for two afternoons in clinic.",
+        "Happy to - but I have eleven letters this cycle, so mine will be short.",
+        "I'll do it if you can't find someone who knows you better; I'm happy to step aside.",
+        "I'd be glad to write, provided the deadline is after December 1.",
+        "Sure. Keep in mind my letter may not be as strong as one from your PI.",
+    ],
+)
+def test_a_conditional_or_hedged_yes_is_hesitant_never_agree(text: str) -> None:
+    result = detect_intent(text)
+    assert result.intent == "hesitant", result
+    # The sentences holding the yes and its hedge are shown to the user.
+    assert result.sentences and " ".join(result.sentences) == text
+
+
+def test_a_yes_with_a_logistics_question_is_agree_and_surfaces_the_question() -> None:
+    result = detect_intent("Absolutely, I'd be thrilled to write for you! Does it go through "
+                           "ERAS, and what's the deadline?")
+    assert result.intent == "agree"
+    assert result.questions == ("Does it go through ERAS, and what's the deadline?",)
+    assert result.confidence >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("Dr. Okafor asked me to let you know that she would be delighted to write your "
+         "letter and will submit it through ERAS by September 1.", "agree"),
+        ("Dr. Okafor asked me to let you know she has submitted her letter.", "submitted"),
+        ("Writing on behalf of Dr. Okafor: she is unable to take on more letters this year.",
+         "decline"),
+    ],
+)
+def test_an_assistant_is_read_for_what_the_message_says(text: str, intent: str) -> None:
+    assert detect_intent(text).intent == intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm sorry, I can't write for you this year. Happy to chat another time though!",
+        "Unfortunately I have to decline, but let's grab coffee sometime next month.",
+        "I'd be happy to write, but unfortunately I can't this cycle.",
+        "Sorry, no.",
+        "I'm not the right person for this; please ask someone who supervised you.",
+    ],
+)
+def test_decline_wins_over_an_offer_to_talk(text: str) -> None:
+    assert detect_intent(text).intent == "decline"
+
+
+@pytest.mark.parametrize("text", ["Ok", "Fine.", "Thanks!", "Let me think about it.",
+                                  "Sounds good", "Can I let you know next week?"])
+def test_thin_evidence_is_unclear_and_needs_review(text: str) -> None:
+    result = detect_intent(text)
+    assert result.intent == "unclear"
+    assert result.needs_review
+    assert result.confidence < 0.6
+
+
 def test_traveling_mentor_who_says_yes_is_human_not_auto_reply() -> None:
     raw = (
         b"From: Dr X <x@example.org>\r\nTo: p@example.edu\r\nSubject: Re: letter\r\n"
