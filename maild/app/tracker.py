@@ -177,6 +177,10 @@ class Tracker:
         On an exception everything this call wrote is rolled back (a savepoint) and its
         notices are dropped, so the caller may carry on with its transaction. The
         notices of a successful call wait for ``flush_notices`` after the commit.
+
+        An event that changes nothing (a wake-up of a step that is not due, an approval
+        of a step already approved) writes nothing, not even a timeline row: the
+        timeline records what happened, and idle must write nothing (invariant 11).
         """
         tx = self.store.tx
         queued = len(self._notices)
@@ -184,6 +188,9 @@ class Tracker:
             with tx.savepoint("tracker_handle"):
                 ask = tx.asks.get(ask_id)
                 decision = decide(ask, event, now, self.rules)
+                if _changes_nothing(ask, decision):
+                    log.debug("ask %d: %s changes nothing", ask_id, type(event).__name__)
+                    return decision
                 saved = self._apply(tx, decision, now, kind_of(event),
                                     {**_describe(event), **detail})
         except BaseException:
@@ -262,9 +269,12 @@ class Tracker:
         while follow:
             event, more = follow.popleft()
             current = tx.asks.get(saved.id)
+            decided = decide(current, event, now, self.rules)
+            if _changes_nothing(current, decided):
+                continue
             more_followups: FollowUps = []
-            self._persist(tx, decide(current, event, now, self.rules), now, kind_of(event),
-                          {**_describe(event), **more}, more_followups)
+            self._persist(tx, decided, now, kind_of(event), {**_describe(event), **more},
+                          more_followups)
             follow.extend(more_followups)
         return tx.asks.get(saved.id)
 
@@ -390,6 +400,10 @@ class Tracker:
     def _tell(self, level: Level, text: str) -> None:
         # Delivered (and logged) by flush_notices, after the transaction commits.
         self.queue_notice(level, text)
+
+
+def _changes_nothing(before: Ask, decision: Decision) -> bool:
+    return not decision.actions and decision.ask == before
 
 
 def _step_named(ask: Ask, name: str) -> Step | None:
