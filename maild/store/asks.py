@@ -182,8 +182,9 @@ class Asks(Repo):
             "ORDER BY s.due_at, s.id", (*_WAITING_PARAMS, iso(now)))]
 
     def next_due(self) -> datetime | None:
-        """When the next step comes due (None when nothing is planned)."""
-        row = self._db.execute(f"SELECT min(s.due_at) {_WAITING_STEPS}",
+        """When the next step comes due (None when nothing is planned): the first row of
+        the due-time index that counts, not a pass over every planned step."""
+        row = self._db.execute(f"SELECT s.due_at {_WAITING_STEPS} ORDER BY s.due_at LIMIT 1",
                                _WAITING_PARAMS).fetchone()
         return parse_time(row[0]) if row else None
 

@@ -163,13 +163,22 @@ class Drafts(Repo):
             _HELD_ASKS).fetchone()
         return parse_time(row[0]) if row else None
 
+    def needing_user(self, failed_since: datetime) -> list[Draft]:
+        """Drafts the user has to look at: waiting for approval, sends of unknown fate,
+        and sends that failed since ``failed_since`` (older failures are history)."""
+        return [_draft(r) for r in self._db.execute(
+            "SELECT * FROM drafts WHERE status IN ('pending', 'uncertain') "
+            "OR (status = 'failed' AND updated_at >= ?) ORDER BY created_at, id",
+            (iso(failed_since),))]
+
     def send_times(self, account: str, since: datetime) -> list[datetime]:
         """When this account's messages went out (or may have) since ``since``, oldest
         first: ``sending`` and ``uncertain`` count, erring on the side of sending less."""
         names = _names(MAYBE_SENT_DRAFT_STATUSES)
         rows = self._db.execute(
-            f"SELECT sent_at FROM drafts WHERE account = ? AND status IN ({marks(names)}) "
-            "AND sent_at >= ? ORDER BY sent_at", (account, *names, iso(since))).fetchall()
+            f"SELECT sent_at FROM drafts WHERE account = ? AND sent_at >= ? "
+            f"AND status IN ({marks(names)}) ORDER BY sent_at",
+            (account, iso(since), *names)).fetchall()
         return [datetime.fromisoformat(r[0]) for r in rows]
 
     def first_sent_subject(self, ask_id: int) -> str | None:
@@ -268,7 +277,7 @@ class Drafts(Repo):
         none); an indexed look at new drafts only, whatever the history."""
         return [_draft(r) for r in self._db.execute(
             "SELECT * FROM drafts WHERE status = 'pending' AND mirrored IS NULL "
-            "ORDER BY created_at, id")]
+            "ORDER BY created_at")]
 
     def set_mirrored(self, draft_id: int, how: str) -> None:
         self._write().execute("UPDATE drafts SET mirrored = ? WHERE id = ?", (how, draft_id))
