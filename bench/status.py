@@ -255,7 +255,7 @@ def ms(seconds: float) -> str:
 
 def measure(home: Path, reps: int) -> None:
     config = load(home / "config.toml")
-    from maild.app.tracker import rules_for
+    from maild.config import rules_for
 
     rules = rules_for(config)
     # The baselines read the same file with a bare connection of their own.

@@ -25,7 +25,7 @@ from typing import Protocol
 
 from maild.adapters.compose import new_message_id
 from maild.app import lifecycle
-from maild.config import Config
+from maild.config import Config, rules_for
 from maild.core import events as ev
 from maild.core.actions import (
     CancelSteps,
@@ -46,9 +46,7 @@ from maild.core.contacts import ensure_not_contacted
 from maild.core.engine import decide
 from maild.core.events import EventKind, kind_of
 from maild.core.model import Ask, AskState, Mentor, Step, StepStatus
-from maild.core.playbooks import merge_overrides
 from maild.core.rules import Rules
-from maild.core.timing import SendingWindow
 from maild.errors import MaildError, UsageError
 from maild.store import Store, Tx
 from maild.store.asks import DueStep
@@ -58,7 +56,6 @@ from maild.store.mentors import MentorRecord
 
 log = logging.getLogger(__name__)
 
-_WEEKDAY = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 _EXCLUDED_STATUSES = ("excluded", "do not contact", "skip")
 
 
@@ -77,15 +74,6 @@ class _Notice:
     level: Level
     text: str
     anchor: Anchor | None
-
-
-def rules_for(config: Config) -> Rules:
-    """The engine's rules from config.toml: playbook overrides and the sending window."""
-    sending = config.sending
-    window = SendingWindow(days=frozenset(_WEEKDAY[d] for d in sending.days),
-                           start=sending.window_start, end=sending.window_end)
-    return Rules(playbooks=merge_overrides(config.playbooks, source=str(config.path)),
-                 window=window)
 
 
 def core_mentor(record: MentorRecord, default_tz: str) -> Mentor:
@@ -419,4 +407,4 @@ def _describe(event: ev.Event) -> dict[str, object]:
     return out
 
 
-__all__ = ["Created", "DraftMaker", "StepStatus", "Tracker", "core_mentor", "rules_for"]
+__all__ = ["Created", "DraftMaker", "StepStatus", "Tracker", "core_mentor"]

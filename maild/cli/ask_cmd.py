@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 
-from maild.app.status import build_status, timeline
 from maild.cli.app import App, pass_app
 from maild.cli.mentor_cmd import check_range, parse_date
 from maild.cli.terminal import add_row, for_terminal
@@ -247,53 +246,3 @@ def ask_deadline(app: App, ask_id: int, deadline: str) -> None:
     decision = app.tracker().handle(ask_id, ev.DeadlineChanged(when), app.now())
     click.echo(f"Ask {ask_id}: deadline {when}; {sum(not s.is_final for s in decision.ask.steps)}"
                " steps planned.")
-
-
-@click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
-def status_command(app: App, as_json: bool) -> None:
-    """Dashboard: open asks by state, what is due next, deadlines and risks."""
-    report = build_status(app.store(), app.now(), app.tracker().rules)
-    if as_json:
-        click.echo(json.dumps(report, indent=2, default=str))
-        return
-    c = app.console
-    counts = for_terminal(", ".join(f"{k} {v}" for k, v in report["asks_by_state"].items())
-                          or "none", markup=True)
-    c.print(f"[bold]Open asks:[/bold] {counts}")
-    c.print(f"[bold]Drafts waiting for you:[/bold] {report['drafts_waiting']}")
-    if report["next_steps"]:
-        table = Table("due", "ask", "mentor", "step", title="Next")
-        for item in report["next_steps"]:
-            add_row(table, app.local(datetime.fromisoformat(item["due"])), item["ask_id"],
-                    item["mentor"], item["step"])
-        c.print(table)
-    if report["applications"]:
-        table = Table("application", "deadline", "required", "committed", "submitted",
-                      title="Letters")
-        for a in report["applications"]:
-            add_row(table, a["name"], a["deadline"] or "", a["letters_required"],
-                    a["committed"], a["submitted"])
-        c.print(table)
-    for risk in report["risks"]:
-        c.print(f"[yellow]![/yellow] {for_terminal(risk['text'], markup=True)}")
-
-
-@click.command("timeline")
-@click.argument("mentor")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
-def timeline_command(app: App, mentor: str, as_json: bool) -> None:
-    """Everything that happened with one mentor, oldest first."""
-    store = app.store()
-    record = store.read.mentors.find(mentor)
-    items = timeline(store, record.id)
-    if as_json:
-        click.echo(json.dumps(items, indent=2, default=str))
-        return
-    click.echo(f"Timeline of {for_terminal(record.name)}:")
-    for item in items:
-        ask = f"ask {item['ask_id']}: " if item["ask_id"] else ""
-        click.echo(f"  {app.local(datetime.fromisoformat(item['at']))}  {ask}"
-                   f"{for_terminal(item['summary'])}")
