@@ -41,7 +41,7 @@ from maild.core.actions import (
     SuggestCandidates,
     SupersedeSteps,
 )
-from maild.core.candidates import next_candidates
+from maild.core.candidates import free_slots, next_candidates
 from maild.core.contacts import ensure_not_contacted
 from maild.core.engine import decide
 from maild.core.events import EventKind, kind_of
@@ -341,9 +341,13 @@ class Tracker:
 
     def _suggest(self, tx: Tx, ask: Ask, action: SuggestCandidates, now: datetime) -> None:
         tz = self.config.identity.timezone
-        mentors = [core_mentor(r, tz) for r in tx.mentors.all()]
-        chosen = next_candidates(mentors, tx.asks.prior(), now, self.rules,
-                                 limit=action.count)
+        chosen: tuple[Mentor, ...] = ()
+        # With every cold-outreach slot taken there is no candidate whatever the hit
+        # list says: known from the open asks alone, without reading the whole history.
+        if free_slots(tx.asks.open_prior("cold"), self.rules) > 0:
+            mentors = [core_mentor(r, tz) for r in tx.mentors.all()]
+            chosen = next_candidates(mentors, tx.asks.prior(), now, self.rules,
+                                     limit=action.count)
         if not chosen:
             self._tell(Level.INFO, f"{action.reason}; the hit list has no fresh candidate "
                        "(add more with `maild mentor add`)")

@@ -155,23 +155,32 @@ class Asks(Repo):
               addresses: Sequence[str] = ()) -> list[PriorAsk]:
         """Earlier asks with their mentors' addresses, for the never-twice rule: all of
         them, or only those to this mentor or to any of these addresses."""
-        select = ("SELECT a.id, a.mentor_id, a.created_at, a.account, a.playbook, a.state, "
-                  "group_concat(m.address, ' ') AS addresses FROM asks a "
-                  "LEFT JOIN mentor_addresses m ON m.mentor_id = a.mentor_id ")
         if mentor_id is None:
-            rows = self._db.execute(select + "GROUP BY a.id").fetchall()
-        else:
-            # The same person: this mentor record, or any record sharing an address.
-            wanted = [a.strip().lower() for a in addresses if a.strip()]
-            rows = self._db.execute(
-                select + "WHERE a.mentor_id = ? OR a.mentor_id IN (SELECT mentor_id FROM "
-                f"mentor_addresses WHERE address IN ({marks(wanted)})) GROUP BY a.id",
-                (mentor_id, *wanted)).fetchall()
+            return self._prior("", ())
+        # The same person: this mentor record, or any record sharing an address.
+        wanted = [a.strip().lower() for a in addresses if a.strip()]
+        return self._prior(
+            "WHERE a.mentor_id = ? OR a.mentor_id IN (SELECT mentor_id FROM "
+            f"mentor_addresses WHERE address IN ({marks(wanted)})) ", (mentor_id, *wanted))
+
+    def _prior(self, where: str, params: tuple[object, ...]) -> list[PriorAsk]:
+        rows = self._db.execute(
+            "SELECT a.id, a.mentor_id, a.created_at, a.account, a.playbook, a.state, "
+            "(SELECT group_concat(m.address, ' ') FROM mentor_addresses m "
+            f"WHERE m.mentor_id = a.mentor_id) AS addresses FROM asks a {where}",
+            params).fetchall()
+        # In id order (ties between asks of the same moment go to the older), sorted here
+        # so that SQLite may read through whichever index fits the condition.
         return [PriorAsk(ask_id=r["id"], mentor_id=r["mentor_id"],
                          addresses=tuple((r["addresses"] or "").split()),
                          created_at=datetime.fromisoformat(r["created_at"]),
                          account=r["account"], playbook=r["playbook"], state=r["state"])
-                for r in rows]
+                for r in sorted(rows, key=lambda r: int(r["id"]))]
+
+    def open_prior(self, playbook: str) -> list[PriorAsk]:
+        """The open asks of one playbook, as the never-twice and parallel rules see them
+        (an ask not yet over is always open: only the engine closes an ended ask)."""
+        return self._prior("WHERE a.closed_at IS NULL AND a.playbook = ? ", (playbook,))
 
     # -- steps ------------------------------------------------------------------------
 

@@ -124,6 +124,9 @@ def test_tracker_operations_read_only_through_indexes(home: Home) -> None:
         home.tracker.create_ask(last_mentor, "warm", NOW, again=True)
         home.tracker.handle(first, ev.HumanReply(Intent.QUESTION, at=NOW), NOW)
         home.tracker.handle(second, ev.UserMarked(ev.Mark.PAUSE), NOW)
+        # A "no" looks for the next candidate: with every cold slot taken, from the
+        # open asks alone.
+        home.tracker.handle(home.asks[4], ev.HumanReply(Intent.DECLINE, at=NOW), NOW)
         [draft] = [d for d in home.store.read.drafts.with_status(DraftStatus.APPROVED)
                    if d.ask_id == home.asks[2]]
         home.sender._rate_hold(draft.spec.account, NOW)
