@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 import click
 
@@ -30,28 +31,34 @@ def status_command(app: App, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
         return
+    counts = ", ".join(f"{k} {v}" for k, v in report["asks_by_state"].items()) or "none"
+    click.echo(f"{click.style('Open asks:', bold=True)} {for_terminal(counts)}")
+    click.echo(f"{click.style('Drafts waiting for you:', bold=True)} "
+               f"{report['drafts_waiting']}")
+    if report["next_steps"] or report["applications"]:
+        _tables(app, report)
+    # Lines, not Rich: hundreds of risks in a big store took a second to lay out.
+    mark = click.style("!", fg="yellow")
+    click.echo("".join(f"{mark} {for_terminal(risk['text'])}\n" for risk in report["risks"]),
+               nl=False)
+
+
+def _tables(app: App, report: dict[str, Any]) -> None:
     from rich.table import Table
 
-    c = app.console
-    counts = for_terminal(", ".join(f"{k} {v}" for k, v in report["asks_by_state"].items())
-                          or "none", markup=True)
-    c.print(f"[bold]Open asks:[/bold] {counts}")
-    c.print(f"[bold]Drafts waiting for you:[/bold] {report['drafts_waiting']}")
     if report["next_steps"]:
         table = Table("due", "ask", "mentor", "step", title="Next")
         for item in report["next_steps"]:
             add_row(table, app.local(datetime.fromisoformat(item["due"])), item["ask_id"],
                     item["mentor"], item["step"])
-        c.print(table)
+        app.console.print(table)
     if report["applications"]:
         table = Table("application", "deadline", "required", "committed", "submitted",
                       title="Letters")
         for a in report["applications"]:
             add_row(table, a["name"], a["deadline"] or "", a["letters_required"],
                     a["committed"], a["submitted"])
-        c.print(table)
-    for risk in report["risks"]:
-        c.print(f"[yellow]![/yellow] {for_terminal(risk['text'], markup=True)}")
+        app.console.print(table)
 
 
 @click.command("timeline")

@@ -18,7 +18,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from maild.core.contacts import PriorAsk
 from maild.core.model import (
@@ -121,6 +121,17 @@ class Asks(Repo):
                     chunk):
                 by_ask.setdefault(s["ask_id"], []).append(_step(s))
         return [_ask(r, by_ask.get(r["id"], [])) for r in rows]
+
+    def open_at_risk(self, letters_due_before: date, unanswered_at_least: int) -> list[Ask]:
+        """Open asks that may carry a risk, without their steps: flagged for review,
+        letters due before ``letters_due_before``, or with at least that many unanswered
+        follow-ups. A superset, chosen in SQL so that the dashboard does not build
+        every open ask; the caller applies the rules."""
+        return self._load(
+            "closed_at IS NULL AND (needs_review = 1 OR (playbook = 'letter' AND "
+            "json_extract(data, '$.deadline') < ?) OR "
+            "json_extract(data, '$.unanswered_followups') >= ?)",
+            (letters_due_before.isoformat(), unanswered_at_least), with_steps=False)
 
     def mentor_of(self, ask_id: int) -> int | None:
         row = self._db.execute("SELECT mentor_id FROM asks WHERE id = ?", (ask_id,)).fetchone()
