@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -48,6 +48,9 @@ _WAITING_STEPS = (
 )
 _WAITING_PARAMS: tuple[str, ...] = (*(str(s) for s in HOLDING_STATES),
                                     *(str(k) for k in HELD_KINDS))
+
+
+_CHUNK = 500  # asks loaded at a time by a listing
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,17 @@ class Asks(Repo):
             "SELECT * FROM steps WHERE ask_id = ? ORDER BY due_at, id", (ask_id,))]
         return _ask(row, steps)
 
-    def all(self) -> list[Ask]:
-        return self._load("1", ())
+    def each(self, *, open_only: bool = False) -> Iterator[Ask]:
+        """Every ask (or every open one) with its steps, in id order, a chunk of asks at
+        a time (for listings of any length)."""
+        where = "closed_at IS NULL AND " if open_only else ""
+        last = 0
+        while True:
+            chunk = self._load(f"{where}id > ?", (last,), limit=_CHUNK)
+            yield from chunk
+            if len(chunk) < _CHUNK:
+                return
+            last = chunk[-1].id or last
 
     def open(self, *, with_steps: bool = True) -> list[Ask]:
         """Asks not closed. ``with_steps=False`` leaves ``steps`` empty: for readers that
@@ -106,10 +118,10 @@ class Asks(Repo):
         return self._load("closed_at IS NULL", (), with_steps=with_steps)
 
     def _load(self, where: str, params: tuple[object, ...], *,
-              with_steps: bool = True) -> list[Ask]:
+              with_steps: bool = True, limit: int = -1) -> list[Ask]:
         """Asks matching a fixed condition, with their steps, in two queries."""
-        rows = self._db.execute(f"SELECT * FROM asks WHERE {where} ORDER BY id",
-                                params).fetchall()
+        rows = self._db.execute(f"SELECT * FROM asks WHERE {where} ORDER BY id LIMIT ?",
+                                (*params, limit)).fetchall()
         if not rows or not with_steps:
             return [_ask(r, ()) for r in rows]
         by_ask: dict[int, list[Step]] = {}

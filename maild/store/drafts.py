@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -120,10 +120,15 @@ class Drafts(Repo):
 
     def with_status(self, *statuses: DraftStatus) -> list[Draft]:
         """Drafts in any of these statuses, oldest first."""
+        return list(self.each(*statuses))
+
+    def each(self, *statuses: DraftStatus) -> Iterator[Draft]:
+        """``with_status``, one draft at a time (for listings of any length)."""
         names = _names(statuses or OPEN_STATUSES)
-        return [_draft(r) for r in self._db.execute(
-            f"SELECT * FROM drafts WHERE status IN ({marks(names)}) ORDER BY created_at, id",
-            names)]
+        for row in self._db.execute(
+                f"SELECT * FROM drafts WHERE status IN ({marks(names)}) "
+                "ORDER BY created_at, id", names):
+            yield _draft(row)
 
     def of_step(self, step_id: int) -> list[Draft]:
         return [_draft(r) for r in self._db.execute(
