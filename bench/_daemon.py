@@ -23,8 +23,9 @@ PW_ENV = "MAILD_BENCH_PASSWORD"
 NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
 
 
-def write_home(home: Path, dovecot: DovecotServer, smtp: SmtpSandbox, user: str) -> None:
-    write_sandbox_home(home, dovecot, smtp, user, password_env=PW_ENV)
+def write_home(home: Path, dovecot: DovecotServer, smtp: SmtpSandbox, user: str,
+               ui_serve: bool = True) -> None:
+    write_sandbox_home(home, dovecot, smtp, user, password_env=PW_ENV, ui_serve=ui_serve)
 
 
 def fill_asks(home: Path, count: int) -> list[tuple[str, str]]:

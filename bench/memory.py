@@ -4,7 +4,8 @@
 
 Prints RSS after READY=1 and after 10 s of running, next to a baseline measured in the
 same run: a bare Python process that imports maild's CLI (the floor any daemon built
-on these libraries pays). Target: under 80 MB.
+on these libraries pays). Target: under 80 MB. ``--no-ui`` measures the daemon without
+the page (``[ui] serve = false``), to see what serving it costs.
 """
 
 from __future__ import annotations
@@ -36,12 +37,13 @@ def baseline() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--asks", type=int, default=1000)
+    parser.add_argument("--no-ui", action="store_true", help="[ui] serve = false")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="maild-bench-") as tmp, DovecotServer() as dovecot:
         user = "membench"
         with SmtpSandbox(username=user, password=dovecot.password) as smtp:
             home = Path(tmp) / "home"
-            write_home(home, dovecot, smtp, user)
+            write_home(home, dovecot, smtp, user, ui_serve=not args.no_ui)
             print(f"creating {args.asks} open asks...", file=sys.stderr)
             fill_asks(home, args.asks)
             notify = Notify(Path(tmp) / "notify.sock")
@@ -53,7 +55,8 @@ def main() -> None:
             stop(proc)
             notify.close()
     floor = baseline()
-    print(f"daemon RSS with {args.asks} open asks: {after_ready:.1f} MiB after READY, "
+    page = "without the page" if args.no_ui else "serving the page"
+    print(f"daemon RSS ({page}) with {args.asks} open asks: {after_ready:.1f} MiB after READY, "
           f"{later:.1f} MiB after 10 s (target < 80 MB)")
     print(f"baseline (python + maild imports, idle): {floor:.1f} MiB; daemon / baseline = "
           f"{later / floor:.2f}")

@@ -123,10 +123,25 @@ class Sending:
     rate_per_hour: int = 20
     daily_cap: int = 60
     digest: bool = False
-    # Copies of drafts in the Drafts folder, to read on a phone. maild never deletes
-    # mail (invariant 7), so a copy stays after maild sent the draft; sending it again
-    # from the phone would reach the mentor twice. Off for those who would rather not.
+    # Copies of waiting, complete drafts in the Drafts folder, to read on a phone;
+    # replaced when the draft changes, removed (only maild's own copies) once it is
+    # sent or rejected (app/mirror.py). Off for those who would rather not.
     mirror_drafts: bool = True
+
+
+# The page's port: outside the ranges development servers and other local tools reach
+# for first (3000, 5000, 8000, 8080, 8888...) and below the kernel's ephemeral ports.
+DEFAULT_UI_PORT = 8731
+
+
+@dataclass(frozen=True)
+class Ui:
+    """The local web page (``maild ui``): always on 127.0.0.1, never another address."""
+
+    # 0 lets the system pick a free port (tests; the URL file says which).
+    port: int = DEFAULT_UI_PORT
+    # Whether the daemon serves the page too (``maild ui`` can always serve it itself).
+    serve: bool = True
 
 
 @dataclass(frozen=True)
@@ -150,6 +165,7 @@ class Config:
     playbooks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     attachments: Mapping[str, str] = field(default_factory=dict)
     watch: Watch = field(default_factory=Watch)
+    ui: Ui = field(default_factory=Ui)
 
     def account(self, name: str | None) -> Account:
         if name is None:
@@ -265,6 +281,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
     attachments_table = top.table("attachments", {})
     attachments = {k: attachments_table.get(k, str) for k in list(attachments_table.data)}
     watch = _watch(top.table("watch", {}))
+    ui = _ui(top.table("ui", {}))
     top.finish()
     return Config(
         path=path,
@@ -274,6 +291,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         playbooks=playbooks,
         attachments=attachments,
         watch=watch,
+        ui=ui,
     )
 
 
@@ -486,6 +504,15 @@ def _sending(t: _Table) -> Sending:
     )
     t.finish()
     return sending
+
+
+def _ui(t: _Table) -> Ui:
+    port = cast(int, t.get("port", int, DEFAULT_UI_PORT))
+    if not 0 <= port < 65536:
+        raise t.error("port", f"must be between 1 and 65535 (or 0: any free port), not {port}")
+    ui = Ui(port=port, serve=t.get("serve", bool, True))
+    t.finish()
+    return ui
 
 
 def rules_for(config: Config) -> Rules:

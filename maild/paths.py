@@ -76,3 +76,18 @@ def write_private(path: Path, text: str) -> None:
               encoding="utf-8", newline="") as f:
         os.fchmod(f.fileno(), 0o600)
         f.write(text)
+
+
+def ui_url_path(home: Path) -> Path:
+    """Where the running page says its URL (written by whoever serves it)."""
+    return home / "ui.json"
+
+
+def ui_secret_path(home: Path) -> Path:
+    """The key that signs the page's session cookies and CSRF tokens."""
+    return home / "ui-secret"
+
+
+def ui_tokens_path(home: Path) -> Path:
+    """One-time tokens handed out by `maild ui`, not yet exchanged for a cookie."""
+    return home / "ui-tokens.json"

@@ -68,6 +68,24 @@ install_cyrus_imapd() {
 
 install_cyrus_imapd
 
+# The browser tests of the page (tests/ui) drive Debian's chromium through Playwright;
+# Playwright's own browser download is not used (its host may be unreachable).
+install_chromium() {
+    if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+        return 0
+    fi
+    if command -v apt-get >/dev/null 2>&1; then
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        say "installing chromium with apt-get (for the page's browser tests)"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    else
+        say "chromium is not installed and apt-get is not available; the browser tests"
+        say "will be skipped (set MAILD_CHROMIUM to a Chromium binary to run them)"
+    fi
+}
+
 python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     say "creating .venv"
@@ -85,6 +103,7 @@ case "$mode" in
         exec .venv/bin/maild --help
         ;;
     test)
+        install_chromium
         exec .venv/bin/python -m pytest "$@"
         ;;
     *)

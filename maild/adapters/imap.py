@@ -3,8 +3,10 @@
 This module owns the protocol: connecting (TLS, STARTTLS or plain on loopback), logging
 in (password, or XOAUTH2 with an access token renewed once when refused), finding the
 Sent and Drafts folders, fetching what is new since a cursor, searching, appending
-maild's own messages. It never sets a flag, moves or deletes (invariant 7): messages
-are read with BODY.PEEK and folders are selected read-only. imapclient's and the socket
+maild's own messages. It never sets a flag, moves or deletes the user's mail (invariant
+7): messages are read with BODY.PEEK and folders are selected read-only; the one
+exception is ``remove_own_copy``, which removes a draft copy maild appended itself,
+recognised by its exact bytes. imapclient's and the socket
 layer's exceptions are translated here into ``ProtocolError`` / ``ImapAuthError``.
 """
 
@@ -428,9 +430,44 @@ class ImapConnection:
 
     def append(self, folder: str, raw: bytes, flags: Sequence[bytes] = (b"\\Seen",),
                when: datetime | None = None) -> None:
-        """Append maild's own message (a sent copy or a draft): the only write maild does."""
+        """Append maild's own message (a sent copy or a draft): the only write maild does,
+        with ``remove_own_copy`` of what it appended itself."""
         with translated(f"APPEND to {folder}"):
             self.client.append(folder, raw, flags=tuple(flags), msg_time=when)
+
+    def remove_own_copy(self, folder: str, message_id: str,
+                        is_ours: Callable[[bytes], bool]) -> int:
+        """Remove from ``folder`` the messages with ``message_id`` that ``is_ours`` (given
+        the stored bytes) recognises as the very copy maild appended; returns how many.
+
+        A message the user changed, or anyone else's, is never touched (invariant 7).
+        Only ``UID EXPUNGE`` of exactly those UIDs is used: a plain EXPUNGE would also
+        remove messages the user marked deleted, so without UIDPLUS nothing is removed.
+        """
+        if not self.has("UIDPLUS"):
+            log.info("%s: the server has no UIDPLUS; maild's old copy stays", folder)
+            return 0
+        with translated(f"SELECT {folder}"):
+            self.client.select_folder(folder, readonly=False)
+        try:
+            uids = self.search(["HEADER", "Message-ID", message_id])
+            ours = []
+            for uid in uids:
+                raw = self.body(uid)
+                if raw is not None and is_ours(raw):
+                    ours.append(uid)
+            if not ours:
+                return 0
+            with translated("STORE \\Deleted"):
+                self.client.add_flags(ours, [imapclient.DELETED], silent=True)
+            with translated("UID EXPUNGE"):
+                self.client.uid_expunge(ours)
+            return len(ours)
+        finally:
+            # Back to read-only with EXAMINE: CLOSE would expunge every \\Deleted message
+            # of the folder, the user's included.
+            with suppress(IMAPClientError, imaplib.IMAP4.error, OSError):
+                self.client.select_folder(folder, readonly=True)
 
     # -- IDLE -------------------------------------------------------------------------
 

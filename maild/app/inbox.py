@@ -317,8 +317,9 @@ class Inbox:
                 log.exception("ask %d: not even a reply of unclear intent could be applied",
                               found.ask_id)
         self.tracker.queue_notice(
-            Level.WARNING, f"A message for ask {found.ask_id} ({headers.subject!r}) could not "
-            f"be handled ({problem}); please read it and update the ask.")
+            Level.WARNING, self.tracker.about(
+                found.ask_id, f"a message ({headers.subject!r}) could not be handled "
+                f"({problem}); please read it and update the ask."))
         return 0
 
     def _event(self, role: str, headers: Headers, inspection: Inspection | None

@@ -59,12 +59,13 @@ class Waiting:
     status: DraftStatus
     to: str
     subject: str
+    ask_id: int = 0
 
     def line(self) -> str:
         what = {DraftStatus.PENDING: "to approve",
                 DraftStatus.UNCERTAIN: "may or may not have gone out",
                 DraftStatus.FAILED: "was not sent"}.get(self.status, self.status)
-        return f"#{self.id} to {self.to}: {self.subject} ({what})"
+        return f"#{self.id} to {self.to} (ask {self.ask_id}): {self.subject} ({what})"
 
 
 def _run(argv: Sequence[str]) -> None:
@@ -251,4 +252,4 @@ class Notifier:
 def _waiting(draft: Draft) -> Waiting:
     names = [n or a for a, n in draft.spec.to_addrs]
     return Waiting(id=draft.id, status=draft.status, to=", ".join(names) or "(nobody)",
-                   subject=draft.spec.subject)
+                   subject=draft.spec.subject, ask_id=draft.ask_id)

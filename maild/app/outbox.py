@@ -54,11 +54,10 @@ from maild.app.lifecycle import Outcome
 from maild.app.tracker import Tracker
 from maild.config import Account, Config
 from maild.core.actions import Level
-from maild.core.events import EventKind
 from maild.core.model import DraftStatus
 from maild.errors import MaildError
 from maild.store import Store
-from maild.store.drafts import Draft, Mirror
+from maild.store.drafts import Draft
 
 log = logging.getLogger(__name__)
 
@@ -245,20 +244,7 @@ class Sender:
             return bool(conn.find_message_id(sent, draft.spec.message_id))
 
     def _message(self, draft: Draft, now: datetime) -> EmailMessage:
-        s = draft.spec
-        attachments = []
-        for path in s.attachments:
-            file = Path(path)
-            try:
-                attachments.append(Attachment(file.name, file.read_bytes(), *_mime(file)))
-            except OSError as exc:
-                raise UnsendableError(f"attachment {path} cannot be read ({exc.strerror})") \
-                    from None
-        return compose(sender=Mailbox(s.from_addr, s.from_name),
-                       to=[Mailbox(a, n) for a, n in s.to_addrs], subject=s.subject,
-                       body=s.body, message_id=s.message_id, date=now,
-                       in_reply_to=s.in_reply_to, references=s.references,
-                       attachments=attachments)
+        return message_of(draft, now)
 
     def _save_copy(self, account: Account, raw: bytes, now: datetime) -> None:
         if account.save_sent_copy == "never":
@@ -277,69 +263,6 @@ class Sender:
         except MaildError as exc:
             # The mail went out; a missing copy is worth a warning, not a failure.
             log.warning("%s: could not save the sent copy: %s", account.name, exc)
-
-    # -- the Drafts folder ------------------------------------------------------------
-
-    def mirror_drafts(self) -> int:
-        """Append each new pending draft to its account's Drafts folder; returns how many.
-
-        So the user can read drafts on a phone. Blocking (IMAP): the daemon calls it in a
-        thread after new drafts were made. It does not connect when nothing is new. The
-        copy keeps maild's Message-ID, so if the user sends it from their own client,
-        the send path finds it in Sent and maild does not send it again. The copy is
-        appended once and never changed or deleted (invariant 7).
-        """
-        by_account: dict[str, list[Draft]] = {}
-        for draft in self.store.read.drafts.unmirrored():
-            by_account.setdefault(draft.spec.account, []).append(draft)
-        appended = 0
-        for name, drafts in by_account.items():
-            try:
-                appended += self._mirror_account(self.config.account(name), drafts)
-            except MaildError as exc:
-                # Reading drafts on a phone is a convenience; the next call tries again.
-                log.warning("%s: drafts not copied to the Drafts folder: %s", name, exc)
-        return appended
-
-    def _mirror_account(self, account: Account, drafts: list[Draft]) -> int:
-        appended = 0
-        with self._imap(account) as conn:
-            folder = conn.folders().drafts
-            for draft in drafts:
-                now = self.now()
-                problem = _unrenderable(draft)
-                raw = b""
-                if folder is None:
-                    problem = "the account has no Drafts folder"
-                elif problem is None:
-                    try:
-                        raw = self.raw_message(draft, draft.created_at)
-                    except MaildError as exc:
-                        problem = str(exc)
-                if problem is not None or folder is None:
-                    log.info("draft %d not copied to Drafts: %s", draft.id, problem)
-                    self._mirrored(draft, now, Mirror.SKIPPED, problem=problem)
-                    continue
-                # After a crash between APPEND and the record, the copy is there already.
-                if not conn.find_message_id(folder, draft.spec.message_id):
-                    conn.append(folder, raw, flags=(b"\\Draft", b"\\Seen"),
-                                when=draft.created_at)
-                    appended += 1
-                self._mirrored(draft, now, Mirror.COPIED, folder=folder)
-        return appended
-
-    def _mirrored(self, draft: Draft, now: datetime, how: str, *, folder: str | None = None,
-                  problem: str | None = None) -> None:
-        """Record the Drafts copy (or why there will be none), and show it in the
-        timeline."""
-        with self.store.transaction() as tx:
-            tx.drafts.set_mirrored(draft.id, how)
-            if how == Mirror.COPIED:
-                tx.events.add(now, EventKind.DRAFT_MIRRORED, ask_id=draft.ask_id,
-                              draft=draft.id, folder=folder, message_id=draft.spec.message_id)
-            else:
-                tx.events.add(now, EventKind.DRAFT_NOT_MIRRORED, ask_id=draft.ask_id,
-                              draft=draft.id, problem=problem)
 
     # -- crash recovery ---------------------------------------------------------------
 
@@ -369,6 +292,24 @@ class Sender:
         return outcomes
 
 
+def message_of(draft: Draft, now: datetime) -> EmailMessage:
+    """The message a draft becomes (what is sent, and what the page shows before)."""
+    s = draft.spec
+    attachments = []
+    for path in s.attachments:
+        file = Path(path)
+        try:
+            attachments.append(Attachment(file.name, file.read_bytes(), *_mime(file)))
+        except OSError as exc:
+            raise UnsendableError(f"attachment {path} cannot be read ({exc.strerror})") \
+                from None
+    return compose(sender=Mailbox(s.from_addr, s.from_name),
+                   to=[Mailbox(a, n) for a, n in s.to_addrs], subject=s.subject,
+                   body=s.body, message_id=s.message_id, date=now,
+                   in_reply_to=s.in_reply_to, references=s.references,
+                   attachments=attachments)
+
+
 def check_header_block(raw: bytes) -> None:
     """Refuse a message whose top-level header block holds a header maild never writes.
 
@@ -394,14 +335,6 @@ def _message_id_of(raw: bytes) -> str | None:
     for line in head.splitlines():
         if line.lower().startswith(b"message-id:"):
             return line.split(b":", 1)[1].strip().decode("ascii", "replace")
-    return None
-
-
-def _unrenderable(draft: Draft) -> str | None:
-    """Why a draft is not worth showing (its template could not be rendered), or None."""
-    for field in draft.spec.missing_fields:
-        if field.startswith("template:"):
-            return field
     return None
 
 

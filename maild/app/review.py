@@ -7,6 +7,7 @@ every status change, is the lifecycle's (``maild.app.lifecycle``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -18,9 +19,13 @@ from maild.adapters.compose import check_address, check_header_value
 from maild.app import lifecycle
 from maild.app.drafting import TemplateDrafts
 from maild.app.tracker import Tracker
+from maild.core import events as ev
+from maild.core.events import EventKind
 from maild.errors import UsageError
 from maild.store import Store
 from maild.store.drafts import Draft, DraftSpec
+
+_PLACEHOLDER = re.compile(r"\[\[[A-Za-z_][A-Za-z0-9_.]*\]\]")
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,50 @@ def approve(store: Store, tracker: Tracker, draft_id: int, now: datetime,
     spec = rendered(store, tracker, draft, fields or {})
     if edit is not None:
         spec = replace(spec, subject=edit.subject, body=edit.body, to_addrs=edit.to)
+    check_no_placeholder(draft.id, spec)
     return lifecycle.approve(store, tracker, draft, spec, now, edited=edit is not None)
+
+
+def check_no_placeholder(draft_id: int, spec: DraftSpec) -> None:
+    """Refuse to approve a text that still holds a [[placeholder]] (invariant 10): an
+    edit made from a page showing the placeholders could otherwise keep one."""
+    found = _PLACEHOLDER.search(spec.subject) or _PLACEHOLDER.search(spec.body)
+    if found is not None:
+        raise UsageError(f"draft {draft_id} still holds the placeholder {found.group(0)}: "
+                         "fill it in or edit it out before approving")
+
+
+def revise(store: Store, tracker: Tracker, draft_id: int, now: datetime,
+           fields: Mapping[str, str] | None = None, edit: Edit | None = None) -> Draft:
+    """Save the user's fields or edits of a waiting draft without approving it.
+
+    Fields may leave others still missing (the draft keeps waiting for them); an edit
+    of the text is an edit the engine hears about (DraftEdited), so nothing ever goes
+    out in a form the user did not approve.
+    """
+    draft = store.read.drafts.get(draft_id)
+    if draft.status != "pending":
+        raise UsageError(f"draft {draft_id} is {draft.status}, not pending; only a waiting "
+                         "draft can be changed")
+    spec = draft.spec
+    given = {k: v for k, v in (fields or {}).items() if v.strip()}
+    if given:
+        drafts = tracker.drafts
+        if not isinstance(drafts, TemplateDrafts):
+            raise UsageError(f"draft {draft.id} cannot be re-rendered here")
+        spec = drafts.rerender(store, store.read.asks.get(draft.ask_id), draft, given)
+    if edit is not None:
+        spec = replace(spec, subject=edit.subject, body=edit.body, to_addrs=edit.to)
+    with store.transaction() as tx:
+        tx.drafts.update_content(draft.id, spec, now)
+        step = tx.drafts.step_name(draft)
+        if edit is not None and step is not None:
+            tracker.handle_in_transaction(draft.ask_id, ev.DraftEdited(step), now)
+        else:
+            tx.events.add(now, EventKind.DRAFT_COMPLETED, ask_id=draft.ask_id, draft=draft.id,
+                          fields=sorted(given), still_missing=list(spec.missing_fields))
+    tracker.flush_notices()
+    return store.read.drafts.get(draft_id)
 
 
 def parse_edited(text: str) -> Edit:

@@ -1,4 +1,4 @@
-"""The dashboard and the timeline: read-only summaries of the store for people.
+"""The dashboard: a read-only summary of the store for people (``maild status``).
 
 ``build_status`` answers "where do I stand": open asks by state, what is due next,
 letters per application, and the risks the guides warn about (short runway, letters
@@ -8,7 +8,6 @@ queries, so it stays fast with thousands of asks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,17 +16,21 @@ from maild.core.ghost import is_ghosting
 from maild.core.model import AskState, DraftStatus
 from maild.core.rules import Rules
 from maild.store import Store
+from maild.store.views import LetterCount, letter_counts
 
 NEXT_STEPS_SHOWN = 10
-_COMMITTED = frozenset({AskState.AGREED, AskState.HESITANT, AskState.SUBMITTED})
 
 
-def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
+def build_status(store: Store, now: datetime, rules: Rules,
+                 next_limit: int | None = NEXT_STEPS_SHOWN) -> dict[str, Any]:
+    """The dashboard; ``next_limit=None`` lists every step ahead (``status --all``)."""
     read = store.read
     names = read.mentors.names()
+    # SQLite's LIMIT -1: no limit.
     next_steps = [{"due": s.due_at.isoformat(), "ask_id": s.ask_id, "step": s.name,
-                   "kind": s.kind, "mentor": names.get(s.mentor_id, "?")}
-                  for s in read.asks.upcoming(NEXT_STEPS_SHOWN)]
+                   "kind": s.kind, "mentor": names.get(s.mentor_id, "?"),
+                   "overdue": s.due_at < now}
+                  for s in read.asks.upcoming(-1 if next_limit is None else next_limit)]
 
     risks: list[dict[str, Any]] = []
     letter = rules.playbook("letter")
@@ -62,15 +65,17 @@ def build_status(store: Store, now: datetime, rules: Rules) -> dict[str, Any]:
     risks += _task_risks(store, now)
 
     applications = []
+    # Counted from when each writer agreed and submitted, not from the asks' states now:
+    # an outcome closes the asks, and a letter that is in stays in.
+    counts = letter_counts(store)
     for app in read.mentors.applications():
-        states = [state for _id, state in read.asks.of_application(app.id, "letter")]
-        committed = sum(1 for s in states if s in _COMMITTED)
-        submitted = sum(1 for s in states if s is AskState.SUBMITTED)
+        count = counts.get(app.id, LetterCount(0, 0, 0))
+        committed = count.committed
         deadline = app.deadline.isoformat() if app.deadline else None
         applications.append({"id": app.id, "name": app.name, "deadline": deadline,
                              "letters_required": app.letters_required,
-                             "asked": len(states), "committed": committed,
-                             "submitted": submitted})
+                             "asked": count.asked, "committed": committed,
+                             "submitted": count.submitted})
         if committed < app.letters_required and app.deadline:
             left = (app.deadline - today).days
             if 0 <= left < warn_days:
@@ -92,29 +97,3 @@ def _task_risks(store: Store, now: datetime) -> list[dict[str, Any]]:
     """Tasks for the user (call the office) from the last two weeks, still relevant."""
     rows = store.read.events.of_open_asks(EventKind.TASK, now - timedelta(days=14))
     return [_risk("task", r.ask_id, r.detail.get("text", "a task")) for r in rows]
-
-
-_SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
-    "ask_created": lambda d: f"{d.get('playbook', '')} ask started",
-    "draft_created": lambda d: f"draft of {d.get('step')} ready: {d.get('subject', '')}",
-    "state_changed": lambda d: f"state {d.get('old')} -> {d.get('new')} ({d.get('reason')})",
-    "steps_cancelled": lambda d: f"cancelled {', '.join(d.get('steps', []))} ({d.get('reason')})",
-    "notice": lambda d: d.get("text", ""),
-    "suggestion": lambda d: f"{d.get('reason')}: " + ("started " if d.get("started") else
-                                                     "suggested ") + str(d.get("candidates")),
-    "task": lambda d: f"task: {d.get('text', '')}",
-    "message_in": lambda d: f"received {d.get('kind', '')} {d.get('intent') or ''}: "
-                            f"{d.get('subject', '')}",
-    "message_out": lambda d: f"sent: {d.get('subject', '')}",
-}
-
-
-def timeline(store: Store, mentor_id: int) -> list[dict[str, Any]]:
-    items = []
-    for r in store.read.events.of_mentor(mentor_id):
-        summarise = _SUMMARY.get(r.kind)
-        summary = summarise(r.detail) if summarise else f"{r.kind} " + ", ".join(
-            f"{k}={v}" for k, v in r.detail.items())
-        items.append({"at": r.at.isoformat(), "type": r.kind, "ask_id": r.ask_id,
-                      "summary": summary.strip(), "detail": r.detail})
-    return items

@@ -311,12 +311,12 @@ class Tracker:
         if isinstance(action, CreateTask):
             tx.events.add(now, EventKind.TASK, ask_id=ask.id, mentor_id=ask.mentor_id,
                           step=action.step, text=action.text, due=action.due_at.isoformat())
-            self._tell(Level.WARNING, action.text)
+            self._tell(Level.WARNING, action.text, ask)
             return None
         if isinstance(action, Notify):
             tx.events.add(now, EventKind.NOTICE, ask_id=ask.id, mentor_id=ask.mentor_id,
                           level=str(action.level), text=action.text)
-            self._tell(action.level, action.text)
+            self._tell(action.level, action.text, ask)
             return None
         if isinstance(action, ChangeState):
             tx.events.add(now, EventKind.STATE_CHANGED, ask_id=ask.id, mentor_id=ask.mentor_id,
@@ -333,7 +333,8 @@ class Tracker:
                              application_id=action.application_id, deadline=None,
                              meeting_at=None, force=False, again=True, note=action.note)
             except UsageError as exc:
-                self._tell(Level.WARNING, f"could not start a {action.playbook} ask: {exc}")
+                self._tell(Level.WARNING, f"could not start a {action.playbook} ask: {exc}",
+                           ask)
             return None
         if isinstance(action, ScheduleStep):
             return None  # the step is in the store; the scheduler re-reads it
@@ -350,13 +351,13 @@ class Tracker:
                                      limit=action.count)
         if not chosen:
             self._tell(Level.INFO, f"{action.reason}; the hit list has no fresh candidate "
-                       "(add more with `maild mentor add`)")
+                       "(add more with `maild mentor add`)", ask)
             return
         names = ", ".join(m.name for m in chosen)
         tx.events.add(now, EventKind.SUGGESTION, ask_id=ask.id, mentor_id=ask.mentor_id,
                       reason=action.reason, candidates=names, started=action.auto_start)
         if not action.auto_start:
-            self._tell(Level.INFO, f"{action.reason}: consider {names}")
+            self._tell(Level.INFO, f"{action.reason}: consider {names}", ask)
             return
         for mentor in chosen:
             created = self._create(tx, mentor.id, "cold", now, account=ask.account,
@@ -389,9 +390,20 @@ class Tracker:
         allowed = set(sending.auto_approve)
         return "*" in allowed or f"{ask.playbook}.{step.name}" in allowed
 
-    def _tell(self, level: Level, text: str) -> None:
+    def _tell(self, level: Level, text: str, ask: Ask | None = None) -> None:
         # Delivered (and logged) by flush_notices, after the transaction commits.
-        self.queue_notice(level, text)
+        self.queue_notice(level, self.about(ask, text) if ask is not None else text)
+
+    def about(self, ask: Ask | int, text: str) -> str:
+        """``text`` naming the mentor and the ask it is about: a notice is read on its
+        own, in a desktop notification or a log, long after what caused it."""
+        try:
+            if isinstance(ask, int):
+                ask = self.store.read.asks.get(ask)
+            name = self.store.read.mentors.get(ask.mentor_id).name
+        except MaildError:
+            return text
+        return f"{name} ({ask.playbook} ask {ask.id}): {text}"
 
 
 def _changes_nothing(before: Ask, decision: Decision) -> bool:

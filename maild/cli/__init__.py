@@ -117,9 +117,16 @@ COMMANDS: dict[str, Spec] = {
     "ask": Spec("maild.cli.ask_cmd:ask_group",
                 "Start asks (cold, warm, letter, meeting, update, thanks) and look at them."),
     "status": Spec("maild.cli.status_cmd:status_command",
-                   "Dashboard: open asks by state, what is due next, deadlines and risks."),
+                   "Today: what is overdue or due, drafts waiting, replies to read, letters, "
+                   "what's next."),
     "timeline": Spec("maild.cli.status_cmd:timeline_command",
-                     "Everything that happened with one mentor, oldest first."),
+                     "One mentor's story: messages both ways with their words, and what "
+                     "comes next."),
+    "calendar": Spec("maild.cli.status_cmd:calendar_group",
+                     "Deadlines, reminder dates, calls to make and meetings, for your "
+                     "calendar app."),
+    "ui": Spec("maild.cli.ui_cmd:ui_command",
+               "Open maild's page in your browser: Today, drafts, mentors, applications."),
     "drafts": Spec("maild.cli.draft_cmd:drafts_command",
                    "List drafts waiting for your approval."),
     "draft": Spec("maild.cli.draft_cmd:draft_group", "Look at one draft."),

@@ -1,4 +1,5 @@
-"""``maild ask``, ``maild status`` and ``maild timeline``: asks and how they stand."""
+"""``maild ask``: starting asks and looking at them (``maild status`` and ``maild timeline``
+live in ``status_cmd``)."""
 
 from __future__ import annotations
 

@@ -61,6 +61,7 @@ def as_document(config: Config) -> dict[str, Any]:
         "sending": {k: list(v) if isinstance(v, tuple) else v for k, v in sending.items()},
         "playbooks": {k: dict(v) for k, v in config.playbooks.items()},
         "attachments": dict(config.attachments),
+        "ui": asdict(config.ui),
     }
 
 

@@ -219,7 +219,9 @@ class EventKind(StrEnum):
     MESSAGE_SKIPPED = "message_skipped"
     # The send path and the user's decisions about drafts.
     DRAFT_SNOOZED = "draft_snoozed"
+    DRAFT_COMPLETED = "draft_completed"
     DRAFT_MIRRORED = "draft_mirrored"
+    DRAFT_UNMIRRORED = "draft_unmirrored"
     DRAFT_NOT_MIRRORED = "draft_not_mirrored"
     SEND_HELD = "send_held"
     SEND_RETRY = "send_retry"

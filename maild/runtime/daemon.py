@@ -13,6 +13,9 @@
   due; the timer only says "look now", so a restart loses or doubles nothing;
 * a loop that sleeps until one of those wakes it, then runs due steps and sends
   approved drafts, once per wake-up: when nothing is due it does nothing at all;
+* the local web page (``maild ui``), unless ``[ui] serve = false``: uvicorn on this
+  loop, on 127.0.0.1 only, its URL in MAILD_HOME for ``maild ui`` to open (a change
+  made in the page wakes the loop through the same pipe as the CLI's);
 * systemd: READY=1 once every folder has caught up, STATUS= lines, WATCHDOG=1 only while
   the IMAP threads are connected, STOPPING=1 on SIGTERM; SIGHUP reloads config.toml.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Mapping
@@ -31,6 +35,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -40,8 +45,10 @@ from maild.adapters.credentials import Secrets
 from maild.adapters.imap import ImapConnection, reachable
 from maild.app.drafting import TemplateDrafts
 from maild.app.inbox import Inbox
+from maild.app.mirror import DraftsMirror
 from maild.app.notify import Notifier
 from maild.app.outbox import Sender
+from maild.app.today import FolderHealth
 from maild.app.tracker import Tracker
 from maild.clock import Clock
 from maild.config import Account, Config, load
@@ -52,6 +59,9 @@ from maild.runtime.lock import DaemonLock
 from maild.runtime.wake import WakeChannel
 from maild.runtime.watcher import FolderWatcher, WatchTiming
 from maild.store import Store
+
+if TYPE_CHECKING:
+    from maild.web.server import EmbeddedServer
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +80,14 @@ class DaemonOptions:
     # None: from config.toml's [watch] (what `maild run` uses); tests and the demo
     # pass their own.
     timing: WatchTiming | None = None
+
+
+@dataclass(frozen=True)
+class _Page:
+    """The page served by the daemon: uvicorn and the task running it."""
+
+    server: EmbeddedServer
+    task: asyncio.Task[None]
 
 
 class Daemon:
@@ -263,6 +281,7 @@ class Daemon:
         store = Store.open(paths.database_path(self.home))
         wake = WakeChannel.open(self.home)
         self._loop.add_reader(wake.fileno(), self._woken_by_pipe, wake)
+        ui: _Page | None = None
         scheduler = AsyncIOScheduler()
         scheduler.start()
         try:
@@ -272,6 +291,8 @@ class Daemon:
                 log.warning("draft %d was being sent when maild stopped: now %s", draft_id,
                             outcome)
             self._start_watchers(config)
+            ui = self._start_ui(config)
+            mirror = self._mirror(store, config)
             await self._wait_ready()
             self._start_watchdog(scheduler)
             notifier = self._notifier(config)
@@ -280,8 +301,9 @@ class Daemon:
                     self._reload = False
                     config, tracker, sender = self._reloaded(config, store, tracker, sender)
                     notifier = self._notifier(config)
+                    mirror = self._mirror(store, config)
                 looked_at = self.clock.now()
-                await self._step(tracker, sender)
+                await self._step(tracker, sender, mirror)
                 self.passes += 1
                 try:
                     await self._tell_user(notifier, store)
@@ -298,6 +320,8 @@ class Daemon:
             log.info("stopping")
             return 0
         finally:
+            if ui is not None:
+                await self._stop_ui(ui)
             self._stop_watchers()
             scheduler.shutdown(wait=False)
             self._loop.remove_reader(wake.fileno())
@@ -307,6 +331,50 @@ class Daemon:
     def _woken_by_pipe(self, wake: WakeChannel) -> None:
         if wake.drain():
             self.poke()
+
+    # -- the page -----------------------------------------------------------------------
+
+    def _start_ui(self, config: Config) -> _Page | None:
+        """Serve the page on this loop (``[ui] serve``); a busy port is a warning only:
+        the daemon's work does not depend on the page, and ``maild ui`` says what to do."""
+        if not config.ui.serve:
+            return None
+        # Imported here: a daemon with the page switched off does not load the web stack.
+        from maild.web.access import Access, Served, write_served
+        from maild.web.pages import Site, create_app
+        from maild.web.server import UiPortError, base_url, bind, embedded, serve_embedded
+
+        try:
+            sock = bind(config.ui.port)
+        except UiPortError as exc:
+            log.warning("the page is not served by the daemon: %s", exc)
+            return None
+        site = Site(home=self.home, now=self.clock.now, served_by="daemon",
+                    access=Access(self.home), live_folders=self._live_folders,
+                    notify=self.notify_user or self._notifier(config))
+        app = create_app(site)
+        server = embedded(app)
+        task = asyncio.create_task(serve_embedded(app, sock, server))
+        write_served(self.home, Served(url=base_url(sock), pid=os.getpid(), by="daemon"))
+        log.info("the page is served at %s (open it with `maild ui`)", base_url(sock))
+        return _Page(server, task)
+
+    async def _stop_ui(self, page: _Page) -> None:
+        from maild.web.access import clear_served
+
+        clear_served(self.home, os.getpid())
+        page.server.stop()
+        try:
+            await asyncio.wait_for(page.task, timeout=self.options.stop_timeout / 2)
+        except TimeoutError:
+            log.warning("the page's server did not stop in time")
+        except Exception:
+            log.exception("the page's server failed while stopping")
+
+    def _live_folders(self) -> list[FolderHealth]:
+        return [FolderHealth(account=w.account, folder=w.folder or w.role, synced_at=None,
+                             connected=w.connected, error=w.last_error)
+                for w in self._watchers]
 
     def _sender(self, store: Store, tracker: Tracker, config: Config) -> Sender:
         return Sender(store, tracker, config, secret=self.secrets.get,
@@ -350,19 +418,23 @@ class Daemon:
         self.systemd.ready(f"watching {len(self._watchers)} folders")
         self.ready.set()
 
-    async def _step(self, tracker: Tracker, sender: Sender) -> None:
+    def _mirror(self, store: Store, config: Config) -> DraftsMirror:
+        return DraftsMirror(store, config, imap=self._imap, now=self.clock.now)
+
+    async def _step(self, tracker: Tracker, sender: Sender, mirror: DraftsMirror) -> None:
         now = self.clock.now()
         try:
             handled = tracker.run_due(now)
             if handled:
                 log.info("%d due step(s) handled", handled)
-            # New drafts go to the Drafts folder too, so they can be read on a phone.
-            if sender.config.sending.mirror_drafts:
-                await asyncio.to_thread(sender.mirror_drafts)
             report = await sender.send_ready()
             if report.sent or report.failed or report.uncertain:
                 log.info("sent %d, failed %d, uncertain %d", report.sent, report.failed,
                          report.uncertain)
+            # Waiting drafts have a copy in the Drafts folder, to read on a phone; the
+            # copies of drafts that are done (sent just now, say) go, also when
+            # mirroring was switched off since. No connection when nothing changed.
+            await asyncio.to_thread(mirror.sync, sender.config.sending.mirror_drafts)
         except MaildError as exc:
             log.error("%s", exc)
         except Exception:

@@ -83,6 +83,8 @@ class FolderWatcher(threading.Thread):
         self.caught_up = threading.Event()
         self.folder: str | None = None
         self.reconnects = 0
+        # The last problem, for the page's health view; cleared once connected again.
+        self.last_error: str | None = None
         self._wake = threading.Event()
 
     @property
@@ -108,6 +110,7 @@ class FolderWatcher(threading.Thread):
                     return
                 self.folder = folder
                 self._connected.set()
+                self.last_error = None
                 self._catch_up(conn, folder)
                 self.caught_up.set()
                 attempt = 0
@@ -127,9 +130,11 @@ class FolderWatcher(threading.Thread):
                 log.warning("%s/%s: %s", self.account, self.role, exc)
             except MaildError as exc:
                 log.warning("%s/%s: %s", self.account, self.role, exc)
-            except Exception:
+                self.last_error = str(exc).splitlines()[0][:200]
+            except Exception as exc:
                 # A bug or an unexpected library error must not kill the watcher.
                 log.exception("%s/%s: unexpected error; reconnecting", self.account, self.role)
+                self.last_error = f"unexpected error ({type(exc).__name__})"
             finally:
                 self._connected.clear()
                 if conn is not None:

@@ -22,6 +22,12 @@ email = "alex@school.example.edu"
 role = "third-year medical student"
 institution = "Example School of Medicine"
 timezone = "America/New_York"
+
+# A sandbox's page takes any free port: tests run side by side, and a real maild of the
+# same user may hold the default one.
+[ui]
+port = 0
+serve = {ui_serve}
 """
 
 ACCOUNT = """
@@ -37,8 +43,9 @@ save_sent_copy = "{save}"
 
 
 def sandbox_config(imap: ImapSandbox, smtp: SmtpSandbox, user: str, *,
-                   password_env: str, save_sent_copy: str = "always", extra: str = "") -> str:
-    return IDENTITY + ACCOUNT.format(
+                   password_env: str, save_sent_copy: str = "always", extra: str = "",
+                   ui_serve: bool = True) -> str:
+    return IDENTITY.format(ui_serve="true" if ui_serve else "false") + ACCOUNT.format(
         user=user, imap_host=imap.host, imap_port=imap.port, smtp_host=smtp.host,
         smtp_port=smtp.port, ca=smtp.ca_path, password_env=password_env,
         save=save_sent_copy) + extra
@@ -46,12 +53,13 @@ def sandbox_config(imap: ImapSandbox, smtp: SmtpSandbox, user: str, *,
 
 def write_sandbox_home(home: Path, imap: ImapSandbox, smtp: SmtpSandbox, user: str, *,
                        password_env: str, save_sent_copy: str = "always",
-                       extra: str = "") -> Path:
+                       extra: str = "", ui_serve: bool = True) -> Path:
     """Create ``home`` with a config.toml for the sandbox; returns the config's path."""
     imap.account(user)  # Cyrus creates the login here; Dovecot takes any name as is
     paths.ensure_home(home)
     path = paths.config_path(home)
     path.write_text(sandbox_config(imap, smtp, user, password_env=password_env,
-                                   save_sent_copy=save_sent_copy, extra=extra),
+                                   save_sent_copy=save_sent_copy, extra=extra,
+                                   ui_serve=ui_serve),
                     encoding="utf-8")
     return path

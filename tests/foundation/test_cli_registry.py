@@ -32,6 +32,6 @@ def test_help_imports_no_command_module() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     loaded = set(done.stderr.split())
-    assert "Dashboard: open asks by state" in done.stdout
+    assert "Today: what is overdue or due" in done.stdout
     assert not {m for m in loaded if m.endswith("_cmd")}, loaded
     assert not loaded & {"maild.store", "maild.config", "maild.app", "maild.runtime"}

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from maild.app.inbox import SyncResult
-from tests import rawdb
 from tests.mail.conftest import MENTOR, World
 from tests.mail.test_watch import Watchers, events, steps_cancelled, wait_until
+from tests.rawdb import raw as raw_db
 
 # Both IMAP implementations: what maild relies on must hold on each.
 pytestmark = pytest.mark.both_imap_servers
@@ -117,5 +117,5 @@ def test_a_reply_without_message_id_is_not_applied_again_after_a_reset(world: Wo
     assert isinstance(result, SyncResult) and result.rescanned and result.seen == 1
     assert result.applied == 0
     assert len(events(world, "HumanReply")) == 1
-    assert rawdb.raw(world.store).execute(
-        "SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()[0] == 1
+    assert raw_db(world.store).execute("SELECT count(*) FROM messages WHERE direction = 'in'"
+                                  ).fetchone()[0] == 1

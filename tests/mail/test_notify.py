@@ -116,7 +116,7 @@ def test_daily_digest_goes_to_the_user_once_a_day(digest_world: World) -> None:
     assert received.message["To"] == "Alex Kim <alex@school.example.edu>"
     assert received.message["Subject"] == "maild: 1 draft waiting for approval"
     body = received.message.get_body().get_content()
-    assert f"#{draft_id} to Dana Rivera: {subject} (to approve)" in body
+    assert f"#{draft_id} to Dana Rivera (ask 1): {subject} (to approve)" in body
     assert "maild approve ID" in body
     # Same day (New York time): no second digest, even hours later.
     world.clock.advance(hours=8)

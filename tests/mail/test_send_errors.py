@@ -61,7 +61,9 @@ def test_5xx_fails_the_step_and_tells_the_user(make: Make) -> None:
     assert draft_status(world, draft_id) == "failed"
     assert step_status(world, draft_id) == "failed"
     assert world.smtp.messages == []
-    assert (Level.WARNING, "The initial mail was not sent.") in notices.told
+    # The notice names the mentor and the ask: it is read on its own, later.
+    assert (Level.WARNING, "Dana Rivera (cold ask 1): The initial mail was not sent.") \
+        in notices.told
     assert "554 5.7.1" in json.loads(events(world, "send_failed")[0])["error"]
     # A failed draft is never picked up again.
     world.clock.advance(hours=3)

@@ -50,9 +50,12 @@ class Run:
     """The script's view of the running daemon."""
 
     def __init__(self, store: Store, tracker: Tracker, clock: Clock, smtp: SmtpSandbox,
-                 task: asyncio.Task[int], daemon: Daemon) -> None:
-        self.store, self.tracker, self.clock, self.smtp, self.task, self.daemon = (
-            store, tracker, clock, smtp, task, daemon)
+                 task: asyncio.Task[int], poke: Callable[[], None]) -> None:
+        self.store, self.tracker, self.clock, self.smtp, self.task = (
+            store, tracker, clock, smtp, task)
+        # The daemon sleeps until something is due: a change made here tells it, as the
+        # CLI does through the wake pipe.
+        self.poke = poke
 
     def minute(self) -> float:
         return (self.clock.now() - START).total_seconds() / 60
@@ -73,16 +76,14 @@ class Run:
                          timeout=minute * 60 / SPEED + 60)
 
     def approve_pending(self) -> None:
-        pending = self.store.read.drafts.with_status("pending")
-        for draft in pending:
+        for draft in self.store.read.drafts.with_status("pending"):
             review.approve(self.store, self.tracker, draft.id, self.clock.now(), SAMPLE_FIELDS)
-        if pending:
-            self.daemon.poke()  # as `maild approve` does, through the wake pipe
+            self.poke()
 
     def ask(self, mentor: int) -> None:
         self.tracker.create_ask(mentor, "cold", self.clock.now())
         self.tracker.run_due(self.clock.now())
-        self.daemon.poke()  # as `maild ask` does, through the wake pipe
+        self.poke()
 
     def sent_to(self, mentor: int) -> ReceivedMessage | None:
         return next((m for m in self.smtp.messages
@@ -140,7 +141,7 @@ def test_daemon_reads_and_sends_for_an_hour_across_token_renewals(
             notify=lambda level, text: notices.append((level, text)))
         began = asyncio.get_running_loop().time()
         task = asyncio.create_task(daemon.run())
-        run = Run(store, tracker, clock, smtp_oauth, task, daemon)
+        run = Run(store, tracker, clock, smtp_oauth, task, daemon.poke)
         try:
             await run.until("the daemon to be ready", daemon.ready.is_set)
             # Minute 0: two asks go out on the first access token.

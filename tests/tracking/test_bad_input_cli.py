@@ -113,6 +113,7 @@ def test_a_tracker_notice_is_printed_once(run: Run, rivera: int) -> None:
     level = logging.getLogger("maild.app.tracker").level
     result = run("ask", "letter", "Rivera", "--deadline", "2026-12-20")
     assert result.output.count("Only 34 days until the deadline") == 1, result.output
-    assert "warning: Only 34 days" in result.output
+    # It names the mentor and the ask (read on its own, it must say whose).
+    assert "warning: Dana Rivera (letter ask 1): Only 34 days" in result.output
     # The quieting lasts for the command only (a daemon in the same process still logs).
     assert logging.getLogger("maild.app.tracker").level == level

@@ -11,23 +11,23 @@ from pathlib import Path
 import pytest
 
 from maild.store import Store
-from maild.store.mentors import MentorRecord, Mentors
+from maild.store import mentors as repo
 from tests.tracking.conftest import Run, as_json
 
 
 def test_edit_keeps_a_status_the_daemon_set_meanwhile(
         run: Run, rivera: int, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run("mentor", "edit", "Rivera", "--outreach-status", "waiting_reply")
-    real_find = Mentors.find
+    real_find = repo.Mentors.find
 
-    def find_then_reply_lands(self: Mentors, ref: str) -> MentorRecord:
+    def find_then_reply_lands(self: repo.Mentors, ref: str) -> repo.MentorRecord:
         record = real_find(self, ref)
         # The daemon, on its own connection, applies a reply right after the read.
         with Store.open(home / "maild.db") as daemon, daemon.transaction() as tx:
             tx.mentors.set_outreach_status(record.id, "meeting")
         return record
 
-    monkeypatch.setattr(Mentors, "find", find_then_reply_lands)
+    monkeypatch.setattr(repo.Mentors, "find", find_then_reply_lands)
     run("mentor", "edit", "Rivera", "--notes", "met at grand rounds")
     monkeypatch.undo()
     shown = as_json(run("mentor", "show", "Rivera", "--json"))
