@@ -136,12 +136,12 @@ class Asks(Repo):
 
     def open_at_risk(self, letters_due_before: date, unanswered_at_least: int) -> list[Ask]:
         """Open asks that may carry a risk, without their steps: flagged for review,
-        letters due before ``letters_due_before``, or with at least that many unanswered
-        follow-ups. A superset, chosen in SQL so that the dashboard does not build
-        every open ask; the caller applies the rules."""
+        letters due before ``letters_due_before`` or hesitant (a risk until the deadline),
+        or with at least that many unanswered follow-ups. A superset, chosen in SQL so
+        that the dashboard does not build every open ask; the caller applies the rules."""
         return self._load(
             "closed_at IS NULL AND (needs_review = 1 OR (playbook = 'letter' AND "
-            "json_extract(data, '$.deadline') < ?) OR "
+            "(json_extract(data, '$.deadline') < ? OR state = 'hesitant')) OR "
             "json_extract(data, '$.unanswered_followups') >= ?)",
             (letters_due_before.isoformat(), unanswered_at_least), with_steps=False)
 

@@ -126,7 +126,8 @@ def test_a_recalled_draft_is_credited_to_its_own_ask(world: World, client: str) 
     assert world.state(letter) == "waiting_reply"
     # The other ask is untouched.
     assert draft_status(world, initial.id) == "pending"
-    assert world.state(cold) == "active"
+    # Its first email still waits for the user (the season's waiting_for_you).
+    assert world.state(cold) == "waiting_for_you"
 
 
 @pytest.mark.parametrize("inbox_first", [True, False], ids=["INBOX first", "Sent first"])
