@@ -37,8 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.status import NOW, build, ms, p95, timed
 from maild.app.status import build_status
 from maild.app.today import Health, build_today
-from maild.app.tracker import rules_for
-from maild.config import load
+from maild.config import load, rules_for
 from maild.store import Store
 
 

@@ -18,6 +18,8 @@ from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from maild.core.playbooks import merge_overrides
+from maild.core.rules import Rules
+from maild.core.timing import SendingWindow
 from maild.errors import ConfigError
 
 Security = Literal["tls", "starttls", "none"]
@@ -511,3 +513,12 @@ def _ui(t: _Table) -> Ui:
     ui = Ui(port=port, serve=t.get("serve", bool, True))
     t.finish()
     return ui
+
+
+def rules_for(config: Config) -> Rules:
+    """The engine's rules from config.toml: playbook overrides and the sending window."""
+    sending = config.sending
+    window = SendingWindow(days=frozenset(WEEKDAYS.index(d) for d in sending.days),
+                           start=sending.window_start, end=sending.window_end)
+    return Rules(playbooks=merge_overrides(config.playbooks, source=str(config.path)),
+                 window=window)

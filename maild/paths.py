@@ -11,8 +11,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import platformdirs
-
 APP_NAME = "maild"
 HOME_ENV = "MAILD_HOME"
 
@@ -24,6 +22,8 @@ def resolve_home(explicit: str | os.PathLike[str] | None, env: Mapping[str, str]
     from_env = env.get(HOME_ENV)
     if from_env:
         return Path(from_env).expanduser().absolute()
+    import platformdirs  # only here: every command pays for what it imports at start-up
+
     return Path(platformdirs.user_config_dir(APP_NAME)).absolute()
 
 

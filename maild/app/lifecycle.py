@@ -39,9 +39,6 @@ log = logging.getLogger(__name__)
 
 RETRY_BASE = timedelta(minutes=2)
 RETRY_CAP = timedelta(hours=2)
-# What the user has to look at: approvals, and sends whose fate they must check.
-NEEDS_USER: tuple[DraftStatus, ...] = (DraftStatus.PENDING, DraftStatus.UNCERTAIN,
-                                       DraftStatus.FAILED)
 
 _D = DraftStatus
 _OPEN = tuple(sorted(OPEN_DRAFT_STATUSES))

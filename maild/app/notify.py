@@ -33,7 +33,6 @@ from zoneinfo import ZoneInfo
 from maild.adapters import smtp
 from maild.adapters.compose import Mailbox, compose, new_message_id
 from maild.adapters.credentials import Secret
-from maild.app.lifecycle import NEEDS_USER
 from maild.config import Account, Config
 from maild.core.actions import Level
 from maild.core.events import EventKind
@@ -144,12 +143,9 @@ class Notifier:
     def waiting(self, store: Store, now: datetime) -> list[Waiting]:
         """Drafts that need the user now; a draft snoozed into the future does not yet."""
         found = []
-        for draft in store.read.drafts.with_status(*NEEDS_USER):
+        for draft in store.read.drafts.needing_user(failed_since=now - FAILED_RECENT):
             if draft.status is DraftStatus.PENDING and draft.send_after is not None \
                     and draft.send_after > now:
-                continue
-            if draft.status is DraftStatus.FAILED and (
-                    draft.updated_at is None or draft.updated_at < now - FAILED_RECENT):
                 continue
             found.append(_waiting(draft))
         return found

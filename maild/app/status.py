@@ -32,12 +32,15 @@ def build_status(store: Store, now: datetime, rules: Rules,
                    "overdue": s.due_at < now}
                   for s in read.asks.upcoming(-1 if next_limit is None else next_limit)]
 
-    # The risks read only the asks' own fields; their steps would be most of the cost.
-    asks = read.asks.open(with_steps=False)
     risks: list[dict[str, Any]] = []
     letter = rules.playbook("letter")
     warn_days = letter.param("warn_weeks") * 7
     today = now.date()
+    # Only asks that can carry a risk are built (their steps never are): in a store of
+    # thousands of open asks, building each one was most of the dashboard's time.
+    asks = read.asks.open_at_risk(
+        letters_due_before=today + timedelta(days=max(14, warn_days) + 1),
+        unanswered_at_least=rules.playbook("ghost").param("followups"))
     for ask in asks:
         mentor = names.get(ask.mentor_id, "?")
         if ask.playbook == "letter" and ask.deadline and ask.state != AskState.SUBMITTED:
@@ -83,8 +86,10 @@ def build_status(store: Store, now: datetime, rules: Rules,
                 risks.append(_risk("letters_short", None, f"{app.name}: "
                                    f"{committed} of {app.letters_required} letters committed, "
                                    f"deadline in {left} days"))
-    return {"now": now.isoformat(), "asks_by_state": read.asks.open_by_state(),
-            "open_asks": len(asks), "drafts_waiting": read.drafts.count(DraftStatus.PENDING),
+    by_state = read.asks.open_by_state()
+    return {"now": now.isoformat(), "asks_by_state": by_state,
+            "open_asks": sum(by_state.values()),
+            "drafts_waiting": read.drafts.count(DraftStatus.PENDING),
             "next_steps": next_steps, "applications": applications, "risks": risks}
 
 

@@ -25,7 +25,7 @@ from typing import Protocol
 
 from maild.adapters.compose import new_message_id
 from maild.app import lifecycle
-from maild.config import Config
+from maild.config import Config, rules_for
 from maild.core import events as ev
 from maild.core import wording
 from maild.core.actions import (
@@ -42,14 +42,12 @@ from maild.core.actions import (
     SuggestCandidates,
     SupersedeSteps,
 )
-from maild.core.candidates import next_candidates
+from maild.core.candidates import free_slots, next_candidates
 from maild.core.contacts import ensure_not_contacted
 from maild.core.engine import decide
 from maild.core.events import EventKind, kind_of
 from maild.core.model import Ask, AskState, Mentor, Step, StepStatus
-from maild.core.playbooks import merge_overrides
 from maild.core.rules import Rules
-from maild.core.timing import SendingWindow
 from maild.errors import MaildError, UsageError
 from maild.store import Store, Tx
 from maild.store.asks import DueStep
@@ -59,7 +57,6 @@ from maild.store.mentors import MentorRecord
 
 log = logging.getLogger(__name__)
 
-_WEEKDAY = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 _EXCLUDED_STATUSES = ("excluded", "do not contact", "skip")
 # What a suggestion tells the user, by (playbook, reason); others: "reason: consider ...".
 _SUGGESTED = {
@@ -87,15 +84,6 @@ class _Notice:
     level: Level
     text: str
     anchor: Anchor | None
-
-
-def rules_for(config: Config) -> Rules:
-    """The engine's rules from config.toml: playbook overrides and the sending window."""
-    sending = config.sending
-    window = SendingWindow(days=frozenset(_WEEKDAY[d] for d in sending.days),
-                           start=sending.window_start, end=sending.window_end)
-    return Rules(playbooks=merge_overrides(config.playbooks, source=str(config.path)),
-                 window=window)
 
 
 def core_mentor(record: MentorRecord, default_tz: str) -> Mentor:
@@ -191,6 +179,10 @@ class Tracker:
         On an exception everything this call wrote is rolled back (a savepoint) and its
         notices are dropped, so the caller may carry on with its transaction. The
         notices of a successful call wait for ``flush_notices`` after the commit.
+
+        An event that changes nothing (a wake-up of a step that is not due, an approval
+        of a step already approved) writes nothing, not even a timeline row: the
+        timeline records what happened, and idle must write nothing (invariant 11).
         """
         tx = self.store.tx
         queued = len(self._notices)
@@ -198,6 +190,9 @@ class Tracker:
             with tx.savepoint("tracker_handle"):
                 ask = tx.asks.get(ask_id)
                 decision = decide(ask, event, now, self.rules)
+                if _changes_nothing(ask, decision):
+                    log.debug("ask %d: %s changes nothing", ask_id, type(event).__name__)
+                    return decision
                 saved = self._apply(tx, decision, now, kind_of(event),
                                     {**_describe(event), **detail})
         except BaseException:
@@ -276,9 +271,12 @@ class Tracker:
         while follow:
             event, more = follow.popleft()
             current = tx.asks.get(saved.id)
+            decided = decide(current, event, now, self.rules)
+            if _changes_nothing(current, decided):
+                continue
             more_followups: FollowUps = []
-            self._persist(tx, decide(current, event, now, self.rules), now, kind_of(event),
-                          {**_describe(event), **more}, more_followups)
+            self._persist(tx, decided, now, kind_of(event), {**_describe(event), **more},
+                          more_followups)
             follow.extend(more_followups)
         return tx.asks.get(saved.id)
 
@@ -359,15 +357,19 @@ class Tracker:
 
     def _suggest(self, tx: Tx, ask: Ask, action: SuggestCandidates, now: datetime) -> None:
         tz = self.config.identity.timezone
-        mentors = [core_mentor(r, tz) for r in tx.mentors.all()]
-        if ask.application_id is not None:
-            # A backup writer is someone not yet asked for this application.
-            asked = tx.asks.mentors_asked(ask.application_id)
-            mentors = [m for m in mentors if m.id not in asked]
+        chosen: tuple[Mentor, ...] = ()
         # Suggestions the user starts by hand (backups, a second mentor) are not limited
-        # by the free cold-outreach slots; only automatic starts are.
-        chosen = next_candidates(mentors, tx.asks.prior(), now, self.rules,
-                                 limit=action.count, slots_only=action.auto_start)
+        # by the free cold-outreach slots; only automatic starts are. With every slot
+        # taken, an automatic start has no candidate whatever the hit list says: known
+        # from the open asks alone, without reading the whole history.
+        if not action.auto_start or free_slots(tx.asks.open_prior("cold"), self.rules) > 0:
+            mentors = [core_mentor(r, tz) for r in tx.mentors.all()]
+            if ask.application_id is not None:
+                # A backup writer is someone not yet asked for this application.
+                asked = tx.asks.mentors_asked(ask.application_id)
+                mentors = [m for m in mentors if m.id not in asked]
+            chosen = tuple(next_candidates(mentors, tx.asks.prior(), now, self.rules,
+                                           limit=action.count, slots_only=action.auto_start))
         if not chosen:
             self._tell(Level.INFO, f"{action.reason}; the hit list has no fresh candidate "
                        "(add more with `maild mentor add`)", ask)
@@ -428,6 +430,10 @@ class Tracker:
         return f"{name} ({ask.playbook} ask {ask.id}): {text}"
 
 
+def _changes_nothing(before: Ask, decision: Decision) -> bool:
+    return not decision.actions and decision.ask == before
+
+
 def _step_named(ask: Ask, name: str) -> Step | None:
     """The step of that name a decision just acted on (open first, else the latest)."""
     return ask.open_step(name) or ask.latest_step(name)
@@ -441,4 +447,4 @@ def _describe(event: ev.Event) -> dict[str, object]:
     return out
 
 
-__all__ = ["Created", "DraftMaker", "StepStatus", "Tracker", "core_mentor", "rules_for"]
+__all__ = ["Created", "DraftMaker", "StepStatus", "Tracker", "core_mentor"]

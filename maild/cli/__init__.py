@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -39,10 +39,21 @@ class MaildGroup(click.Group):
         spec = COMMANDS.get(cmd_name)
         if spec is None:
             return None
-        module_name, _, attr = spec.partition(":")
+        module_name, _, attr = spec.where.partition(":")
         command = getattr(importlib.import_module(module_name), attr)
         assert isinstance(command, click.Command) and command.name == cmd_name, spec
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``maild --help`` from the registry, without importing
+        every command's module (and the daemon's, the demo's... libraries with it)."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        # Shortened as click shortens a command's own help.
+        rows = [(n, click.Command(n, help=COMMANDS[n].summary).get_short_help_str(limit))
+                for n in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -88,31 +99,61 @@ def cli(ctx: click.Context, home: str | None, verbose: int, debug: bool) -> None
     ctx.call_on_close(app.close)
 
 
-# Every command: its name and where it lives ("module:object"). Adding a command is one
-# line here. Modules are imported only when their command runs, so `maild status` does
-# not pay for the daemon's imports (apscheduler, aiosmtplib...).
-COMMANDS: dict[str, str] = {
-    "init": "maild.cli.init_cmd:init_command",
-    "config": "maild.cli.config_cmd:config_group",
-    "doctor": "maild.cli.doctor_cmd:doctor_command",
-    "mentor": "maild.cli.mentor_cmd:mentor_group",
-    "application": "maild.cli.mentor_cmd:application_group",
-    "ask": "maild.cli.ask_cmd:ask_group",
-    "status": "maild.cli.status_cmd:status_command",
-    "timeline": "maild.cli.status_cmd:timeline_command",
-    "calendar": "maild.cli.status_cmd:calendar_group",
-    "ui": "maild.cli.ui_cmd:ui_command",
-    "drafts": "maild.cli.draft_cmd:drafts_command",
-    "draft": "maild.cli.draft_cmd:draft_group",
-    "approve": "maild.cli.draft_cmd:approve_command",
-    "reject": "maild.cli.draft_cmd:reject_command",
-    "snooze": "maild.cli.draft_cmd:snooze_command",
-    "template": "maild.cli.template_cmd:template_group",
-    "inspect": "maild.cli.inspect_cmd:inspect_command",
-    "run": "maild.cli.run_cmd:run_command",
-    "service": "maild.cli.service_cmd:service_group",
-    "auth": "maild.cli.auth_cmd:auth_group",
-    "demo": "maild.cli.demo_cmd:demo_command",
+class Spec(NamedTuple):
+    where: str    # "module:object"
+    summary: str  # the first paragraph of its help (tests keep the two in step)
+
+
+# Every command: its name, where it lives, and what `maild --help` says of it. Adding
+# a command is one line here. A module is imported only when its command runs, so
+# `maild --help` and `maild status` do not pay for the daemon's or the demo's imports.
+COMMANDS: dict[str, Spec] = {
+    "init": Spec("maild.cli.init_cmd:init_command",
+                 "Create config.toml: who you are and how to reach your mailbox."),
+    "config": Spec("maild.cli.config_cmd:config_group",
+                   "Show the configuration file and its location."),
+    "doctor": Spec("maild.cli.doctor_cmd:doctor_command",
+                   "Check config, passwords, IMAP, SMTP, clock, database and service."),
+    "mentor": Spec("maild.cli.mentor_cmd:mentor_group",
+                   "Your hit list: the mentors you may ask, ranked."),
+    "application": Spec("maild.cli.mentor_cmd:application_group",
+                        'Applications that need letters (e.g. "ERAS 2027 Internal Medicine").'),
+    "ask": Spec("maild.cli.ask_cmd:ask_group",
+                "Start asks (cold, warm, letter, meeting, update, thanks) and look at them."),
+    "status": Spec("maild.cli.status_cmd:status_command",
+                   "Today: what is overdue or due, drafts waiting, replies to read, letters, "
+                   "what's next."),
+    "timeline": Spec("maild.cli.status_cmd:timeline_command",
+                     "One mentor's story: messages both ways with their words, and what "
+                     "comes next."),
+    "calendar": Spec("maild.cli.status_cmd:calendar_group",
+                     "Deadlines, reminder dates, calls to make and meetings, for your "
+                     "calendar app."),
+    "ui": Spec("maild.cli.ui_cmd:ui_command",
+               "Open maild's page in your browser: Today, drafts, mentors, applications."),
+    "drafts": Spec("maild.cli.draft_cmd:drafts_command",
+                   "List drafts waiting for your approval."),
+    "draft": Spec("maild.cli.draft_cmd:draft_group", "Look at one draft."),
+    "approve": Spec("maild.cli.draft_cmd:approve_command",
+                    "Approve a draft: maild sends it in the mentor's next sending window."),
+    "reject": Spec("maild.cli.draft_cmd:reject_command",
+                   "Throw a draft away: its step is cancelled, nothing is sent."),
+    "snooze": Spec("maild.cli.draft_cmd:snooze_command",
+                   "Put a draft aside for a while (30m, 4h, 2d, 1w); it is not sent before "
+                   "then."),
+    "template": Spec("maild.cli.template_cmd:template_group",
+                     "The email templates maild drafts from."),
+    "inspect": Spec("maild.cli.inspect_cmd:inspect_command",
+                    "Show how maild classifies saved messages (FILE may be '-' for stdin)."),
+    "run": Spec("maild.cli.run_cmd:run_command",
+                "Run the daemon in the foreground until stopped (Ctrl-C or SIGTERM)."),
+    "service": Spec("maild.cli.service_cmd:service_group",
+                    "Run maild in the background: a systemd user service (Linux) or launchd "
+                    "agent (macOS)."),
+    "auth": Spec("maild.cli.auth_cmd:auth_group",
+                 "Passwords and sign-ins of your mail accounts (never printed)."),
+    "demo": Spec("maild.cli.demo_cmd:demo_command",
+                 "Run the whole loop against a throwaway local mailbox; no account needed."),
 }
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from maild.app.drafting import TemplateDrafts
 from maild.cli.app import App, pass_app
+from maild.cli.jsonout import echo_array
 from maild.cli.mentor_cmd import check_range, parse_date
 from maild.cli.terminal import add_row, for_terminal
 from maild.clock import parse_instant
@@ -23,10 +24,13 @@ from maild.errors import UsageError
 from maild.store import messages as messages_repo
 
 
-def ask_json(app: App, ask: Ask) -> dict[str, Any]:
-    mentor = app.store().read.mentors.get(ask.mentor_id)
+def ask_json(app: App, ask: Ask, names: dict[int, str] | None = None) -> dict[str, Any]:
+    """An ask as JSON; ``names`` (mentor id -> name) spares a lookup per ask in lists."""
+    name = names.get(ask.mentor_id) if names is not None else None
+    if name is None:
+        name = app.store().read.mentors.get(ask.mentor_id).name
     return {
-        "id": ask.id, "mentor": {"id": mentor.id, "name": mentor.name},
+        "id": ask.id, "mentor": {"id": ask.mentor_id, "name": name},
         "playbook": ask.playbook, "state": str(ask.state), "account": ask.account,
         "application_id": ask.application_id,
         "deadline": ask.deadline.isoformat() if ask.deadline else None,
@@ -264,16 +268,16 @@ def ask_show(app: App, ask_id: int, as_json: bool) -> None:
 def ask_list(app: App, show_all: bool, as_json: bool) -> None:
     """List open asks (with --all, every ask)."""
     store = app.store()
-    found = store.read.asks.all() if show_all else store.read.asks.open()
+    names = store.read.mentors.names()
+    found = store.read.asks.each(open_only=not show_all)
     if as_json:
-        click.echo(json.dumps([ask_json(app, a) for a in found], indent=2))
+        echo_array(ask_json(app, a, names) for a in found)
         return
     table = Table("id", "mentor", "playbook", "state", "next step")
     for ask in found:
-        mentor = store.read.mentors.get(ask.mentor_id)
         upcoming = [s for s in ask.steps if not s.is_final]
         nxt = f"{upcoming[0].name} {app.local(upcoming[0].due_at)}" if upcoming else ""
-        add_row(table, ask.id, mentor.name, ask.playbook, ask.state, nxt)
+        add_row(table, ask.id, names.get(ask.mentor_id, "?"), ask.playbook, ask.state, nxt)
     app.console.print(table)
 
 

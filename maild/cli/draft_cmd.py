@@ -19,6 +19,7 @@ from rich.table import Table
 
 from maild.app import lifecycle, review
 from maild.cli.app import App, pass_app
+from maild.cli.jsonout import echo_array
 from maild.cli.terminal import add_row, for_terminal
 from maild.core.model import DraftStatus
 from maild.errors import UsageError
@@ -55,10 +56,10 @@ def drafts_command(app: App, show_all: bool, as_json: bool) -> None:
     """List drafts waiting for your approval."""
     statuses = tuple(DraftStatus) if show_all else (
         DraftStatus.PENDING, DraftStatus.APPROVED, DraftStatus.UNCERTAIN)
-    found = app.store().read.drafts.with_status(*statuses)
     if as_json:
-        click.echo(json.dumps([draft_json(d) for d in found], indent=2))
+        echo_array(draft_json(d) for d in app.store().read.drafts.each(*statuses))
         return
+    found = app.store().read.drafts.with_status(*statuses)
     if not found:
         click.echo("No drafts waiting.")
         return

@@ -5,6 +5,10 @@
 application, what maild does next, and whether the daemon runs. Text that came from
 outside (names, subjects, what mentors wrote) goes through ``for_terminal``, so a mail
 cannot move the cursor or recolour the terminal.
+
+The commands a user runs most: they import what they need when they run (never the
+tracker, the templates or the mail libraries), and read the config before anything
+else, so that a missing one is reported at once and nothing is created in the home.
 """
 
 from __future__ import annotations
@@ -13,32 +17,36 @@ import json
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from maild.app.calendar import build_calendar
-from maild.app.timeline import build_timeline
-from maild.app.today import Health, Item, Today, Urgency, build_today, health
 from maild.cli.app import App, pass_app
 from maild.cli.terminal import for_terminal
 from maild.errors import UsageError
-from maild.runtime.lock import running_pid
+
+if TYPE_CHECKING:
+    from maild.app.today import Health, Item, Today, Urgency
 
 NEXT_SHOWN = 10
-_MARK = {Urgency.OVERDUE: ("OVERDUE", "red"), Urgency.TODAY: ("TODAY", "yellow"),
-         Urgency.SOON: ("soon", None), Urgency.LATER: ("", None)}
+# Urgency's values: the module that defines it is imported only when a command runs.
+_MARK = {"overdue": ("OVERDUE", "red"), "today": ("TODAY", "yellow"),
+         "soon": ("soon", None), "later": ("", None)}
 
 
 def _mark(level: Urgency) -> str:
-    word, colour = _MARK[level]
+    word, colour = _MARK[str(level)]
     return click.style(f"{word:<8}", fg=colour, bold=colour is not None)
 
 
 def _today(app: App, limit: int | None) -> Today:
-    store = app.store()
     config = app.config()
-    return build_today(store, app.now(), app.tracker().rules, config.identity.timezone,
+    rules = app.rules()
+    from maild.app.today import build_today, health
+    from maild.runtime.lock import running_pid
+
+    store = app.store()
+    return build_today(store, app.now(), rules, config.identity.timezone,
                        health(store, running_pid(app.home)), next_limit=limit)
 
 
@@ -188,9 +196,12 @@ def status_command(app: App, show_all: bool, as_json: bool) -> None:
 @pass_app
 def timeline_command(app: App, mentor: str, as_json: bool) -> None:
     """One mentor's story: messages both ways with their words, and what comes next."""
+    from maild.app.timeline import build_timeline
+
+    rules = app.rules()
     store = app.store()
     record = store.read.mentors.find(mentor)
-    line = build_timeline(store, record.id, app.tracker().rules)
+    line = build_timeline(store, record.id, rules)
     if as_json:
         items = [e.to_json() for e in (*line.entries, *line.planned)]
         click.echo(json.dumps(items, indent=2, default=str))
@@ -237,6 +248,7 @@ def calendar_export(app: App, file: Path | None) -> None:
     only while the page is served) and names the command that shows it. Importing it
     again updates the events instead of doubling them.
     """
+    from maild.app.calendar import build_calendar
     from maild.web.access import find_served
 
     config = app.config()

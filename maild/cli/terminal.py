@@ -11,8 +11,10 @@ markup is escaped, so the user sees exactly the characters that arrived.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.table import Table
 
 # C0 controls, DEL, C1 controls (an 8-bit CSI is 0x9b), and the Unicode formatting
 # characters that reorder or hide text on screen (bidi overrides and isolates, zero

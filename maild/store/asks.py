@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from maild.core.contacts import PriorAsk
 from maild.core.model import (
@@ -48,6 +48,9 @@ _WAITING_STEPS = (
 )
 _WAITING_PARAMS: tuple[str, ...] = (*(str(s) for s in HOLDING_STATES),
                                     *(str(k) for k in HELD_KINDS))
+
+
+_CHUNK = 500  # asks loaded at a time by a listing
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,17 @@ class Asks(Repo):
             "SELECT * FROM steps WHERE ask_id = ? ORDER BY due_at, id", (ask_id,))]
         return _ask(row, steps)
 
-    def all(self) -> list[Ask]:
-        return self._load("1", ())
+    def each(self, *, open_only: bool = False) -> Iterator[Ask]:
+        """Every ask (or every open one) with its steps, in id order, a chunk of asks at
+        a time (for listings of any length)."""
+        where = "closed_at IS NULL AND " if open_only else ""
+        last = 0
+        while True:
+            chunk = self._load(f"{where}id > ?", (last,), limit=_CHUNK)
+            yield from chunk
+            if len(chunk) < _CHUNK:
+                return
+            last = chunk[-1].id or last
 
     def open(self, *, with_steps: bool = True) -> list[Ask]:
         """Asks not closed. ``with_steps=False`` leaves ``steps`` empty: for readers that
@@ -106,10 +118,10 @@ class Asks(Repo):
         return self._load("closed_at IS NULL", (), with_steps=with_steps)
 
     def _load(self, where: str, params: tuple[object, ...], *,
-              with_steps: bool = True) -> list[Ask]:
+              with_steps: bool = True, limit: int = -1) -> list[Ask]:
         """Asks matching a fixed condition, with their steps, in two queries."""
-        rows = self._db.execute(f"SELECT * FROM asks WHERE {where} ORDER BY id",
-                                params).fetchall()
+        rows = self._db.execute(f"SELECT * FROM asks WHERE {where} ORDER BY id LIMIT ?",
+                                (*params, limit)).fetchall()
         if not rows or not with_steps:
             return [_ask(r, ()) for r in rows]
         by_ask: dict[int, list[Step]] = {}
@@ -121,6 +133,17 @@ class Asks(Repo):
                     chunk):
                 by_ask.setdefault(s["ask_id"], []).append(_step(s))
         return [_ask(r, by_ask.get(r["id"], [])) for r in rows]
+
+    def open_at_risk(self, letters_due_before: date, unanswered_at_least: int) -> list[Ask]:
+        """Open asks that may carry a risk, without their steps: flagged for review,
+        letters due before ``letters_due_before`` or hesitant (a risk until the deadline),
+        or with at least that many unanswered follow-ups. A superset, chosen in SQL so
+        that the dashboard does not build every open ask; the caller applies the rules."""
+        return self._load(
+            "closed_at IS NULL AND (needs_review = 1 OR (playbook = 'letter' AND "
+            "(json_extract(data, '$.deadline') < ? OR state = 'hesitant')) OR "
+            "json_extract(data, '$.unanswered_followups') >= ?)",
+            (letters_due_before.isoformat(), unanswered_at_least), with_steps=False)
 
     def mentor_of(self, ask_id: int) -> int | None:
         row = self._db.execute("SELECT mentor_id FROM asks WHERE id = ?", (ask_id,)).fetchone()
@@ -161,25 +184,34 @@ class Asks(Repo):
         """Earlier asks with their mentors' addresses and when their first mail went out
         (if ever), for the never-twice rule and the hit list: all of them, or only those
         to this mentor or to any of these addresses."""
-        select = ("SELECT a.id, a.mentor_id, a.created_at, a.account, a.playbook, a.state, "
-                  "json_extract(a.data, '$.first_contact_at') AS contacted_at, "
-                  "group_concat(m.address, ' ') AS addresses FROM asks a "
-                  "LEFT JOIN mentor_addresses m ON m.mentor_id = a.mentor_id ")
         if mentor_id is None:
-            rows = self._db.execute(select + "GROUP BY a.id").fetchall()
-        else:
-            # The same person: this mentor record, or any record sharing an address.
-            wanted = [a.strip().lower() for a in addresses if a.strip()]
-            rows = self._db.execute(
-                select + "WHERE a.mentor_id = ? OR a.mentor_id IN (SELECT mentor_id FROM "
-                f"mentor_addresses WHERE address IN ({marks(wanted)})) GROUP BY a.id",
-                (mentor_id, *wanted)).fetchall()
+            return self._prior("", ())
+        # The same person: this mentor record, or any record sharing an address.
+        wanted = [a.strip().lower() for a in addresses if a.strip()]
+        return self._prior(
+            "WHERE a.mentor_id = ? OR a.mentor_id IN (SELECT mentor_id FROM "
+            f"mentor_addresses WHERE address IN ({marks(wanted)})) ", (mentor_id, *wanted))
+
+    def _prior(self, where: str, params: tuple[object, ...]) -> list[PriorAsk]:
+        rows = self._db.execute(
+            "SELECT a.id, a.mentor_id, a.created_at, a.account, a.playbook, a.state, "
+            "json_extract(a.data, '$.first_contact_at') AS contacted_at, "
+            "(SELECT group_concat(m.address, ' ') FROM mentor_addresses m "
+            f"WHERE m.mentor_id = a.mentor_id) AS addresses FROM asks a {where}",
+            params).fetchall()
+        # In id order (ties between asks of the same moment go to the older), sorted here
+        # so that SQLite may read through whichever index fits the condition.
         return [PriorAsk(ask_id=r["id"], mentor_id=r["mentor_id"],
                          addresses=tuple((r["addresses"] or "").split()),
                          created_at=datetime.fromisoformat(r["created_at"]),
                          account=r["account"], playbook=r["playbook"], state=r["state"],
                          contacted_at=parse_time(r["contacted_at"]))
-                for r in rows]
+                for r in sorted(rows, key=lambda r: int(r["id"]))]
+
+    def open_prior(self, playbook: str) -> list[PriorAsk]:
+        """The open asks of one playbook, as the never-twice and parallel rules see them
+        (an ask not yet over is always open: only the engine closes an ended ask)."""
+        return self._prior("WHERE a.closed_at IS NULL AND a.playbook = ? ", (playbook,))
 
     # -- steps ------------------------------------------------------------------------
 
@@ -190,8 +222,9 @@ class Asks(Repo):
             "ORDER BY s.due_at, s.id", (*_WAITING_PARAMS, iso(now)))]
 
     def next_due(self) -> datetime | None:
-        """When the next step comes due (None when nothing is planned)."""
-        row = self._db.execute(f"SELECT min(s.due_at) {_WAITING_STEPS}",
+        """When the next step comes due (None when nothing is planned): the first row of
+        the due-time index that counts, not a pass over every planned step."""
+        row = self._db.execute(f"SELECT s.due_at {_WAITING_STEPS} ORDER BY s.due_at LIMIT 1",
                                _WAITING_PARAMS).fetchone()
         return parse_time(row[0]) if row else None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -137,10 +137,15 @@ class Drafts(Repo):
 
     def with_status(self, *statuses: DraftStatus) -> list[Draft]:
         """Drafts in any of these statuses, oldest first."""
+        return list(self.each(*statuses))
+
+    def each(self, *statuses: DraftStatus) -> Iterator[Draft]:
+        """``with_status``, one draft at a time (for listings of any length)."""
         names = _names(statuses or OPEN_STATUSES)
-        return [_draft(r) for r in self._db.execute(
-            f"SELECT * FROM drafts WHERE status IN ({marks(names)}) ORDER BY created_at, id",
-            names)]
+        for row in self._db.execute(
+                f"SELECT * FROM drafts WHERE status IN ({marks(names)}) "
+                "ORDER BY created_at, id", names):
+            yield _draft(row)
 
     def of_step(self, step_id: int) -> list[Draft]:
         return [_draft(r) for r in self._db.execute(
@@ -205,13 +210,22 @@ class Drafts(Repo):
             _HELD_ASKS).fetchone()
         return parse_time(row[0]) if row else None
 
+    def needing_user(self, failed_since: datetime) -> list[Draft]:
+        """Drafts the user has to look at: waiting for approval, sends of unknown fate,
+        and sends that failed since ``failed_since`` (older failures are history)."""
+        return [_draft(r) for r in self._db.execute(
+            "SELECT * FROM drafts WHERE status IN ('pending', 'uncertain') "
+            "OR (status = 'failed' AND updated_at >= ?) ORDER BY created_at, id",
+            (iso(failed_since),))]
+
     def send_times(self, account: str, since: datetime) -> list[datetime]:
         """When this account's messages went out (or may have) since ``since``, oldest
         first: ``sending`` and ``uncertain`` count, erring on the side of sending less."""
         names = _names(MAYBE_SENT_DRAFT_STATUSES)
         rows = self._db.execute(
-            f"SELECT sent_at FROM drafts WHERE account = ? AND status IN ({marks(names)}) "
-            "AND sent_at >= ? ORDER BY sent_at", (account, *names, iso(since))).fetchall()
+            f"SELECT sent_at FROM drafts WHERE account = ? AND sent_at >= ? "
+            f"AND status IN ({marks(names)}) ORDER BY sent_at",
+            (account, iso(since), *names)).fetchall()
         return [datetime.fromisoformat(r[0]) for r in rows]
 
     def first_sent_subject(self, ask_id: int, thread: Collection[str] = ()) -> str | None:
@@ -329,7 +343,7 @@ class Drafts(Repo):
         none); an indexed look at new drafts only, whatever the history."""
         return [_draft(r) for r in self._db.execute(
             "SELECT * FROM drafts WHERE status = 'pending' AND mirrored IS NULL "
-            "ORDER BY created_at, id")]
+            "ORDER BY created_at")]
 
     def set_mirrored(self, draft_id: int, how: str) -> None:
         self._write().execute("UPDATE drafts SET mirrored = ? WHERE id = ?", (how, draft_id))

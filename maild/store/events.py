@@ -50,7 +50,8 @@ class Events(Repo):
     def latest(self) -> Anchor | None:
         """The newest row, as an anchor that ``exists`` finds only once it is committed."""
         row = self._db.execute(
-            "SELECT id, at, type, detail FROM events ORDER BY id DESC LIMIT 1").fetchone()
+            "SELECT id, at, type, detail FROM events WHERE id = (SELECT max(id) FROM events)"
+        ).fetchone()
         return (int(row[0]), str(row[1]), str(row[2]), str(row[3])) if row else None
 
     def exists(self, anchor: Anchor) -> bool:

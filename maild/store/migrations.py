@@ -264,9 +264,23 @@ def m0004_draft_bookkeeping(db: sqlite3.Connection) -> None:
         """)
 
 
+def m0005_loop_indexes(db: sqlite3.Connection) -> None:
+    """Every query the daemon runs on a pass, and every one a tracker operation runs,
+    finds its rows through an index: its cost follows what changed, not the history
+    (tests/foundation/test_query_plans.py checks each plan)."""
+    _script(db, """
+        CREATE INDEX drafts_step ON drafts(step_id);
+        CREATE INDEX drafts_ask ON drafts(ask_id);
+        CREATE INDEX drafts_sent ON drafts(account, sent_at);
+        CREATE INDEX asks_open ON asks(created_at) WHERE closed_at IS NULL;
+        CREATE INDEX asks_application ON asks(application_id);
+        """)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m0001_initial,
     m0002_times_in_utc,
     m0003_gmail_threads,
     m0004_draft_bookkeeping,
+    m0005_loop_indexes,
 )

@@ -58,8 +58,8 @@ from maild.app.today import (
     step_words,
     waiting_drafts,
 )
-from maild.app.tracker import Notifier, Tracker, rules_for
-from maild.config import Config, load
+from maild.app.tracker import Notifier, Tracker
+from maild.config import Config, load, rules_for
 from maild.core.entries import DATE_EXAMPLES, MentorInput, read_date, split_addresses, validate
 from maild.errors import MaildError, NotFoundError, UsageError
 from maild.runtime.lock import running_pid

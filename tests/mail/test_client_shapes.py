@@ -127,7 +127,8 @@ def test_a_recalled_draft_is_credited_to_its_own_ask(world: World, client: str) 
     assert world.state(letter) == "waiting_reply"
     # The other ask is untouched.
     assert draft_status(world, initial.id) == "pending"
-    assert world.state(cold) == cold_before
+    # Its first email still waits for the user (the season's waiting_for_you), as before.
+    assert world.state(cold) == cold_before == "waiting_for_you"
 
 
 @pytest.mark.parametrize("inbox_first", [True, False], ids=["INBOX first", "Sent first"])

@@ -150,6 +150,7 @@ def test_neomutt_sends_a_recalled_draft_and_maild_credits_its_own_ask(
     assert world.state(letter) == "waiting_reply"
     # ...the cold ask is untouched, and maild sends nothing of its own.
     assert draft_status(world, initial.id) == "pending"
-    assert world.state(cold) == cold_before
+    # Its first email still waits for the user (the season's waiting_for_you), as before.
+    assert world.state(cold) == cold_before == "waiting_for_you"
     assert asyncio.run(world.sender().send_ready()).sent == 0
     assert len(world.smtp.messages) == 1

@@ -91,7 +91,8 @@ def test_1_a_hand_sent_draft_moves_its_own_ask_not_the_newest(world: World) -> N
     assert row["match_reason"] == (f"Message-ID of draft {request.id} (pending): sent from "
                                    "your own mail app")
     # ...and the cold ask is untouched, not superseded and not flagged.
-    assert world.state(cold) == cold_before
+    # Its first email still waits for the user (the season's waiting_for_you), as before.
+    assert world.state(cold) == cold_before == "waiting_for_you"
     assert world.steps(cold)["initial"] == "drafted"
     assert draft_status(world, initial.id) == "pending"
     flagged = rawdb.raw(world.store).execute("SELECT needs_review FROM asks WHERE id = ?",

@@ -212,7 +212,7 @@ class Season:
     def ask_id(self, mentor: str, playbook: str) -> int:
         with self.store() as store:
             record = store.read.mentors.find(mentor)
-            found = [a.id for a in store.read.asks.all()
+            found = [a.id for a in list(store.read.asks.each())
                      if a.mentor_id == record.id and a.playbook == playbook]
         if not found or found[-1] is None:
             raise AssertionError(f"{self.day}: no {playbook} ask to {mentor}")
@@ -439,7 +439,7 @@ class Season:
         """The store's own truth: "no response" and "waiting for you" mean what they say."""
         found = []
         with self.store() as store:
-            for ask in store.read.asks.all():
+            for ask in list(store.read.asks.each()):
                 opener = DEFAULT_RULES.playbook(ask.playbook).opener()
                 sent = [s for s in ask.steps if s.status in (StepStatus.SENT,
                                                              StepStatus.SUPERSEDED)]
@@ -467,7 +467,7 @@ class Season:
         for mail in self.mails():
             by_mentor.setdefault(mail.mentor, []).append(mail)
         with self.store() as store:
-            asks = store.read.asks.all()
+            asks = list(store.read.asks.each())
             names = store.read.mentors.names()
         states: dict[str, list[str]] = {}
         for ask in asks:
@@ -751,7 +751,7 @@ def final_states(season: Season) -> list[str]:
     with season.store() as store:
         names = store.read.mentors.names()
         seen: set[tuple[str, str]] = set()
-        for ask in store.read.asks.all():
+        for ask in list(store.read.asks.each()):
             key = (names[ask.mentor_id], ask.playbook)
             seen.add(key)
             if str(ask.state) not in EXPECTED.get(key, set()):
