@@ -41,7 +41,7 @@ from maild.core.actions import (
     SuggestCandidates,
     SupersedeSteps,
 )
-from maild.core.candidates import free_slots, next_candidates
+from maild.core.candidates import SLOT_FREED, next_candidates
 from maild.core.contacts import ensure_not_contacted
 from maild.core.engine import decide
 from maild.core.events import EventKind, kind_of
@@ -343,9 +343,11 @@ class Tracker:
     def _suggest(self, tx: Tx, ask: Ask, action: SuggestCandidates, now: datetime) -> None:
         tz = self.config.identity.timezone
         chosen: tuple[Mentor, ...] = ()
-        # With every cold-outreach slot taken there is no candidate whatever the hit
-        # list says: known from the open asks alone, without reading the whole history.
-        if free_slots(tx.asks.open_prior("cold"), self.rules) > 0:
+        # With every cold-outreach slot taken (free_slots' rule) there is no candidate
+        # whatever the hit list says: known from the first few open asks, without
+        # reading every ask ever made.
+        parallel = self.rules.playbook("cold").param("parallel")
+        if tx.asks.count_open("cold", not_in=SLOT_FREED, up_to=parallel) < parallel:
             mentors = [core_mentor(r, tz) for r in tx.mentors.all()]
             chosen = next_candidates(mentors, tx.asks.prior(), now, self.rules,
                                      limit=action.count)

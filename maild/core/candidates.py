@@ -11,7 +11,9 @@ from maild.core.rules import Rules
 
 # Outreach that, once tried, takes a person off the list of fresh candidates.
 _OUTREACH = frozenset({"cold", "warm"})
-_OVER = frozenset(s.value for s in ENDED_STATES) | {AskState.AGREED.value}
+# A cold ask in one of these no longer takes one of the parallel outreach slots.
+SLOT_FREED: frozenset[AskState] = ENDED_STATES | {AskState.AGREED}
+_OVER = frozenset(s.value for s in SLOT_FREED)
 
 
 def is_open_cold(ask: PriorAsk) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -200,10 +200,15 @@ class Asks(Repo):
                          account=r["account"], playbook=r["playbook"], state=r["state"])
                 for r in sorted(rows, key=lambda r: int(r["id"]))]
 
-    def open_prior(self, playbook: str) -> list[PriorAsk]:
-        """The open asks of one playbook, as the never-twice and parallel rules see them
-        (an ask not yet over is always open: only the engine closes an ended ask)."""
-        return self._prior("WHERE a.closed_at IS NULL AND a.playbook = ? ", (playbook,))
+    def count_open(self, playbook: str, *, not_in: Collection[AskState], up_to: int) -> int:
+        """How many open asks of ``playbook`` are in none of the states ``not_in``,
+        counted up to ``up_to`` (a question of "are there that many", answered by the
+        first rows of the open-asks index, whatever the store's size)."""
+        states = tuple(str(s) for s in not_in)
+        return len(self._db.execute(
+            "SELECT 1 FROM asks WHERE closed_at IS NULL AND "
+            f"playbook = ? AND state NOT IN ({marks(states)}) LIMIT ?",
+            (playbook, *states, up_to)).fetchall())
 
     # -- steps ------------------------------------------------------------------------
 
