@@ -6,6 +6,7 @@
 #
 # Installs Dovecot (Debian/Ubuntu: apt-get; macOS: Homebrew) and Cyrus IMAP (the
 # second IMAP implementation the tests run against; Debian/Ubuntu only) when missing,
+# and for the tests neomutt and tmux (a real mail client, driven in a terminal);
 # creates .venv, installs maild with its test extra. Extra arguments go to pytest / maild demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,6 +86,23 @@ install_chromium() {
         say "will be skipped (set MAILD_CHROMIUM to a Chromium binary to run them)"
     fi
 }
+
+# tests/mail/test_neomutt.py drives a real mail client (neomutt) in tmux.
+if [ "$mode" = test ] && { ! command -v neomutt >/dev/null 2>&1 \
+        || ! command -v tmux >/dev/null 2>&1; }; then
+    if command -v apt-get >/dev/null 2>&1; then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        say "installing neomutt and tmux with apt-get"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq neomutt tmux >/dev/null
+    elif command -v brew >/dev/null 2>&1; then
+        say "installing neomutt and tmux with Homebrew"
+        brew install neomutt tmux
+    else
+        say "neomutt or tmux is missing (the test with a real mail client will be skipped)"
+    fi
+fi
 
 python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then

@@ -172,3 +172,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.imap)
         if fixtures & {"smtp_server", "smtp_server_implicit_tls"}:
             item.add_marker(pytest.mark.smtp)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the season simulator's one-screen summary (tests/season), also under xdist:
+    it travels as a user property of the test's report."""
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", ()):
+                if name == "season_summary":
+                    terminalreporter.write_sep("-", f"season summary ({outcome})")
+                    terminalreporter.write_line(str(value))

@@ -27,7 +27,9 @@ from email.utils import format_datetime
 from maild.core.entries import MULTILINE_FIELDS, MentorInput
 from maild.errors import UsageError
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls and the Unicode line separators: Python's email package (str.splitlines)
+# takes NEL, LS and PS as line breaks too, so each could start a header of its own.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ADDRESS = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$"
 )

@@ -30,7 +30,7 @@ from imapclient.response_parser import parse_response
 
 from maild.adapters.credentials import Secret
 from maild.config import Account, Endpoint
-from maild.errors import ProtocolError
+from maild.errors import ConfigError, ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,15 @@ def _login(client: imapclient.IMAPClient, account: Account, secret: str) -> None
             client.oauth2_login(account.username, secret)
         else:
             client.login(account.username, secret)
+
+
+def check_ca_file(path: str) -> None:
+    """A ConfigError unless ``path`` holds certificates TLS can trust (PEM)."""
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=path)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or _describe(exc)
+        raise ConfigError(path, f"not a readable PEM certificate file ({reason})") from None
 
 
 def ssl_context(endpoint: Endpoint) -> ssl.SSLContext:

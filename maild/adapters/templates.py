@@ -41,6 +41,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 
 from maild import paths
+from maild.core import wording
 from maild.errors import MaildError, UsageError
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,9 @@ USER_FIELD_PROMPTS: Mapping[str, str] = {
     "next_step": "The next step you agreed on (a full sentence)",
     "follow_up_line": "One line on where things stand since the meeting",
     "update_line": "Your one-line update (a full sentence)",
-    "outcome": "The result, e.g. an interview invitation, an acceptance or the match",
+    "outcome": "The result, as you would tell them (e.g. I matched at Lakeside University)",
+    "work_summary": "A short summary of your work together, for the letter (a few lines)",
+    "talking_points": "Talking points for the letter: what you would like it to mention",
 }
 
 TemplateSource = Literal["default", "override"]
@@ -174,9 +177,12 @@ class MentorFields:
 
 @dataclass(frozen=True)
 class ThreadFields:
-    """The ask's thread (``thread.*``); ``subject`` is the original subject."""
+    """The ask's thread (``thread.*``); ``subject`` is the original subject, ``replied``
+    whether the mentor ever answered in it (a follow-up then must not read as if they
+    had not)."""
 
     subject: str = ""
+    replied: bool = False
 
 
 @dataclass(frozen=True)
@@ -483,7 +489,8 @@ def _environment(loader: _Loader) -> SandboxedEnvironment:
         keep_trailing_newline=False,
     )
     env.filters.update(
-        longdate=longdate, ucfirst=ucfirst, with_article=with_article, join_and=join_and
+        longdate=longdate, ucfirst=ucfirst, with_article=with_article, join_and=join_and,
+        with_the=wording.with_the, sentence=wording.sentence, question=wording.question,
     )
     return env
 
@@ -681,6 +688,34 @@ class TemplateSet:
                 visit(f"{name}{_SUFFIX}#{part}")
         return tuple(ordered)
 
+    def uses(self, name: str, variable: str) -> bool:
+        """Whether the template (or a partial it includes) reads the top-level ``variable``
+        (e.g. ``attachments``: a template that lists files promises to attach them)."""
+        name = normalize_name(name)
+        seen: set[str] = set()
+
+        def visit(template_name: str) -> bool:
+            if template_name in seen:
+                return False
+            seen.add(template_name)
+            try:
+                source, file, _ = self._loader.get_source(self._env, template_name)
+                tree = self._env.parse(source, template_name, file)
+            except jinja2.TemplateSyntaxError as exc:
+                raise _syntax_error(name, exc) from None
+            except jinja2.TemplateNotFound:
+                return False
+            for node in tree.find_all((nodes.Name, nodes.Include)):
+                if isinstance(node, nodes.Include):
+                    if isinstance(node.template, nodes.Const) and visit(str(node.template.value)):
+                        return True
+                elif isinstance(node, nodes.Name) and node.name == variable \
+                        and node.ctx == "load":
+                    return True
+            return False
+
+        return any(visit(f"{name}{_SUFFIX}#{part}") for part in _PARTS)
+
     # ---- checking
 
     def check(self, sample: TemplateContext | None = None) -> list[Problem]:
@@ -780,6 +815,14 @@ _SAMPLE_USER: Mapping[str, str] = {
     "follow_up_line": "I have finished the project outline and shared it in our team folder.",
     "update_line": "Our abstract was accepted as a poster at the spring research symposium.",
     "outcome": "I matched in Internal Medicine at Lakeside University Hospital!",
+    "work_summary": (
+        "Over eight months on the home blood pressure project I cleaned the registry data, "
+        "ran the survival analysis and presented the poster at the spring symposium."
+    ),
+    "talking_points": (
+        "- How I handled the missing-data problem on my own initiative.\n"
+        "- My teaching of the two first-year students who joined in the spring."
+    ),
 }
 
 

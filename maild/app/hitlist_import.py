@@ -1,12 +1,14 @@
 """Importing a hit list into one that exists: what would change, then the change.
 
 ``plan_import`` compares each row of a parsed CSV with the mentors already known (by
-any of their addresses) and says what importing would do: add a new mentor, update
-fields of a known one (shown as before/after), or nothing. A cell left empty in the
-spreadsheet never erases what maild knows (nor resets an outreach status maild keeps
-up to date), and a row that would give a known mentor's address to someone else is a
-problem, not a change. ``apply_import`` carries the plan out in one transaction each
-for the additions and the updates; the page shows the plan first.
+any of their addresses, else by exactly one mentor's name) and says what importing
+would do: add a new mentor, update fields of a known one (shown as before/after), or
+nothing. A row known only by its name (the sheet still has an address that was
+replaced, say after a bounce) never changes addresses: `maild mentor edit` does. A cell
+left empty in the spreadsheet never erases what maild knows (nor resets an outreach
+status maild keeps up to date), and a row that would give a known mentor's address to
+someone else is a problem, not a change. ``apply_import`` carries the plan out in one
+transaction each for the additions and the updates; the page shows the plan first.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Update:
     name: str
     entry: MentorInput
     changes: tuple[Change, ...]
+    by_name: bool = False  # matched by the name, not by an address
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -69,8 +72,9 @@ def _shown(value: object) -> str:
     return str(value)
 
 
-def _merged(known: MentorInput, row: MentorInput) -> MentorInput:
-    """The known entry with every non-empty cell of the row written over it."""
+def _merged(known: MentorInput, row: MentorInput, *, addresses: bool = True) -> MentorInput:
+    """The known entry with every non-empty cell of the row written over it (addresses
+    only added, and not at all when ``addresses`` is false)."""
     changes: dict[str, Any] = {}
     for name in _FIELDS:
         value = getattr(row, name)
@@ -78,9 +82,11 @@ def _merged(known: MentorInput, row: MentorInput) -> MentorInput:
             continue
         if name == "outreach_status" and value == _DEFAULT_STATUS:
             continue  # the CSV's default, not a status the user typed
+        if name == "assistant_emails" and not addresses:
+            continue
         changes[name] = value
     extra = tuple(a for a in row.emails if a not in known.emails)
-    if extra:
+    if extra and addresses:
         changes["emails"] = known.emails + extra
     return dataclasses.replace(known, **changes)
 
@@ -88,6 +94,9 @@ def _merged(known: MentorInput, row: MentorInput) -> MentorInput:
 def plan_import(store: Store, rows: list[MentorInput]) -> ImportPlan:
     known = store.read.mentors.all()
     by_address = {a: r for r in known for a in r.addresses}
+    by_name: dict[str, list[Any]] = {}
+    for r in known:
+        by_name.setdefault(r.name.strip().lower(), []).append(r)
     added: list[MentorInput] = []
     updated: list[Update] = []
     unchanged: list[str] = []
@@ -100,11 +109,12 @@ def plan_import(store: Store, rows: list[MentorInput]) -> ImportPlan:
             problems.append(f"line {row.line}: {row.name}'s addresses belong to several "
                             f"mentors ({names})")
             continue
-        if not owners:
+        named = by_name.get(row.name.strip().lower(), []) if not owners else []
+        if not owners and len(named) != 1:
             added.append(row)
             continue
-        [record] = owners.values()
-        merged = _merged(record.entry, row)
+        [record] = owners.values() if owners else named
+        merged = _merged(record.entry, row, addresses=bool(owners))
         bad = validate(merged)
         if bad:
             problems.append(f"line {row.line}: {'; '.join(bad)}")
@@ -113,7 +123,8 @@ def plan_import(store: Store, rows: list[MentorInput]) -> ImportPlan:
                         for f in (*_FIELDS, "emails")
                         if getattr(record.entry, f) != getattr(merged, f))
         if changes:
-            updated.append(Update(record.id, record.name, merged, changes))
+            updated.append(Update(record.id, record.name, merged, changes,
+                                  by_name=not owners))
         else:
             unchanged.append(record.name)
     return ImportPlan(tuple(added), tuple(updated), tuple(unchanged), tuple(problems))

@@ -71,7 +71,7 @@ class Inbox:
         self.config = config
         self.account = account
         self.now = now
-        self.index = StoreIndex(store, frozenset(config.own_addresses))
+        self.index = StoreIndex(store, frozenset(config.own_addresses), now)
 
     # -- cursor -----------------------------------------------------------------------
 
@@ -267,14 +267,22 @@ class Inbox:
                                  EventKind.MESSAGE_IN, ask_id=found.ask_id,
                                  mentor_id=found.mentor_id, subject=headers.subject, kind=kind,
                                  intent=intent, why=found.reason,
-                                 evidence=inspection.evidence if inspection else None)
+                                 evidence=inspection.evidence if inspection else None,
+                                 message_id=headers.message_id)
+        log.info("%s/%s uid %d: %s for ask %s: %s", self.account.name, folder, uid,
+                 "sent" if role == "sent" else "received", found.ask_id, found.reason)
         if found.ask_id is None:
             return 0
         if found.needs_review:
             messages_repo.flag_for_review(self.store, found.ask_id)
         if problem is None or role == "sent":  # a sent message needs no classification
             try:
-                event = self._event(role, headers, inspection)
+                if role == "sent" and found.draft is not None and sent_by_hand(found.draft):
+                    credited = lifecycle.sent_by_hand(
+                        self.store.tx, self.tracker, found.draft.draft_id, headers.message_id,
+                        headers.date, now, why=found.reason)
+                    return 1 if credited else 0
+                event = self._event(role, headers, inspection, found)
                 if event is None:
                     return 0
                 # All or nothing: the tracker rolls back its own writes when it fails.
@@ -322,16 +330,10 @@ class Inbox:
                 f"({problem}); please read it and update the ask."))
         return 0
 
-    def _event(self, role: str, headers: Headers, inspection: Inspection | None
-               ) -> ev.Event | None:
+    def _event(self, role: str, headers: Headers, inspection: Inspection | None,
+               found: Match) -> ev.Event | None:
         if role == "sent":
-            draft = self.index.own_draft(headers.message_id) if headers.message_id else None
-            if draft is not None and sent_by_hand(draft):
-                # The user sent maild's draft (its Drafts copy) from their own client:
-                # it went out, so maild must never send it.
-                lifecycle.sent_from_own_client(self.store.tx, draft.draft_id, self.now(),
-                                               at=headers.date or self.now())
-            return sent_event(headers.message_id, headers.date, draft)
+            return sent_event(found, headers.message_id, headers.date)
         if inspection is None:
             return None
         return incoming_event(inspection, headers.message_id, headers.date)

@@ -183,13 +183,18 @@ def retry(store: Store, tracker: Tracker, draft_id: int, now: datetime) -> Draft
 # -- the send path --------------------------------------------------------------------
 
 
-def hold(store: Store, draft: Draft, until: datetime, now: datetime) -> None:
-    """Not before ``until`` (the sending window, the rate limit, the daily cap)."""
+def hold(store: Store, draft: Draft, until: datetime, now: datetime, *,
+         reason: str | None = None, problems: tuple[str, ...] | None = None) -> None:
+    """Not before ``until`` (the sending window, the rate limit, the daily cap, one mail
+    a day per mentor, a promised file that cannot be read); ``problems`` replaces what
+    the draft shows it needs (None: unchanged)."""
     with store.transaction() as tx:
+        if problems is not None:
+            tx.drafts.set_problems(draft.id, problems, now)
         tx.drafts.set_status(draft.id, _D.APPROVED, now, send_after=until,
                              expect=(_D.APPROVED,))
         tx.events.add(now, EventKind.SEND_HELD, ask_id=draft.ask_id, draft=draft.id,
-                      until=until.isoformat())
+                      until=until.isoformat(), reason=reason)
 
 
 def defer(tx: Tx, draft: Draft, now: datetime, detail: str = "") -> datetime:
@@ -269,24 +274,45 @@ def _record_sent(tx: Tx, tracker: Tracker, draft: Draft, now: datetime, *, at: d
         draft.ask_id, ev.MessageSent(step=step, message_id=s.message_id, at=at), now, **detail)
 
 
-def sent_from_own_client(tx: Tx, draft_id: int, now: datetime, *, at: datetime) -> None:
-    """The inbox found this open draft in Sent (the user sent maild's Drafts copy from
-    their own client): it went out, so maild must never send it. The engine supersedes
-    its step with the MessageSent the inbox applies next."""
-    tx.drafts.set_status(draft_id, _D.SENT, now, sent_at=at, expect=_OPEN)
+def sent_by_hand(tx: Tx, tracker: Tracker, draft_id: int, message_id: str | None,
+                 at: datetime | None, now: datetime, *, why: str) -> bool:
+    """The user sent this draft from their own mail app (found in Sent): credit it
+    exactly as if maild had sent it; False when maild itself sent it (or is sending it)
+    by now, whose own send counts.
+
+    Whatever became of the draft (waiting, approved, rejected, cancelled, superseded,
+    failed, or an uncertain send the copy now proves), it went out: it becomes ``sent``
+    (so maild never sends it, and it counts toward the rate limits), and the engine's
+    MessageSent of its step moves the ask from the real send time (a step called off
+    comes back as sent). Any other waiting draft of that step is superseded: the
+    step's mail went out once.
+    """
+    draft = tx.drafts.get(draft_id)
+    if draft.status in (_D.SENT, _D.SENDING):
+        return False
+    step = tx.drafts.step_name(draft)
+    log.info("draft %d (%s) was sent from the user's own mail app: %s", draft.id,
+             draft.status, why)
+    tx.drafts.set_status(draft.id, _D.SENT, now, sent_at=at or now, expect=(draft.status,))
+    decision = tracker.handle_in_transaction(
+        draft.ask_id, ev.MessageSent(step=step, message_id=message_id or draft.spec.message_id,
+                                     at=at), now, draft=draft.id, why=why)
+    if step is not None:
+        for found in decision.ask.steps:
+            if found.name != step or found.id is None:
+                continue
+            for other in tx.drafts.of_step(found.id):
+                if other.id != draft.id and other.status in OPEN_DRAFT_STATUSES:
+                    tx.drafts.set_status(other.id, _D.SUPERSEDED, now, expect=_OPEN)
+    return True
 
 
 def sent_by_user(store: Store, tracker: Tracker, draft: Draft, now: datetime) -> None:
-    """The user sent this very draft from their own client (its Drafts copy is in
-    Sent): it went out, so it is ``sent`` (and counts toward the rate limit); its step
-    is superseded by the engine (the user sent it, not maild)."""
+    """The send path's last look found this very draft in Sent (the user sent its Drafts
+    copy from their own client): credited as sent, as when the inbox finds it."""
     with store.transaction() as tx:
-        step = tx.drafts.step_name(draft)
-        tx.drafts.set_status(draft.id, _D.SENT, now, sent_at=now, expect=(_D.APPROVED,))
-        tracker.handle_in_transaction(
-            draft.ask_id, ev.MessageSent(step=step or None, by_user=True,
-                                         message_id=draft.spec.message_id, at=now),
-            now, draft=draft.id, why="found in Sent before sending")
+        sent_by_hand(tx, tracker, draft.id, draft.spec.message_id, now, now,
+                     why="found in Sent before sending")
 
 
 def failed(store: Store, tracker: Tracker, draft: Draft, now: datetime, *, uncertain: bool,

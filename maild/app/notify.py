@@ -8,7 +8,8 @@ daemon calls to announce waiting drafts:
   that never raises; otherwise, and always, a line in the log;
 * ``announce_waiting`` tells about each waiting draft once (a draft snoozed into the
   future is not waiting yet; ``uncertain`` and ``failed`` sends are included, because
-  the user has to look at them);
+  the user has to look at them), and once more when a draft has waited for approval
+  ``REMIND_AFTER`` (3 days): nothing after it in its thread goes out before it does;
 * ``send_digest``, when ``[sending] digest = true``: at most one email a day to the
   user's own address listing what waits, sent through the user's own SMTP server.
 
@@ -47,6 +48,8 @@ DESKTOP_TIMEOUT = 5.0
 TITLE = "maild"
 # A failed send stays failed; it is worth telling about for a week, not forever.
 FAILED_RECENT = timedelta(days=7)
+# A draft left unapproved this long gets one reminder: its follow-ups wait for it.
+REMIND_AFTER = timedelta(days=3)
 
 Runner = Callable[[Sequence[str]], None]
 
@@ -60,6 +63,7 @@ class Waiting:
     to: str
     subject: str
     ask_id: int = 0
+    since: datetime | None = None  # waiting for approval since (pending drafts)
 
     def line(self) -> str:
         what = {DraftStatus.PENDING: "to approve",
@@ -163,11 +167,33 @@ class Notifier:
         done = store.read.drafts.was_told(w.id for w in waiting)
         return [w for w in waiting if (w.id, w.status) not in done]
 
+    def to_remind(self, store: Store, now: datetime) -> list[Waiting]:
+        """Drafts announced before that still wait for approval after REMIND_AFTER."""
+        waiting = [w for w in self.waiting(store, now) if w.status is DraftStatus.PENDING
+                   and w.since is not None and now - w.since >= REMIND_AFTER]
+        told = store.read.drafts.was_told(w.id for w in waiting)
+        reminded = store.read.drafts.were_reminded(w.id for w in waiting)
+        return [w for w in waiting if (w.id, w.status) in told and w.id not in reminded]
+
     def announce_waiting(self, store: Store, now: datetime) -> list[Waiting]:
-        """Tell the user about newly waiting drafts, once each; returns what was told."""
+        """Tell the user about newly waiting drafts, once each, and remind them once of
+        drafts left waiting for days; returns what was told."""
         new = self.to_announce(store, now)
+        stale = self.to_remind(store, now)
+        if stale:
+            days = min((now - w.since).days for w in stale if w.since is not None)
+            many = len(stale) > 1
+            where = "their threads" if many else "its thread"
+            text = (f"{len(stale)} draft{'s have' if many else ' has'} waited {days}+ days "
+                    f"for your approval; what follows in {where} "
+                    f"waits for {'them' if many else 'it'} (maild drafts): "
+                    + "; ".join(w.line() for w in stale[:3]))
+            self.tell(text, Level.WARNING)
+            with store.transaction() as tx:
+                tx.drafts.reminded((w.id for w in stale), now)
+                tx.events.add(now, EventKind.USER_NOTIFIED, reminded=[w.id for w in stale])
         if not new:
-            return []
+            return stale
         approvals = [w for w in new if w.status is DraftStatus.PENDING]
         problems = [w for w in new if w.status is not DraftStatus.PENDING]
         parts = []
@@ -184,7 +210,7 @@ class Notifier:
         with store.transaction() as tx:
             tx.drafts.told(((w.id, w.status) for w in new), now)
             tx.events.add(now, EventKind.USER_NOTIFIED, drafts=[[w.id, w.status] for w in new])
-        return new
+        return new + stale
 
     # -- the daily digest -------------------------------------------------------------
 
@@ -251,5 +277,7 @@ class Notifier:
 
 def _waiting(draft: Draft) -> Waiting:
     names = [n or a for a, n in draft.spec.to_addrs]
+    since = (draft.send_after or draft.created_at) \
+        if draft.status is DraftStatus.PENDING else None
     return Waiting(id=draft.id, status=draft.status, to=", ".join(names) or "(nobody)",
-                   subject=draft.spec.subject, ask_id=draft.ask_id)
+                   subject=draft.spec.subject, ask_id=draft.ask_id, since=since)

@@ -3,27 +3,33 @@
 For each approved draft whose time has come, in order:
 
 1. wait for the mentor's sending window, the account's rate limit and daily cap;
-2. compose the message and check its header block: a draft that cannot become a clean
-   message (a control character in a name, a bad address, an unreadable attachment)
-   fails here, before anything is claimed or sent;
-3. re-check the thread on the server: a catch-up of INBOX and Sent right before
+2. check the files it promises: one that is missing or unreadable holds the draft
+   (approved, tried again hourly) with the reason shown and the user told once
+   (invariant 10: what a mail says is attached is attached);
+3. compose the message and check its header block: a draft that cannot become a clean
+   message (a control character in a name, a bad address) fails here, before anything
+   is claimed or sent;
+4. re-check the thread on the server: a catch-up of INBOX and Sent right before
    sending, so a reply that just arrived cancels a nudge instead of racing it
    (invariant 3), and a draft the user already sent from their own client (found in
-   Sent by its Message-ID, e.g. the copy maild put in Drafts) is marked sent (its step
-   superseded);
-4. claim, in one transaction with a last look at the ask (the engine's
+   Sent by its Message-ID, e.g. the copy maild put in Drafts) is credited as sent,
+   exactly as if maild had sent it (``lifecycle.sent_by_hand``); then one email a day
+   per mentor (invariant 9): when the mentor already got a mail today, from any ask (or
+   from the user's own client), this one moves to the next sending day and the user is
+   told why;
+5. claim, in one transaction with a last look at the ask (the engine's
    ``send_verdict``): a paused ask or one waiting for an address holds the draft, an
    ended ask or a reply after the approval of a nudge cancels it, a reminder goes back
    before the user; otherwise the draft becomes ``sending`` and that is committed
    *before* any SMTP traffic;
-5. SMTP; then commit ``sent`` with the message row and the engine's MessageSent;
-6. append a copy to Sent when the account wants one.
+6. SMTP; then commit ``sent`` with the message row and the engine's MessageSent;
+7. append a copy to Sent when the account wants one.
 
 Every way back to ``approved`` (a temporary SMTP error, ``maild draft resolve
 --not-sent``, ``maild draft retry``) goes through the engine's SendRetry, so what
 happened meanwhile (a reply, a pause, the ask's end) decides whether it still goes.
 
-A crash between 3 and 4 leaves a ``sending`` draft. ``recover`` resolves it only by
+A crash between 5 and 6 leaves a ``sending`` draft. ``recover`` resolves it only by
 evidence: its Message-ID in the Sent folder makes it ``sent``; otherwise it becomes
 ``uncertain`` and the user decides. Nothing is ever re-sent silently (invariant 2).
 
@@ -49,17 +55,23 @@ from maild.adapters.compose import Attachment, Mailbox, compose
 from maild.adapters.credentials import Secret
 from maild.adapters.imap import ImapConnection
 from maild.app import lifecycle
+from maild.app.drafting import attachment_problems
 from maild.app.inbox import Inbox
 from maild.app.lifecycle import Outcome
 from maild.app.tracker import Tracker
 from maild.config import Account, Config
 from maild.core.actions import Level
 from maild.core.model import DraftStatus
+from maild.core.timing import local_date
 from maild.errors import MaildError
 from maild.store import Store
 from maild.store.drafts import Draft
 
 log = logging.getLogger(__name__)
+
+# How often a draft held for an unreadable attachment looks at the file again.
+ATTACHMENT_RECHECK = timedelta(hours=1)
+_ATTACHMENT = "attachment: "
 
 # Every header maild writes (compose.py). Anything else in a composed message means a
 # value smuggled a header in; the send is refused whatever compose's checks missed.
@@ -163,6 +175,8 @@ class Sender:
         if hold is not None:
             lifecycle.hold(self.store, draft, hold, now)
             return Outcome.DEFERRED
+        if self._hold_for_files(draft, now):
+            return Outcome.DEFERRED
         try:
             raw = self.raw_message(draft, now)
         except MaildError as exc:
@@ -191,6 +205,8 @@ class Sender:
             log.info("draft %d: %s after re-checking the thread; not sent", draft.id,
                      draft.status)
             return Outcome.CANCELLED
+        if self._hold_for_spacing(draft, now):
+            return Outcome.DEFERRED
         self._checkpoint("before_claim")
         outcome = lifecycle.claim(self.store, self.tracker, draft, now)
         if outcome is not None:
@@ -221,6 +237,52 @@ class Sender:
         self._checkpoint("after_commit")
         await asyncio.to_thread(self._save_copy, account, raw, now)
         return Outcome.SENT
+
+    def _hold_for_files(self, draft: Draft, now: datetime) -> bool:
+        """Hold an approved draft whose promised files cannot be read right now (tried
+        again hourly); the reason shows as what it needs, the user is told once."""
+        problems = tuple(_ATTACHMENT + p for p in attachment_problems(draft.spec.attachments))
+        others = tuple(f for f in draft.spec.missing_fields if not f.startswith(_ATTACHMENT))
+        if not problems:
+            if others != draft.spec.missing_fields:
+                with self.store.transaction() as tx:
+                    tx.drafts.set_problems(draft.id, others, now)
+            return False
+        new = problems != tuple(f for f in draft.spec.missing_fields
+                                if f.startswith(_ATTACHMENT))
+        lifecycle.hold(self.store, draft, now + ATTACHMENT_RECHECK, now,
+                       reason="; ".join(problems), problems=others + problems)
+        if new:
+            # After the hold's event row, its anchor: told once it is committed.
+            self.tracker.queue_notice(
+                Level.WARNING, f"Draft {draft.id} ({draft.spec.subject}) is held: "
+                f"{'; '.join(p.removeprefix(_ATTACHMENT) for p in problems)}. It says these "
+                "files are attached; put them back (or fix [attachments]) and it goes out.")
+        log.warning("draft %d held: %s", draft.id, "; ".join(problems))
+        return True
+
+    def _hold_for_spacing(self, draft: Draft, now: datetime) -> bool:
+        """One email a day per mentor, across all asks: when the mentor already got mail
+        today (in their time zone), this one moves to the next sending day, and says so."""
+        ask = self.store.read.asks.get(draft.ask_id)
+        tz = ZoneInfo(ask.timezone)
+        today = local_date(now, tz)
+        start = datetime.combine(today, datetime.min.time(), tzinfo=tz)
+        earlier = self.store.read.drafts.mail_to_mentor_since(ask.mentor_id, start,
+                                                              exclude=draft.id)
+        if not earlier:
+            return False
+        until = self.tracker.rules.window.first_working_moment_after(today, tz)
+        other = earlier[-1]
+        which = f"ask {other.ask_id}'s" if other.ask_id not in (None, draft.ask_id) else "a"
+        why = (f"one email a day to this mentor: {which} mail ({other.subject!r}) reached "
+               "them today")
+        lifecycle.hold(self.store, draft, until, now, reason=why)
+        self.tracker.queue_notice(
+            Level.INFO, f"Draft {draft.id} ({draft.spec.subject}) moves to "
+            f"{until.astimezone(tz):%a %Y-%m-%d %H:%M}: {why}.")
+        log.info("draft %d moves to %s: %s", draft.id, until.isoformat(), why)
+        return True
 
     def raw_message(self, draft: Draft, now: datetime) -> bytes:
         """The exact bytes maild would send for ``draft``; UnsendableError if unsafe."""

@@ -17,7 +17,7 @@ from email.utils import getaddresses
 
 from maild.adapters.compose import check_address, check_header_value
 from maild.app import lifecycle
-from maild.app.drafting import TemplateDrafts
+from maild.app.drafting import TemplateDrafts, attachment_problems
 from maild.app.tracker import Tracker
 from maild.core import events as ev
 from maild.core.events import EventKind
@@ -44,18 +44,25 @@ def user_fields_missing(draft: Draft) -> list[str]:
 
 def rendered(store: Store, tracker: Tracker, draft: Draft,
              fields: Mapping[str, str]) -> DraftSpec:
-    """The draft's content with the user's fields filled in; an error if still incomplete."""
+    """The draft rendered again from today's inputs with the user's fields filled in;
+    an error if it is still incomplete or a file it promises cannot be read."""
     spec = draft.spec
-    if not spec.missing_fields and not fields:
-        return spec
     drafts = tracker.drafts
-    if not isinstance(drafts, TemplateDrafts):
+    if isinstance(drafts, TemplateDrafts) and spec.template is not None:
+        # What is approved is what the inputs say now: an edited mentor, a new address,
+        # the files configured today (not those of the day it was drafted).
+        spec = drafts.rerender(store, store.read.asks.get(draft.ask_id), draft, fields)
+    elif spec.missing_fields or fields:
         raise UsageError(f"draft {draft.id} cannot be re-rendered here")
-    spec = drafts.rerender(store, store.read.asks.get(draft.ask_id), draft, fields)
     if spec.missing_fields:
         missing = spec.missing_fields[0]
         hint = f"; give it with --field {missing[5:]}=..." if missing.startswith("user.") else ""
         raise UsageError(f"draft {draft.id} still needs {missing}{hint}")
+    problems = attachment_problems(spec.attachments)
+    if problems:
+        raise UsageError(f"draft {draft.id} promises attachments that cannot be read: "
+                         f"{'; '.join(problems)} (fix [attachments] in config.toml, then "
+                         "approve again)")
     return spec
 
 

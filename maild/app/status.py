@@ -37,9 +37,11 @@ def build_status(store: Store, now: datetime, rules: Rules,
     warn_days = letter.param("warn_weeks") * 7
     today = now.date()
     # Only asks that can carry a risk are built (their steps never are): in a store of
-    # thousands of open asks, building each one was most of the dashboard's time.
+    # thousands of open asks, building each one was most of the dashboard's time. A new
+    # rule below must be covered by this choice (tests/tracking/test_status_risks.py).
     asks = read.asks.open_at_risk(
         letters_due_before=today + timedelta(days=max(14, warn_days) + 1),
+        letters_in=(AskState.HESITANT,),
         unanswered_at_least=rules.playbook("ghost").param("followups"))
     for ask in asks:
         mentor = names.get(ask.mentor_id, "?")
@@ -52,9 +54,13 @@ def build_status(store: Store, now: datetime, rules: Rules,
             elif left <= 14 and ask.state in (AskState.AGREED, AskState.HESITANT):
                 risks.append(_risk("letter_missing", ask.id, f"{mentor}'s letter is not in; "
                                    f"deadline in {left} days ({ask.deadline})"))
-            elif left < warn_days and ask.state in (AskState.ACTIVE, AskState.WAITING_REPLY):
+            elif left < warn_days and ask.state in (AskState.ACTIVE, AskState.WAITING_FOR_YOU,
+                                                    AskState.WAITING_REPLY):
                 risks.append(_risk("short_runway", ask.id, f"letter request to {mentor}: only "
                                    f"{left} days to the deadline and no answer yet"))
+            if ask.state is AskState.HESITANT and left >= 0:
+                risks.append(_risk("hesitant", ask.id, f"{mentor}'s yes is hesitant: clarify "
+                                   "the timeline, and line up a backup writer"))
         if is_ghosting(ask, now, rules):
             risks.append(_risk("ghosting", ask.id, f"{mentor} has not answered two follow-ups "
                                "in weeks; consider a second mentor"))
@@ -75,7 +81,7 @@ def build_status(store: Store, now: datetime, rules: Rules,
         applications.append({"id": app.id, "name": app.name, "deadline": deadline,
                              "letters_required": app.letters_required,
                              "asked": count.asked, "committed": committed,
-                             "submitted": count.submitted})
+                             "hesitant": count.hesitant, "submitted": count.submitted})
         if committed < app.letters_required and app.deadline:
             left = (app.deadline - today).days
             if 0 <= left < warn_days:

@@ -124,14 +124,18 @@ def message_entry(m: views.MessageRow) -> Entry:
     at = m.date or datetime.fromtimestamp(0).astimezone()
     if m.direction == "out":
         to = ", ".join(m.to_addrs)
+        # The reason tells which ask a message from the user's own mail app went to;
+        # the Message-ID is what `maild ask thread` takes.
         return Entry(at=at, type="message_out", ask_id=m.ask_id,
-                     summary=f"you wrote{' to ' + to if to else ''}: {m.subject}")
+                     summary=f"you wrote{' to ' + to if to else ''}: {m.subject}",
+                     reason=None if m.by_maild else m.match_reason,
+                     detail={"message_id": m.message_id})
     what = _KIND_WORDS.get(m.kind or "", "message")
     reading = f", read as {m.intent}" if m.intent else ""
     return Entry(at=at, type="message_in", ask_id=m.ask_id,
                  summary=f"{what} from {m.from_addr}{reading}: {m.subject}",
                  text=m.reply_text.strip(), intent=m.intent, evidence=m.evidence,
-                 reason=m.match_reason)
+                 reason=m.match_reason, detail={"message_id": m.message_id})
 
 
 def rule_reason(rule: StepRule, playbook: str) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol
@@ -27,6 +27,7 @@ from maild.adapters.compose import new_message_id
 from maild.app import lifecycle
 from maild.config import Config, rules_for
 from maild.core import events as ev
+from maild.core import wording
 from maild.core.actions import (
     CancelSteps,
     ChangeState,
@@ -41,7 +42,7 @@ from maild.core.actions import (
     SuggestCandidates,
     SupersedeSteps,
 )
-from maild.core.candidates import SLOT_FREED, next_candidates
+from maild.core.candidates import SLOT_STATES, next_candidates
 from maild.core.contacts import ensure_not_contacted
 from maild.core.engine import decide
 from maild.core.events import EventKind, kind_of
@@ -57,6 +58,15 @@ from maild.store.mentors import MentorRecord
 log = logging.getLogger(__name__)
 
 _EXCLUDED_STATUSES = ("excluded", "do not contact", "skip")
+# What a suggestion tells the user, by (playbook, reason); others: "reason: consider ...".
+_SUGGESTED = {
+    ("letter", "declined"): "The letter was declined: consider asking {names} instead "
+                            "(`maild ask letter NAME --application ...`).",
+    ("letter", "backup"): "A hesitant yes is not a letter to count on: line up a backup "
+                          "writer; consider {names}.",
+    ("cold", "backup"): "A hesitant yes: consider also writing to {names}.",
+    ("warm", "backup"): "A hesitant yes: consider also writing to {names}.",
+}
 
 
 class DraftMaker(Protocol):
@@ -114,12 +124,15 @@ class Tracker:
     def create_ask(self, mentor_id: int, playbook: str, now: datetime, *,
                    account: str | None = None, application_id: int | None = None,
                    deadline: date | None = None, meeting_at: datetime | None = None,
-                   force: bool = False, again: bool = False, note: str | None = None) -> Created:
+                   force: bool = False, again: bool = False, note: str | None = None,
+                   fields: Mapping[str, str] | None = None) -> Created:
+        """Start an ask; ``fields`` are the user's words for its drafts (``user.*``)."""
         try:
             with self.store.transaction() as tx:
                 return self._create(tx, mentor_id, playbook, now, account=account,
                                     application_id=application_id, deadline=deadline,
-                                    meeting_at=meeting_at, force=force, again=again, note=note)
+                                    meeting_at=meeting_at, force=force, again=again, note=note,
+                                    fields=fields)
         finally:
             self.flush_notices()
 
@@ -127,7 +140,7 @@ class Tracker:
                 account: str | None,
                 application_id: int | None, deadline: date | None,
                 meeting_at: datetime | None, force: bool, again: bool,
-                note: str | None) -> Created:
+                note: str | None, fields: Mapping[str, str] | None = None) -> Created:
         book = self.rules.playbooks.get(playbook)
         if book is None or not book.startable:
             raise UsageError(f"unknown playbook {playbook!r}")
@@ -141,7 +154,8 @@ class Tracker:
         ask = Ask(mentor_id=mentor_id, playbook=playbook, state=AskState.ACTIVE,
                   created_at=now, application_id=application_id, account=account_name,
                   timezone=mentor.timezone, deadline=deadline, meeting_at=meeting_at,
-                  forced=force, note=note)
+                  forced=force, note=note,
+                  fields=tuple((k, v) for k, v in (fields or {}).items() if v.strip()))
         decision = decide(ask, ev.AskCreated(force=force), now, self.rules)
         saved = self._apply(tx, decision, now, EventKind.ASK_CREATED, {"playbook": playbook})
         if playbook in ("cold", "warm"):
@@ -331,7 +345,8 @@ class Tracker:
             try:
                 self._create(tx, action.mentor_id, action.playbook, now, account=ask.account,
                              application_id=action.application_id, deadline=None,
-                             meeting_at=None, force=False, again=True, note=action.note)
+                             meeting_at=None, force=False, again=True, note=action.note,
+                             fields=dict(action.fields))
             except UsageError as exc:
                 self._tell(Level.WARNING, f"could not start a {action.playbook} ask: {exc}",
                            ask)
@@ -343,30 +358,39 @@ class Tracker:
     def _suggest(self, tx: Tx, ask: Ask, action: SuggestCandidates, now: datetime) -> None:
         tz = self.config.identity.timezone
         chosen: tuple[Mentor, ...] = ()
-        # With every cold-outreach slot taken (free_slots' rule) there is no candidate
-        # whatever the hit list says: known from the first few open asks, without
-        # reading every ask ever made.
+        # Suggestions the user starts by hand (backups, a second mentor) are not limited
+        # by the free cold-outreach slots; only automatic starts are. With every slot
+        # taken (free_slots' rule), an automatic start has no candidate whatever the hit
+        # list says: known from the first few open asks, without reading the history.
         parallel = self.rules.playbook("cold").param("parallel")
-        if tx.asks.count_open("cold", not_in=SLOT_FREED, up_to=parallel) < parallel:
+        if not action.auto_start or tx.asks.count_open(
+                "cold", in_states=SLOT_STATES, up_to=parallel) < parallel:
             mentors = [core_mentor(r, tz) for r in tx.mentors.all()]
-            chosen = next_candidates(mentors, tx.asks.prior(), now, self.rules,
-                                     limit=action.count)
+            if ask.application_id is not None:
+                # A backup writer is someone not yet asked for this application.
+                asked = tx.asks.mentors_asked(ask.application_id)
+                mentors = [m for m in mentors if m.id not in asked]
+            chosen = tuple(next_candidates(mentors, tx.asks.prior(), now, self.rules,
+                                           limit=action.count, slots_only=action.auto_start))
         if not chosen:
             self._tell(Level.INFO, f"{action.reason}; the hit list has no fresh candidate "
                        "(add more with `maild mentor add`)", ask)
             return
-        names = ", ".join(m.name for m in chosen)
+        names = ", ".join(wording.split_name(m.name).full for m in chosen)
         tx.events.add(now, EventKind.SUGGESTION, ask_id=ask.id, mentor_id=ask.mentor_id,
                       reason=action.reason, candidates=names, started=action.auto_start)
         if not action.auto_start:
-            self._tell(Level.INFO, f"{action.reason}: consider {names}", ask)
+            self._tell(Level.INFO, _SUGGESTED.get((ask.playbook, action.reason),
+                                                  "{reason}: consider {names}").format(
+                reason=action.reason, names=names), ask)
             return
         for mentor in chosen:
             created = self._create(tx, mentor.id, "cold", now, account=ask.account,
                                    application_id=None, deadline=None, meeting_at=None,
                                    force=False, again=False, note=action.reason)
-            self._tell(Level.INFO, f"started cold ask {created.ask.id} to {mentor.name} "
-                       f"({action.reason}); its first draft waits for your approval")
+            self._tell(Level.INFO, f"started cold ask {created.ask.id} to "
+                       f"{wording.split_name(mentor.name).full} ({action.reason}); its first "
+                       "draft waits for your approval")
 
     def _unmade(self, tx: Tx, ask: Ask, step: Step, exc: MaildError) -> DraftSpec:
         """A placeholder draft naming why the real one could not be made."""
@@ -402,7 +426,7 @@ class Tracker:
         try:
             if isinstance(ask, int):
                 ask = self.store.read.asks.get(ask)
-            name = self.store.read.mentors.get(ask.mentor_id).name
+            name = wording.split_name(self.store.read.mentors.get(ask.mentor_id).name).full
         except MaildError:
             return text
         return f"{name} ({ask.playbook} ask {ask.id}): {text}"

@@ -2,7 +2,8 @@
 
 Every ``MaildError`` raised below a command becomes one line on stderr and the error's
 exit code; any other exception (a bug) becomes one "internal error" line and exit code 1.
-A traceback only ever reaches the user with ``--debug``.
+A traceback only ever reaches the user with ``--debug``. Output into a closed pipe ends
+the command quietly (exit code 1), as click does.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class MaildGroup(click.Group):
             raise Failure(error) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise  # click's own: usage errors, --help, exit codes, Ctrl-C at a prompt
+        except BrokenPipeError:
+            # The reader went away (`maild ask list | head -1`): click ends quietly.
+            raise
         except Exception as error:  # the last resort: a bug, never a traceback by default
             if ctx.params.get("debug"):
                 raise

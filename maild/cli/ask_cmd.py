@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 
+from maild.app.drafting import TemplateDrafts
 from maild.cli.app import App, pass_app
 from maild.cli.jsonout import echo_array
 from maild.cli.mentor_cmd import check_range, parse_date
@@ -20,6 +21,7 @@ from maild.core import events as ev
 from maild.core.events import EventKind, Mark
 from maild.core.model import Ask
 from maild.errors import UsageError
+from maild.store import messages as messages_repo
 
 
 def ask_json(app: App, ask: Ask, names: dict[int, str] | None = None) -> dict[str, Any]:
@@ -49,11 +51,48 @@ def _print_created(app: App, ask: Ask) -> None:
                    f"{step.status}")
 
 
+def parse_fields(items: tuple[str, ...], option: str = "--field") -> dict[str, str]:
+    """``NAME=VALUE`` options as a dict (``user.`` prefix allowed); repeated names: the
+    last one wins, every other name accumulates."""
+    given: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip().removeprefix("user.")
+        if not sep or not name:
+            raise UsageError(f"{option} {item!r}: use NAME=VALUE")
+        if not value.strip():
+            raise UsageError(f"{option} {name}: the value is empty")
+        given[name] = value.strip()
+    return given
+
+
+def _check_fields(app: App, playbook: str, given: dict[str, str]) -> None:
+    """Refuse a field no draft of the playbook uses: a typo would be dropped silently."""
+    if not given:
+        return
+    tracker = app.tracker()
+    drafts = tracker.drafts
+    if not isinstance(drafts, TemplateDrafts):
+        return
+    templates = {r.template for name in (playbook, "hesitant", "decline")
+                 for r in tracker.rules.playbook(name).steps if r.template}
+    known: set[str] = set()
+    for template in sorted(templates):
+        known.update(drafts.templates.user_fields(template))
+    for name in given:
+        if name not in known:
+            choices = ", ".join(sorted(known)) or "none"
+            raise UsageError(f"--field {name}: no draft of a {playbook} ask uses it (its "
+                             f"fields: {choices})")
+
+
 def _start(app: App, playbook: str, mentor: str, account: str | None, again: bool,
            force: bool = False, application: str | None = None, deadline: str | None = None,
-           meeting_at: str | None = None, note: str | None = None) -> None:
+           meeting_at: str | None = None, note: str | None = None,
+           fields: dict[str, str] | None = None) -> None:
     store = app.store()
     record = store.read.mentors.find(mentor)
+    _check_fields(app, playbook, fields or {})
     app_id = None
     when: date | None = parse_date(deadline, "--deadline") if deadline else None
     if application:
@@ -69,7 +108,7 @@ def _start(app: App, playbook: str, mentor: str, account: str | None, again: boo
     tracker = app.tracker()
     created = tracker.create_ask(record.id, playbook, now, account=account,
                                  application_id=app_id, deadline=when, meeting_at=meeting,
-                                 force=force, again=again, note=note)
+                                 force=force, again=again, note=note, fields=fields)
     # Steps due right away (the first email) get their draft now, not at the next wake-up.
     tracker.run_due(now)
     _print_created(app, store.read.asks.get(created.ask.id or 0))
@@ -89,6 +128,10 @@ _ACCOUNT = click.option("--account", help="Which configured account to send from
                         "(default: the first).")
 _AGAIN = click.option("--again", is_flag=True,
                       help="Ask even if this person was contacted in the last 6 months.")
+_FIELD = click.option("--field", "fields", multiple=True, metavar="NAME=VALUE",
+                      help="Your words for its drafts, e.g. paper_question=\"...\" (a user.* "
+                      "field of the templates; `maild template show NAME` lists them). "
+                      "Repeat for several; what you do not give is asked at approval.")
 
 
 @click.group("ask")
@@ -98,22 +141,36 @@ def ask_group() -> None:
 
 @ask_group.command("cold")
 @click.argument("mentor")
+@_FIELD
 @_ACCOUNT
 @_AGAIN
 @pass_app
-def ask_cold(app: App, mentor: str, account: str | None, again: bool) -> None:
-    """Cold outreach: first email now, nudges on day 5 and 12, stop on day 20."""
-    _start(app, "cold", mentor, account, again)
+def ask_cold(app: App, mentor: str, fields: tuple[str, ...], account: str | None,
+             again: bool) -> None:
+    """Cold outreach: first email now; a nudge 5 days after it went out, a final nudge
+    7 days after the nudge, and the ask ends as "no response" 8 days after that.
+
+    Each follow-up counts from when the mail before it really went out, so a draft you
+    approve late moves the rest of the ladder with it.
+    """
+    _start(app, "cold", mentor, account, again, fields=parse_fields(fields))
 
 
 @ask_group.command("warm")
 @click.argument("mentor")
+@click.option("--introduced-by", help="Who introduced you, as you would name them "
+              "(e.g. \"Dr. Priya Patel\").")
+@_FIELD
 @_ACCOUNT
 @_AGAIN
 @pass_app
-def ask_warm(app: App, mentor: str, account: str | None, again: bool) -> None:
-    """After a colleague's introduction: first email now, one nudge on day 7."""
-    _start(app, "warm", mentor, account, again)
+def ask_warm(app: App, mentor: str, introduced_by: str | None, fields: tuple[str, ...],
+             account: str | None, again: bool) -> None:
+    """After a colleague's introduction: first email now, one nudge 7 days after it."""
+    given = parse_fields(fields)
+    if introduced_by:
+        given["introduced_by"] = introduced_by.strip()
+    _start(app, "warm", mentor, account, again, fields=given)
 
 
 @ask_group.command("letter")
@@ -122,11 +179,12 @@ def ask_warm(app: App, mentor: str, account: str | None, again: bool) -> None:
               "`maild application list`).")
 @click.option("--deadline", help="Letter deadline, YYYY-MM-DD (default: the application's).")
 @click.option("--force", is_flag=True, help="Ask even with under 2 weeks to the deadline.")
+@_FIELD
 @_ACCOUNT
 @_AGAIN
 @pass_app
 def ask_letter(app: App, mentor: str, application: str | None, deadline: str | None,
-               force: bool, account: str | None, again: bool) -> None:
+               force: bool, fields: tuple[str, ...], account: str | None, again: bool) -> None:
     """Ask for a strong letter of recommendation.
 
     Reminders go out 14 and 5 days before the deadline while the letter is not in;
@@ -136,39 +194,50 @@ def ask_letter(app: App, mentor: str, application: str | None, deadline: str | N
     if not application and not deadline:
         raise UsageError("a letter ask needs --application or --deadline")
     _start(app, "letter", mentor, account, again, force=force, application=application,
-           deadline=deadline)
+           deadline=deadline, fields=parse_fields(fields))
 
 
 @ask_group.command("meeting")
 @click.argument("mentor")
 @click.option("--at", "meeting_at", required=True,
               help="When the meeting is, ISO 8601 with offset (2026-12-01T15:00-05:00).")
+@_FIELD
 @_ACCOUNT
 @pass_app
-def ask_meeting(app: App, mentor: str, meeting_at: str, account: str | None) -> None:
-    """After a meeting: a summary draft within 24 hours, one follow-up a week later."""
-    _start(app, "meeting", mentor, account, True, meeting_at=meeting_at)
+def ask_meeting(app: App, mentor: str, meeting_at: str, fields: tuple[str, ...],
+                account: str | None) -> None:
+    """After a meeting: a summary draft within 24 hours, one follow-up a week after the
+    summary went out."""
+    _start(app, "meeting", mentor, account, True, meeting_at=meeting_at,
+           fields=parse_fields(fields))
 
 
 @ask_group.command("update")
 @click.argument("mentor")
+@_FIELD
 @_ACCOUNT
 @pass_app
-def ask_update(app: App, mentor: str, account: str | None) -> None:
+def ask_update(app: App, mentor: str, fields: tuple[str, ...], account: str | None) -> None:
     """Keep a mentor informed: a short "no action needed" update every few weeks."""
-    _start(app, "update", mentor, account, True)
+    _start(app, "update", mentor, account, True, fields=parse_fields(fields))
 
 
 @ask_group.command("thanks")
 @click.argument("mentor")
 @click.option("--application", help="The application whose result you share.")
-@click.option("--note", help="The result in a few words (e.g. \"matched at ...\").")
+@click.option("--note", help="The result, as you would tell them: it goes into the email "
+              "(e.g. \"I matched at Lakeside University's internal medicine program\").")
+@_FIELD
 @_ACCOUNT
 @pass_app
 def ask_thanks(app: App, mentor: str, application: str | None, note: str | None,
-               account: str | None) -> None:
+               fields: tuple[str, ...], account: str | None) -> None:
     """Close the loop: thank a letter writer and share the result."""
-    _start(app, "thanks", mentor, account, True, application=application, note=note)
+    given = parse_fields(fields)
+    if note and note.strip():
+        given["outcome"] = note.strip()
+    _start(app, "thanks", mentor, account, True, application=application, note=note,
+           fields=given)
 
 
 @ask_group.command("show")
@@ -187,7 +256,8 @@ def ask_show(app: App, ask_id: int, as_json: bool) -> None:
                + (f", deadline {ask.deadline}" if ask.deadline else ""))
     table = Table("step", "kind", "due", "status")
     for s in ask.steps:
-        add_row(table, s.name, s.kind, app.local(s.due_at), s.status)
+        status = str(s.status) + (f" ({s.reason})" if s.reason and not s.is_final else "")
+        add_row(table, s.name, s.kind, app.local(s.due_at), status)
     app.console.print(table)
 
 
@@ -239,6 +309,29 @@ def ask_reviewed(app: App, ask_id: int) -> None:
         tx.asks.mark_reviewed(ask_id)
         tx.events.add(app.now(), EventKind.REVIEWED, ask_id=ask_id, mentor_id=ask.mentor_id)
     click.echo(f"Ask {ask_id}: review done.")
+
+
+@ask_group.command("thread")
+@click.argument("ask_id", type=int)
+@click.argument("message_id")
+@pass_app
+def ask_thread(app: App, ask_id: int, message_id: str) -> None:
+    """Make maild's follow-ups reply in the thread of MESSAGE_ID from now on.
+
+    An email you write to the mentor yourself, outside the ask's thread, counts as
+    contact (the follow-ups wait for it) but maild keeps replying in the ask's own
+    thread. If you want the follow-ups in your new thread instead, name your message's
+    Message-ID (`maild timeline MENTOR --json` shows it).
+    """
+    mid = message_id.strip()
+    if not mid.startswith("<"):
+        mid = f"<{mid.strip('<>')}>"
+    store = app.store()
+    store.read.asks.get(ask_id)  # a clear error for an unknown ask
+    if not messages_repo.of_ask(store, ask_id, mid):
+        raise UsageError(f"{mid} is not a message of ask {ask_id}; see `maild timeline`")
+    app.tracker().handle(ask_id, ev.ThreadChosen(mid), app.now(), by="user")
+    click.echo(f"Ask {ask_id}: follow-ups reply in the thread of {mid} from now on.")
 
 
 @ask_group.command("deadline")

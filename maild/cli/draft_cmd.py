@@ -67,6 +67,8 @@ def drafts_command(app: App, show_all: bool, as_json: bool) -> None:
     for d in found:
         needs = ", ".join(d.spec.missing_fields)
         snoozed = f" (snoozed to {app.local(d.send_after)})" if d.send_after else ""
+        # Subjects and field names are text from outside: "[[introduced_by]]" shows as
+        # typed, not as Rich markup.
         add_row(table, d.id, d.ask_id, d.status + snoozed,
                 ", ".join(a for a, _n in d.spec.to_addrs), d.spec.subject, needs)
     app.console.print(table)

@@ -7,6 +7,7 @@ turns any missing answer into an error instead of a question, for scripts.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,6 +15,7 @@ import tomli_w
 
 from maild import paths
 from maild.adapters import credentials, oauth
+from maild.adapters.imap import check_ca_file
 from maild.cli.app import App, pass_app
 from maild.config import parse
 from maild.errors import ConfigError, UsageError
@@ -48,11 +50,18 @@ def _ask(value: Any, prompt: str, no_input: bool, flag: str, **kwargs: Any) -> A
 @click.option("--smtp-port", type=int, help="SMTP port.")
 @click.option("--smtp-security", type=click.Choice(["tls", "starttls", "none"]),
               help="SMTP connection security.")
+@click.option("--ca-file", metavar="PEM",
+              help="A certificate authority (PEM) to trust besides the system's, for IMAP and "
+                   "SMTP: e.g. the certificate a local bridge (ProtonMail Bridge) made.")
 @click.option("--password-command", help="A command that prints the password (like "
               "`pass show mail`); nothing is stored.")
 @click.option("--password-env", help="Name of an environment variable holding the password.")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from standard input and store it in the keyring.")
+@click.option("--cv", "cv", help="Your CV (a file): attached to the materials packet sent "
+              "to letter writers.")
+@click.option("--personal-statement", "statement",
+              help="Your personal statement draft (a file), attached to the packet too.")
 @click.option("--auth", "auth", type=click.Choice(["password", "oauth2"]),
               help="How to log in: a password (or app password), or OAuth2 sign-in with "
                    "the provider (default for Microsoft 365; Google needs a client id of "
@@ -74,9 +83,10 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
                  institution: str | None, tz: str | None, provider: str | None,
                  account_name: str | None, username: str | None, imap_host: str | None,
                  imap_port: int | None, imap_security: str | None, smtp_host: str | None,
-                 smtp_port: int | None, smtp_security: str | None,
+                 smtp_port: int | None, smtp_security: str | None, ca_file: str | None,
                  password_command: str | None, password_env: str | None,
-                 password_stdin: bool, auth: str | None, oauth_client_id: str | None,
+                 password_stdin: bool, cv: str | None, statement: str | None,
+                 auth: str | None, oauth_client_id: str | None,
                  oauth_client_secret: str | None, oauth_tenant: str | None,
                  oauth_server: str | None, no_input: bool, force: bool) -> None:
     """Create config.toml: who you are and how to reach your mailbox.
@@ -92,6 +102,9 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
         maild init --no-input --name "Alex Kim" --email alex@school.edu
         --timezone America/New_York --provider other --imap-host imap.school.edu
         --smtp-host smtp.school.edu --password-command "pass show school"
+
+    A local bridge (ProtonMail Bridge) serves IMAP and SMTP on 127.0.0.1 with its own
+    certificate: give that certificate with --ca-file (verification stays on).
     """
     target = paths.config_path(app.home)
     if target.exists() and not force:
@@ -126,6 +139,21 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
                  "security": smtp_security or preset.smtp_security},
         "save_sent_copy": "never" if preset.saves_sent_copy else "auto",
     }
+    if ca_file:
+        # Absolute: the daemon may run from any directory.
+        ca_file = str(Path(ca_file).expanduser().resolve())
+        try:
+            check_ca_file(ca_file)
+        except ConfigError as exc:
+            raise UsageError(f"--ca-file {ca_file}: {exc.problem}") from None
+        account["imap"]["ca_file"] = account["smtp"]["ca_file"] = ca_file
+    attachments = {key: path for key, path in (
+        ("cv", _document(cv, "Your CV, to attach to letter packets (a file; Enter to skip)",
+                         no_input, "--cv")),
+        ("personal_statement", _document(
+            statement, "Your personal statement draft (a file; Enter to skip)", no_input,
+            "--personal-statement")),
+    ) if path}
     if auth == "oauth2":
         account["auth"] = "oauth2"
         account["oauth"] = _oauth_table(preset.oauth, oauth_client_id, oauth_client_secret,
@@ -145,6 +173,8 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
         "sending": {"days": ["mon", "tue", "wed", "thu", "fri"], "window": "08:00-17:00",
                     "approval": "always"},
     }
+    if attachments:
+        document["attachments"] = attachments
     # Validate before writing, so a bad answer never leaves a broken file behind.
     try:
         parse(document, target)
@@ -175,6 +205,19 @@ def init_command(app: App, name: str | None, email: str | None, role: str | None
 
 _HEADER = ("# maild configuration, written by `maild init`.\n"
            "# Every key is explained in config/maild.example.toml of the maild sources.\n\n")
+
+
+def _document(given: str | None, prompt: str, no_input: bool, flag: str) -> str:
+    """A file the letter packet attaches: its absolute path, or "" when skipped."""
+    if given is None and not no_input:
+        given = click.prompt(prompt, default="", show_default=False)
+    if not given or not given.strip():
+        return ""
+    path = Path(given.strip()).expanduser().resolve()
+    if not path.is_file():
+        raise UsageError(f"{flag}: {path} is not a file (give the path of your document, "
+                         "or leave it out and add it later under [attachments])")
+    return str(path)
 
 
 def _auth_method(preset: Provider, auth: str | None, client_id: str | None,
@@ -250,8 +293,6 @@ def _password_source(app: App, account: dict[str, Any], command: str | None,
 
 def _local_timezone() -> str:
     try:
-        from pathlib import Path
-
         link = Path("/etc/localtime").resolve()
         parts = link.parts
         if "zoneinfo" in parts:

@@ -12,7 +12,9 @@ from typing import Any
 import click
 from rich.table import Table
 
+from maild.app.drafting import TemplateDrafts, refresh_pending
 from maild.app.hitlist_csv import entry_problems, parse_csv, to_csv
+from maild.app.hitlist_import import apply_import, plan_import
 from maild.cli.app import App, pass_app
 from maild.cli.terminal import add_row, for_terminal
 from maild.core.entries import (
@@ -74,6 +76,16 @@ def _checked(entry: MentorInput) -> MentorInput:
     if problems:
         raise UsageError("; ".join(problems))
     return entry
+
+
+def _refresh_drafts(app: App, mentor_id: int) -> int:
+    """Render the mentor's waiting drafts again, so they say what the hit list says now."""
+    if not app.store().read.drafts.pending_for_mentor(mentor_id):
+        return 0  # nothing to render (and a hit list may be kept before any config)
+    drafts = app.tracker().drafts
+    if not isinstance(drafts, TemplateDrafts):
+        return 0
+    return refresh_pending(app.store(), drafts, mentor_id, app.now())
 
 
 @click.group("mentor")
@@ -167,6 +179,10 @@ def mentor_edit(app: App, /, mentor: str, name: str | None, emails: tuple[str, .
     entry = _checked(dataclasses.replace(record.entry, **changes))
     repo.update_mentor(store, record.id, changes, app.now())
     click.echo(f"Updated mentor {record.id}: {for_terminal(entry.name)}")
+    refreshed = _refresh_drafts(app, record.id)
+    if refreshed:
+        click.echo(f"{refreshed} waiting draft(s) rendered again with the new details "
+                   "(`maild drafts`).")
 
 
 @mentor_group.command("remove")
@@ -194,6 +210,11 @@ def mentor_import(app: App, file: Path) -> None:
     assistant email, connection point, outreach status, timezone, notes. Name and email
     are required. The whole file is checked first: a bad row imports nothing and is
     reported with its line number.
+
+    Importing again updates the mentors already on the list (matched by an address,
+    else by their exact name): a filled cell replaces what was known, an empty one never
+    erases it, addresses are only added (and not at all for a row matched by name), and
+    each change is reported. Waiting drafts of updated mentors are rendered again.
     """
     if str(file) == "-":
         text = sys.stdin.read()
@@ -204,9 +225,20 @@ def mentor_import(app: App, file: Path) -> None:
             text = file.read_text(encoding="cp1252")
         except OSError as exc:
             raise UsageError(f"{file}: cannot be read ({exc.strerror})") from None
-    entries = parse_csv(text, str(file))
-    ids = repo.add_mentors(app.store(), entries, app.now())
-    click.echo(f"Imported {len(ids)} mentor(s) from {for_terminal(file)}")
+    plan = plan_import(app.store(), parse_csv(text, str(file)))
+    added, updated = apply_import(app.store(), plan, app.now())
+    click.echo(f"{for_terminal(file)}: {added} new, {updated} updated, "
+               f"{len(plan.unchanged)} unchanged")
+    for update in plan.updated:
+        matched = (" (matched by name; its addresses are left as they are: `maild mentor "
+                   "edit` changes them)") if update.by_name else ""
+        fields = ", ".join(c.field.replace("_", " ") for c in update.changes)
+        click.echo(f"  updated {update.mentor_id} {for_terminal(update.name)}: {fields}"
+                   f"{matched}")
+    refreshed = sum(_refresh_drafts(app, u.mentor_id) for u in plan.updated)
+    if refreshed:
+        click.echo(f"{refreshed} waiting draft(s) rendered again with the new details "
+                   "(`maild drafts`).")
 
 
 @mentor_group.command("export")
@@ -252,15 +284,18 @@ def application_group() -> None:
 @click.option("--letters", "letters_required", type=int, default=3, show_default=True,
               help="How many letters the application needs.")
 @click.option("--system", default="", help='Where letters go, e.g. "ERAS", "AMCAS".')
-@click.option("--programs", default="", help="Programs applied to (for the materials packet).")
+@click.option("--programs", "programs", multiple=True,
+              help="A program applied to, for the materials packet (repeat for each; "
+              "\"A; B\" works too).")
 @click.option("--instructions", default="", help="How letter writers submit their letter.")
 @pass_app
 def application_add(app: App, name: str, deadline: str | None, letters_required: int,
-                    system: str, programs: str, instructions: str) -> None:
+                    system: str, programs: tuple[str, ...], instructions: str) -> None:
     """Add an application."""
     when = parse_date(deadline, "--deadline") if deadline else None
+    listed = [p.strip() for item in programs for p in item.split(";") if p.strip()]
     app_id = repo.add_application(app.store(), name, when, letters_required, system,
-                                  programs, instructions, app.now())
+                                  "; ".join(listed), instructions, app.now())
     click.echo(f"Added application {app_id}: {for_terminal(name)}")
 
 

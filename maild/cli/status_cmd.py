@@ -184,7 +184,8 @@ def status_command(app: App, show_all: bool, as_json: bool) -> None:
         click.echo("  nothing planned")
     for item in shown:
         click.echo(_item_line(app, item))
-    risks = [r for r in today.report["risks"] if r["kind"] in ("ghosting", "short_runway")]
+    risks = [r for r in today.report["risks"]
+             if r["kind"] in ("ghosting", "short_runway", "hesitant")]
     for risk in risks:
         click.echo(click.style("! ", fg="yellow") + for_terminal(risk["text"]))
 
@@ -222,6 +223,8 @@ def timeline_command(app: App, mentor: str, as_json: bool) -> None:
         if e.type == "message_in" and e.evidence:
             click.echo(f"      read as {e.intent or e.type}, because: "
                        f"“{for_terminal('; '.join(e.evidence))}”")
+        if e.type in ("message_in", "message_out") and e.reason:
+            click.echo(f"      matched: {for_terminal(e.reason)}")
     if line.planned:
         click.echo()
         click.echo(click.style("Planned", bold=True))

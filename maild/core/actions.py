@@ -108,6 +108,7 @@ class StartAsk:
     mentor_id: int
     application_id: int | None = None
     note: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()  # user.* fields of its drafts
 
 
 Action = (

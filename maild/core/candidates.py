@@ -5,20 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from maild.core.contacts import PriorAsk, earlier_contact
+from maild.core.contacts import OUTREACH, PriorAsk, earlier_contact, same_person
 from maild.core.model import ENDED_STATES, AskState, Mentor
 from maild.core.rules import Rules
 
-# Outreach that, once tried, takes a person off the list of fresh candidates.
-_OUTREACH = frozenset({"cold", "warm"})
-# A cold ask in one of these no longer takes one of the parallel outreach slots.
-SLOT_FREED: frozenset[AskState] = ENDED_STATES | {AskState.AGREED}
-_OVER = frozenset(s.value for s in SLOT_FREED)
+_OVER = frozenset(s.value for s in ENDED_STATES) | {AskState.AGREED.value}
+# A cold ask holds a parallel slot only while it waits for the mentor's first answer:
+# once they wrote (a question, a meeting, a maybe) the outreach has done its job.
+SLOT_STATES: frozenset[AskState] = frozenset({
+    AskState.ACTIVE, AskState.WAITING_FOR_YOU, AskState.WAITING_REPLY, AskState.PAUSED,
+    AskState.NEEDS_ADDRESS, AskState.SEND_FAILED})
+_SLOT_STATES = frozenset(s.value for s in SLOT_STATES)
 
 
 def is_open_cold(ask: PriorAsk) -> bool:
     """Whether this ask occupies one of the parallel cold-outreach slots."""
-    return ask.playbook == "cold" and ask.state not in _OVER
+    return ask.playbook == "cold" and ask.state in _SLOT_STATES
 
 
 def free_slots(asks: Iterable[PriorAsk], rules: Rules) -> int:
@@ -33,14 +35,17 @@ def next_candidates(
     now: datetime,
     rules: Rules,
     limit: int | None = None,
+    slots_only: bool = True,
 ) -> tuple[Mentor, ...]:
     """The best-ranked mentors to start a cold ask with, at most the free slots.
 
     A mentor is skipped when excluded, when any ask to them is still open, when they
-    were ever approached cold or warm, or when the never-twice rule forbids contact.
-    Ranking is ``rank`` ascending (unranked last), then the order given.
+    were ever reached cold or warm, or when the never-twice rule forbids contact.
+    Ranking is ``rank`` ascending (unranked last), then the order given. With
+    ``slots_only=False`` (suggestions the user starts by hand: backups, diversifying)
+    the free cold slots do not limit the answer, only ``limit`` does.
     """
-    slots = free_slots(asks, rules)
+    slots = free_slots(asks, rules) if slots_only else len(mentors)
     if limit is not None:
         slots = min(slots, limit)
     if slots <= 0:
@@ -63,9 +68,10 @@ def next_candidates(
 
 
 def _busy(mentor: Mentor, asks: Sequence[PriorAsk]) -> bool:
-    addresses = {a.lower() for a in mentor.addresses}
     for ask in asks:
-        same = ask.mentor_id == mentor.id or bool(addresses & {a.lower() for a in ask.addresses})
-        if same and (ask.state not in _OVER or ask.playbook in _OUTREACH):
+        if not same_person(ask, mentor.id, mentor.addresses):
+            continue
+        reached = ask.playbook in OUTREACH and ask.contacted_at is not None
+        if ask.state not in _OVER or reached:
             return True
     return False

@@ -1,4 +1,8 @@
-"""The "never twice" rule: who was contacted recently, through any address or account."""
+"""The "never twice" rule: who was contacted recently, through any address or account.
+
+Contact means mail that went out: an ask whose first email was never sent (a draft
+left unapproved, or rejected) is not contact, whatever its age or state.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from maild.core.refusals import ContactedRecently
+from maild.core.model import ENDED_STATES
+from maild.core.refusals import ContactedRecently, StillOpen
 from maild.core.rules import Rules
 from maild.core.timing import months_before, to_utc
 
 
 @dataclass(frozen=True)
 class PriorAsk:
-    """What the rule needs to know of an earlier ask: who, where from, when."""
+    """What the rule needs to know of an earlier ask: who, where from, when.
+
+    ``contacted_at`` is when its first mail went out (None: nothing was ever sent).
+    """
 
     ask_id: int
     mentor_id: int
@@ -22,6 +30,21 @@ class PriorAsk:
     account: str | None = None
     playbook: str = "cold"
     state: str = "active"
+    contacted_at: datetime | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.state in _ENDED
+
+
+_ENDED = frozenset(s.value for s in ENDED_STATES)
+# Outreach playbooks: a second one to the same person is the "generic email twice".
+OUTREACH = frozenset({"cold", "warm"})
+
+
+def same_person(ask: PriorAsk, mentor_id: int, addresses: Iterable[str]) -> bool:
+    """Whether ``ask`` went to this person: the same record, or any shared address."""
+    return ask.mentor_id == mentor_id or bool(_norm(addresses) & _norm(ask.addresses))
 
 
 def _norm(addresses: Iterable[str]) -> frozenset[str]:
@@ -35,7 +58,8 @@ def earlier_contact(
     now: datetime,
     months: int = 6,
 ) -> PriorAsk | None:
-    """The most recent ask to the same person within ``months`` before ``now``, if any.
+    """The ask that most recently reached the same person within ``months`` before
+    ``now``, if any (only mail that was sent counts).
 
     The same person is the same mentor record or any shared address (case-insensitive),
     whatever account the earlier ask was sent from.
@@ -43,14 +67,16 @@ def earlier_contact(
     if months <= 0:
         return None
     since = months_before(to_utc(now), months)
-    wanted = _norm(addresses)
     found: PriorAsk | None = None
     for ask in prior:
-        created = to_utc(ask.created_at)
-        if created < since or created > to_utc(now):
+        if ask.contacted_at is None:
             continue
-        same = ask.mentor_id == mentor_id or bool(wanted & _norm(ask.addresses))
-        if same and (found is None or created > to_utc(found.created_at)):
+        contacted = to_utc(ask.contacted_at)
+        if contacted < since or contacted > to_utc(now):
+            continue
+        if same_person(ask, mentor_id, addresses) and (
+                found is None or found.contacted_at is None
+                or contacted > to_utc(found.contacted_at)):
             found = ask
     return found
 
@@ -80,7 +106,15 @@ def ensure_not_contacted(
     now: datetime,
     rules: Rules,
 ) -> None:
-    """Raise ContactedRecently naming the earlier ask when the rule forbids a new one."""
+    """Raise ContactedRecently naming the earlier ask when the rule forbids a new one, and
+    StillOpen when an outreach ask to the same person has not ended (sent or not)."""
+    prior = list(prior)
     earlier = check_never_twice(playbook, mentor_id, addresses, prior, now, rules)
-    if earlier is not None:
-        raise ContactedRecently(earlier.ask_id, earlier.created_at, earlier.account)
+    if earlier is not None and earlier.contacted_at is not None:
+        raise ContactedRecently(earlier.ask_id, earlier.contacted_at, earlier.account)
+    if rules.playbook(playbook).param("never_twice_months") <= 0:
+        return
+    for ask in prior:
+        if ask.playbook in OUTREACH and not ask.ended and same_person(ask, mentor_id,
+                                                                        addresses):
+            raise StillOpen(ask.ask_id, ask.state)

@@ -48,6 +48,7 @@ from maild.core.events import (
     SendFailed,
     SendRetry,
     StepDue,
+    ThreadChosen,
     UserMarked,
 )
 from maild.core.ghost import ghost_due, is_ghosting
@@ -77,13 +78,23 @@ _COMMITTED = frozenset(
 )
 # States in which the mentor has not engaged yet; a message from us moves them on.
 _CONVERSATION = frozenset(
-    {AskState.ACTIVE, AskState.QUESTION, AskState.MEETING, AskState.REPLIED}
+    {AskState.ACTIVE, AskState.WAITING_FOR_YOU, AskState.QUESTION, AskState.MEETING,
+     AskState.REPLIED}
 )
+# The mentor answered and the next move was ours: once we write, we wait for them again
+# and the follow-ups run anew from our message (else the ask would wait for ever).
+_AWAITING_US = frozenset({AskState.QUESTION, AskState.MEETING, AskState.REPLIED})
+# A step's mail reached the mentor: sent by maild, or by the user from their own client.
+_WENT_OUT = frozenset({StepStatus.SENT, StepStatus.SUPERSEDED})
+# The reason a follow-up carries while it waits for the mail before it.
+WAITS = "waits for"
 # A step whose mail did not go out and may be put back to be sent (SendRetry).
 _RETRYABLE = frozenset(
     {StepStatus.APPROVED, StepStatus.SENDING, StepStatus.UNCERTAIN, StepStatus.FAILED}
 )
 REDRAFT_REASON = "the mentor replied after it was approved; it needs approving again"
+# The note of a mail drafted afresh after its first copy bounced.
+RESENT = "resent after a bounce"
 
 
 class Verdict(StrEnum):
@@ -127,8 +138,17 @@ def _has_ended(ask: Ask, pb: Playbook) -> bool:
 
 def _opens(pb: Playbook, step: Step) -> bool:
     """Whether ``step`` is the ask's opening mail, the one its follow-ups refer to."""
-    first = pb.rules(Trigger.CREATED)
-    return bool(first) and first[0].name == step.name and step.kind is StepKind.EMAIL
+    first = pb.opener()
+    return first is not None and first.name == step.name and step.kind is StepKind.EMAIL
+
+
+def is_followup(step: Step) -> bool:
+    """Whether ``step`` follows up on earlier mail of its thread (a nudge, a reminder, the
+    ladder's stop): it waits until that mail went out and keeps the playbook's gap. A mail
+    sent afresh after a bounce is not in the thread: it replaces one that never arrived."""
+    if not (step.nudge or step.followup):
+        return False
+    return step.kind is StepKind.STOP or (step.kind is StepKind.EMAIL and step.in_thread)
 
 
 def decide(ask: Ask, event: Event, now: datetime, rules: Rules = DEFAULT_RULES) -> Decision:
@@ -185,7 +205,7 @@ class _Work:
             case Bounce():
                 self.on_bounce(event)
             case LetterServiceNotification():
-                if event.submitted:
+                if event.submitted and self.pb.rules(Trigger.SUBMITTED):
                     self.on_submitted(self.now, "the letter service reports it submitted")
                 else:
                     service = event.service or "the letter service"
@@ -199,6 +219,10 @@ class _Work:
                 self.on_mark(event.mark)
             case DeadlineChanged():
                 self.on_deadline_changed(event)
+            case ThreadChosen():
+                ids = tuple(i for i in self.ask.thread_message_ids if i != event.message_id)
+                # The last one is what the next follow-up replies to.
+                self.ask = replace(self.ask, thread_message_ids=(*ids, event.message_id))
 
     # ----------------------------------------------------------------- helpers
 
@@ -264,11 +288,17 @@ class _Work:
         # CancelSteps discards the step's open draft; the step itself lives on.
         self.emit(CancelSteps((step.name,), reason))
         self.emit(ScheduleStep(planned))
+        if due <= self.now:
+            self.fire(planned)
+        again = self.ask.open_step(step.name)
+        if notice is None and again is not None and again.status is StepStatus.PLANNED:
+            # Its clock restarted at the mentor's message: it is drafted again later.
+            notice = (f"The mentor wrote after you approved the {step.name} mail: it was "
+                      f"not sent; it will be drafted again on "
+                      f"{again.due_at.astimezone(self.tz):%a %Y-%m-%d}.")
         self.notify(Level.INFO, notice or f"The mentor wrote after you approved the "
                     f"{step.name} mail: it was not sent; look at its new draft and approve it "
                     "again.")
-        if due <= self.now:
-            self.fire(planned)
 
     def shift(self, moment: datetime, kind: StepKind) -> datetime:
         """A due time moved into the sending window; checks are internal and never wait."""
@@ -355,12 +385,20 @@ class _Work:
         if step.status is not StepStatus.PLANNED:
             return
         held = self.ask.state in HOLDING_STATES
+        if is_followup(step) and not held:
+            ready = self.ready_to_follow(step)
+            if ready is None:
+                return
+            step = ready
         if step.kind is StepKind.EMAIL:
             if held:
                 return
-            self.update(step, status=StepStatus.DRAFTED)
+            step = self.update(step, status=StepStatus.DRAFTED)
             self.emit(CreateDraft(step.name, step.template or step.name, step.in_thread,
                                   step.send_by))
+            if _opens(self.pb, step) and self.ask.state is AskState.ACTIVE:
+                self.set_state(AskState.WAITING_FOR_YOU, f"the {step.name} mail waits for "
+                               "your approval")
         elif step.kind is StepKind.TASK:
             text = (step.note or step.name).format(deadline=self.ask.deadline)
             self.update(step, status=StepStatus.DONE)
@@ -460,11 +498,41 @@ class _Work:
         if step is not None and step.status is StepStatus.DRAFTED:
             self.update(step, status=StepStatus.APPROVED, approved_at=self.now, recalled=None)
             self.emit(SendStep(name))
+            # Nothing more is asked of the user: it goes out in the sending window (or
+            # once the ask is resumed).
+            if self.ask.state is AskState.WAITING_FOR_YOU:
+                self.set_state(AskState.ACTIVE, f"the {name} mail is approved")
+            elif self.ask.held_from is AskState.WAITING_FOR_YOU:
+                self.ask = replace(self.ask, held_from=AskState.ACTIVE)
 
     def on_rejected(self, name: str) -> None:
         step = self.ask.open_step(name)
-        if step is not None and step.status in PENDING_DRAFT_STATUSES:
-            self.cancel_named([name], "rejected by the user")
+        if step is None or step.status not in PENDING_DRAFT_STATUSES:
+            return
+        rule = self.pb.rule(name)
+        if _opens(self.pb, step) and self.ask.first_contact_at is None \
+                and self.pb.recurring != name:
+            # Follow-ups of a first email that never went out would chase nothing.
+            self.cancel("its first email was rejected")
+            self.set_state(AskState.CANCELLED, f"the {name} mail was rejected; nothing "
+                           "was sent")
+            self.notify(Level.INFO, f"The {name} mail was rejected before anything went "
+                        "out: the ask is cancelled (it does not count as contact). If you "
+                        "send that draft from your own mail app after all, maild picks the "
+                        "ask up again.")
+            return
+        self.cancel_named([name], "rejected by the user")
+        if rule is not None and not _has_ended(self.ask, self.pb):
+            if self.pb.recurring == name:
+                # One update skipped, not the habit: the next one comes at its interval.
+                self.plan_recurring(rule, self.now)
+                if self.ask.state is AskState.WAITING_FOR_YOU:
+                    self.set_state(AskState.ACTIVE, f"the {name} mail was rejected; the "
+                                   "next one comes at its interval")
+            elif rule.closes:
+                self.set_state(AskState.CLOSED, f"the {name} mail was rejected; nothing is "
+                               "left to do")
+        self.replan_followups()
 
     def on_edited(self, name: str) -> None:
         step = self.ask.open_step(name)
@@ -499,8 +567,8 @@ class _Work:
         if step is None or step.status not in _RETRYABLE:
             return
         if self.ask.state is AskState.SEND_FAILED and step.status is StepStatus.FAILED:
+            # Its follow-ups wait for it and count from when it really goes out.
             self.release_send_hold("the failed mail is tried again")
-            self.reanchor(self.now)  # the follow-ups count from the new attempt
         step = self.update(step, status=StepStatus.APPROVED)
         verdict, why = send_verdict(self.ask, step, self.rules)
         if verdict is Verdict.CANCEL:
@@ -523,20 +591,43 @@ class _Work:
         due = [s for s in emails if s.status is StepStatus.PLANNED and s.due_at <= to_utc(at)]
         return due[0] if due else None
 
+    def revive(self, name: str) -> Step | None:
+        """A step of that name, afresh, for a mail of a step called off that went out
+        after all (the user sent maild's draft from their own mail app)."""
+        old = self.ask.latest_step(name)
+        if old is None or old.kind is not StepKind.EMAIL:
+            return None
+        fresh = Step(name=name, kind=old.kind, due_at=old.due_at, template=old.template,
+                     in_thread=old.in_thread, nudge=old.nudge, followup=old.followup,
+                     note="sent from the user's own mail app after it was called off")
+        self.ask = replace(self.ask, steps=(*self.ask.steps, fresh))
+        return fresh
+
     def on_sent(self, event: MessageSent) -> None:
         at = to_utc(event.at or self.now)
         step = self.ask.open_step(event.step) if event.step else None
+        revived = False
+        if step is None and event.step and not event.by_user:
+            step = self.revive(event.step)
+            revived = step is not None
         if step is None and event.by_user:
             step = self.pending_for_user_message(at)
+        # A copy filed after the mentor's answer to it was seen (Sent synced late): it is
+        # contact, but the answer is the news; nothing moves back to waiting.
+        late = self.ask.last_reply_at is not None and at < self.ask.last_reply_at
+        first = self.ask.first_contact_at is None
         if self.ask.state is AskState.SEND_FAILED:
             self.release_send_hold("a message to the mentor went out")
         was = self.ask.state
         ids = self.ask.thread_message_ids
-        if event.message_id and event.message_id not in ids:
+        # A thread the user started on their own is not the one maild replies in, unless
+        # the ask has no other yet (their mail is its opening).
+        if event.message_id and event.message_id not in ids and not (event.new_thread and ids):
             ids = (*ids, event.message_id)
+        last = self.ask.last_contact_at
         self.ask = replace(
             self.ask,
-            last_contact_at=at,
+            last_contact_at=at if last is None or at > to_utc(last) else last,
             first_contact_at=self.ask.first_contact_at or at,
             thread_message_ids=ids,
         )
@@ -549,12 +640,20 @@ class _Work:
                 self.update(step, status=StepStatus.SENT, sent_at=at)
             if step.followup:
                 self.ask = replace(self.ask, unanswered_followups=self.ask.unanswered_followups + 1)
-        if was in _CONVERSATION:
+        opening = step is not None and _opens(self.pb, step)
+        if not late and was in _CONVERSATION:
             self.set_state(self.pb.sent_state, "message sent")
+        elif not late and revived and opening and first and was is AskState.CANCELLED:
+            # Cancelled only because its first email was rejected; the email went out.
+            self.set_state(self.pb.sent_state, "its first email went out after all")
         if step is not None:
             self.after_step_sent(step, at)
-        if was is AskState.QUESTION and event.by_user:
-            self.replan_ladder(at)
+        if not late and not _has_ended(self.ask, self.pb):
+            if was in _AWAITING_US:
+                self.replan_chasers(at)
+            if revived and step is not None:
+                self.replan_after(step.name, at)
+        self.replan_followups()
         self.plan_ghost_check()
 
     def after_step_sent(self, step: Step, at: datetime) -> None:
@@ -564,28 +663,143 @@ class _Work:
         if rule.closes and self.ask.state not in ENDED_STATES:
             self.set_state(AskState.CLOSED, f"{step.name} sent")
         if self.pb.recurring == step.name and self.ask.state not in ENDED_STATES:
-            weeks = self.pb.param("interval_weeks")
-            if weeks > 0:
-                due = self.shift(add_days(at, weeks * 7, self.tz), rule.kind)
-                self.add_step(self.step_from(rule, due, at))
-        first = self.pb.rules(Trigger.CREATED)
-        if first and first[0].name == step.name:
-            self.reanchor(at)
+            self.plan_recurring(rule, at)
+
+    def plan_recurring(self, rule: StepRule, at: datetime) -> None:
+        """The next occurrence of the playbook's recurring step, its interval after ``at``."""
+        weeks = self.pb.param("interval_weeks")
+        if weeks > 0 and self.ask.open_step(rule.name) is None:
+            due = self.shift(add_days(at, weeks * 7, self.tz), rule.kind)
+            self.add_step(self.step_from(rule, due, at))
 
     def ladder(self) -> tuple[StepRule, ...]:
         return tuple(
             r for r in self.pb.rules(Trigger.CREATED)[1:] if r.anchor is Anchor.EVENT
         )
 
-    def reanchor(self, at: datetime) -> None:
-        """Count the ladder from when the first mail actually went out."""
-        for rule in self.ladder():
-            step = self.ask.open_step(rule.name)
-            due = self.due_for(rule, at)
-            if step is None or step.status is not StepStatus.PLANNED:
+    # ----------------------------------------------------------------- follow-up clocks
+
+    def last_message(self) -> datetime | None:
+        """When the thread last moved: the last mail that went out (maild's or the user's
+        own) or the mentor's last reply, whichever is later."""
+        times = [t for t in (self.ask.last_contact_at, self.ask.last_reply_at) if t]
+        return max(times) if times else None
+
+    def after_gap(self, moment: datetime, before: StepRule, rule: StepRule) -> datetime:
+        """``moment`` moved by the playbook's gap between two rungs of a ladder (days keep
+        the wall-clock time in the mentor's zone, hours are plain hours)."""
+        out = to_utc(moment)
+        out = add_days(out, rule.offset, self.tz) if rule.unit is Unit.DAYS \
+            else out + timedelta(hours=rule.offset)
+        return add_days(out, -before.offset, self.tz) if before.unit is Unit.DAYS \
+            else out - timedelta(hours=before.offset)
+
+    def earliest_dues(self) -> dict[str, datetime]:
+        """For each open follow-up, the earliest moment it may come due.
+
+        On a ladder (steps counted forward from an event) a rung comes the playbook's gap
+        after the rung before it went out, and never sooner than that gap after the
+        thread's last message; a rung still to go out counts as going out at its own due
+        time (or now, once drafted). A deadline reminder comes no sooner than
+        ``min_gap_days`` after the thread's last message.
+        """
+        out: dict[str, datetime] = {}
+        last = self.last_message()
+        for trigger in Trigger:
+            base: tuple[datetime, StepRule] | None = None
+            for rule in self.pb.rules(trigger):
+                if rule.anchor is not Anchor.EVENT:
+                    continue
+                step = self.ask.open_step(rule.name) or self.ask.latest_step(rule.name)
+                if step is None:
+                    continue
+                if step.status in _WENT_OUT:
+                    base = (step.sent_at or step.due_at, rule)
+                    continue
+                if step.is_final:
+                    continue  # called off: the next rung counts from the one before
+                if step.status is not StepStatus.PLANNED:
+                    base = (max(self.now, step.due_at), rule)
+                    continue
+                if base is None or not is_followup(step):
+                    base = (step.due_at, rule)
+                    continue
+                moment = max(base[0], last) if last is not None else base[0]
+                due = self.shift(self.after_gap(moment, base[1], rule), step.kind)
+                out[step.name] = due
+                base = (max(due, step.due_at), rule)
+        gap = self.pb.param("min_gap_days")
+        for step in self.ask.steps:
+            if step.is_final or not is_followup(step) or last is None or gap <= 0:
                 continue
-            if due is not None and due != step.due_at:
-                self.emit(ScheduleStep(self.update(step, due_at=due)))
+            if self.anchor_of(step) is Anchor.DEADLINE:
+                out[step.name] = self.shift(add_days(last, gap, self.tz), step.kind)
+        return out
+
+    def blocker(self, step: Step) -> Step | None:
+        """The earlier mail of the thread that has not gone out yet, if any."""
+        opener = self.pb.opener()
+        if opener is not None and self.ask.first_contact_at is None:
+            first = self.ask.open_step(opener.name) or self.ask.latest_step(opener.name)
+            if first is not None and first is not step and first.status not in _WENT_OUT:
+                return first
+        for other in self.ask.steps:
+            if other is step or other.kind is not StepKind.EMAIL or other.is_final:
+                continue
+            if other.status is not StepStatus.PLANNED or other.due_at < step.due_at:
+                return other
+        return None
+
+    def ready_to_follow(self, step: Step) -> Step | None:
+        """The follow-up, if it may fire now; else it is moved to when it may (and why).
+
+        Its clock starts when the mail before it really went out: while an earlier mail
+        of the thread is unsent it waits (no draft exists), and it never comes sooner
+        than the playbook's gap after the thread's last message.
+        """
+        blocker = self.blocker(step)
+        if blocker is not None and blocker.is_final:
+            # The first email never went out and never will: nothing to follow up on.
+            self.cancel_named([step.name], f"its {blocker.name} mail was never sent")
+            return None
+        earliest = self.earliest_dues().get(step.name)
+        if blocker is not None:
+            if earliest is None or earliest <= self.now:
+                earliest = self.shift(add_days(self.now, 1, self.tz), step.kind)
+            self.move(step, earliest, f"{WAITS} the {blocker.name} mail to go out")
+            return None
+        if earliest is not None and earliest > step.due_at:
+            self.move(step, earliest, "counted from the thread's last message")
+            return None
+        if step.reason and step.reason.startswith(WAITS):
+            return self.update(step, reason=None)
+        return step
+
+    def move(self, step: Step, due: datetime, reason: str | None) -> None:
+        """Move a planned follow-up later; a reminder that no longer fits before its
+        deadline is called off."""
+        deadline = self.ask.deadline
+        if deadline is not None and self.anchor_of(step) is Anchor.DEADLINE \
+                and local_date(due, self.tz) >= deadline:
+            self.cancel_named([step.name], "too close to the deadline after the mail before "
+                              "it")
+            return
+        changed = step.due_at != due or step.reason != reason
+        moved = self.update(step, due_at=max(step.due_at, due), reason=reason)
+        if changed:
+            self.emit(ScheduleStep(moved))
+
+    def replan_followups(self) -> None:
+        """Re-plan the planned follow-ups from the actual send times (after a send, a reply,
+        a rejection), keeping the playbook's gaps; steps only ever move later, so an
+        out-of-office postponement stands."""
+        earliest = self.earliest_dues()
+        for name, due in earliest.items():
+            step = self.ask.open_step(name)
+            if step is None or step.status is not StepStatus.PLANNED or due <= step.due_at:
+                continue
+            self.move(step, due, step.reason if step.reason and
+                      step.reason.startswith(WAITS) else None)
 
     def replan_ladder(self, at: datetime) -> None:
         """After the user answered the mentor's question, the nudges run again from there.
@@ -599,6 +813,48 @@ class _Work:
         for rule in self.ladder():
             if rule.nudge:
                 self.plan_rule(rule, at, again=restart)
+
+    def replan_chasers(self, at: datetime) -> None:
+        """We wrote and wait for the mentor again: the follow-ups that were called off
+        are planned anew, the ladder from ``at``, the reminders from the deadline (those
+        whose moment passed are left out; the deadline check is not)."""
+        self.replan_ladder(at)
+        self.replan_deadline(at)
+
+    def replan_after(self, name: str, at: datetime) -> None:
+        """The follow-ups of ``name`` that were called off because its mail never went
+        out (it was rejected or called off, then sent by hand after all): they are
+        planned again, counted from ``at``, and so are the deadline's reminders."""
+        rule = self.pb.rule(name)
+        if rule is not None:
+            rules = self.pb.rules(rule.trigger)
+            later = rules[rules.index(rule) + 1:] if rule in rules else ()
+            for after in later:
+                if after.anchor is Anchor.EVENT and (after.nudge or after.followup):
+                    self.plan_rule(after, at)
+        self.replan_deadline(at)
+
+    def reminding(self) -> bool:
+        """Whether a step counted from the deadline is still open."""
+        return any(not s.is_final and self.anchor_of(s) is Anchor.DEADLINE
+                   for s in self.ask.steps)
+
+    def replan_deadline(self, at: datetime) -> None:
+        """The deadline's reminders, planned anew where they were called off. Those whose
+        moment passed are left out, but a passed deadline is checked again (and tells the
+        user) while the letter is not in."""
+        if self.ask.submitted_at is not None:
+            return
+        for rule in self.pb.rules(Trigger.CREATED)[1:]:
+            if rule.anchor is not Anchor.DEADLINE:
+                continue
+            due = self.due_for(rule, at)
+            if due is None:
+                continue
+            if rule.kind is StepKind.CHECK:
+                self.plan_rule(rule, at, again=due < self.now)
+            elif due >= self.now:
+                self.plan_rule(rule, at)
 
     def on_reply(self, intent: Intent, at: datetime, message_id: str | None) -> None:
         ids = self.ask.thread_message_ids
@@ -621,6 +877,7 @@ class _Work:
             new = None
         if self.ask.submitted_at is not None and intent is not Intent.SUBMITTED:
             new = None  # a letter once in stays in, whatever the chatter afterwards
+        before = self.ask.state
         if self.ask.state in HOLDING_STATES:
             restored = self.ask.held_from or AskState.WAITING_REPLY
             self.ask = replace(self.ask, held_from=None)
@@ -628,10 +885,16 @@ class _Work:
         elif new is not None and intent is not Intent.SUBMITTED:
             self.set_state(new, f"reply ({intent.value})")
         self.react(intent, at, new)
+        if self.ask.state in _COMMITTED and before not in _COMMITTED \
+                and not _has_ended(self.ask, self.pb) and not self.reminding():
+            # A yes after the reminders were called off (a no, a rejected request): the
+            # letter still has a deadline to be reminded of.
+            self.replan_deadline(self.now)
         # A reminder approved before this reply may no longer fit: ask again (invariant 3).
         for step in self.ask.steps:
             if step.followup and not step.nudge and step.status is StepStatus.APPROVED:
                 self.redraft(step, REDRAFT_REASON)
+        self.replan_followups()
 
     def react(self, intent: Intent, at: datetime, new: AskState | None) -> None:
         if intent is Intent.AGREE and new is AskState.AGREED:
@@ -640,6 +903,8 @@ class _Work:
                 self.cancel("the mentor agreed")
             self.plan_trigger(Trigger.AGREED, self.now)
         elif intent is Intent.HESITANT and self.pb.reactions:
+            self.notify(Level.INFO, "The mentor is hesitant: clarify the timeline with them "
+                        "and consider asking a backup mentor.")
             self.plan_reaction("hesitant", Trigger.HESITANT)
             backups = self.rules.playbook("hesitant").param("backups")
             if backups > 0:
@@ -724,6 +989,11 @@ class _Work:
         if not event.address_invalid:
             self.notify(Level.INFO, f"Mail to {to} was delayed or bounced temporarily.")
             return
+        if _has_ended(self.ask, self.pb):
+            # An ended ask waits for nothing: the address matters only to a new one.
+            self.notify(Level.WARNING, f"The address {to} does not exist: correct the "
+                        "mentor's address before you write to them again.")
+            return
         sent = [s for s in self.ask.steps if s.kind is StepKind.EMAIL
                 and s.status is StepStatus.SENT]
         held = self.ask.held_from if self.ask.state in HOLDING_STATES else self.ask.state
@@ -751,7 +1021,8 @@ class _Work:
             return
         self.ask = replace(self.ask, outcome=outcome)
         if is_letter_writer(self.ask):
-            self.emit(StartAsk("thanks", self.ask.mentor_id, self.ask.application_id, outcome))
+            self.emit(StartAsk("thanks", self.ask.mentor_id, self.ask.application_id, outcome,
+                               fields=(("outcome", outcome),)))
         if self.ask.state not in ENDED_STATES:
             self.cancel("the application has an outcome")
             self.set_state(AskState.CLOSED, "outcome recorded")
@@ -760,6 +1031,8 @@ class _Work:
         if mark is Mark.AGREED:
             self.on_reply(Intent.AGREE, self.now, None)
         elif mark is Mark.SUBMITTED:
+            if not self.pb.rules(Trigger.SUBMITTED):
+                raise UsageError(f"a {self.pb.name} ask has no letter to mark submitted")
             self.on_submitted(self.now, "marked submitted by the user")
         elif mark is Mark.DECLINED:
             self.cancel("marked declined")
@@ -788,23 +1061,34 @@ class _Work:
         bounced = self.ask.bounced_step if self.ask.state is AskState.NEEDS_ADDRESS else None
         self.ask = replace(self.ask, held_from=None, bounced_step=None)
         self.set_state(back, "resumed by the user")
-        for step in self.ask.steps:
-            if step.status is StepStatus.PLANNED and step.due_at <= self.now:
-                due = self.shift(self.now, step.kind)
-                moved = self.update(step, due_at=due)
-                self.emit(ScheduleStep(moved))
-                if due <= self.now:
-                    self.fire(moved)
         if bounced is not None:
             old = self.ask.latest_step(bounced)
             if old is not None and self.ask.open_step(bounced) is None:
-                # The bounced mail never arrived: send it afresh, to the new address.
+                # The bounced mail never arrived: send it afresh, to the new address (first,
+                # so the follow-ups that came due meanwhile wait for it).
                 fresh = Step(
                     name=bounced, kind=old.kind, due_at=self.shift(self.now, old.kind),
                     template=old.template, in_thread=False, nudge=old.nudge,
-                    followup=old.followup, note="resent after a bounce",
+                    followup=old.followup, note=RESENT,
                 )
                 self.add_step(fresh)
+        overdue = [s for s in self.ask.steps
+                   if s.status is StepStatus.PLANNED and s.due_at <= self.now]
+        reminders = [s for s in overdue if s.kind is StepKind.EMAIL
+                     and self.anchor_of(s) is Anchor.DEADLINE]
+        # Reminders that all came due while held: the latest says everything the others
+        # would have (as when a deadline moves earlier).
+        self.cancel_named([s.name for s in reminders[:-1]], "a later reminder came due "
+                          "while the ask was held")
+        for name in [s.name for s in overdue]:
+            step = self.ask.open_step(name)
+            if step is None or step.status is not StepStatus.PLANNED:
+                continue
+            due = self.shift(self.now, step.kind)
+            moved = self.update(step, due_at=due)
+            self.emit(ScheduleStep(moved))
+            if due <= self.now:
+                self.fire(moved)
 
     def on_deadline_changed(self, event: DeadlineChanged) -> None:
         old = self.ask.deadline

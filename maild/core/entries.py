@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z0-9-]{2,}$")
 # Line breaks and other control characters: in a name or a connection point they would
 # reach a header (From/To names, the Subject) and could add one. Refused at entry.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls and the Unicode line separators: Python's email package (str.splitlines)
+# takes NEL, LS and PS as line breaks too, so each could start a header of its own.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Free text that never reaches a header may span lines.
 MULTILINE_FIELDS = frozenset({"notes"})
 _SPLIT = re.compile(r"[;,\s]+")

@@ -88,13 +88,17 @@ class MessageSent:
     """A message to the mentor left the mailbox.
 
     ``by_user`` is true when the user wrote it in their own mail client; ``step`` is the
-    step it belongs to when known (always for maild's own sends).
+    step it belongs to when known (always for maild's own sends, and for maild's draft
+    the user sent from their mail app, which counts as maild's send of that step even
+    if the step had been called off). ``new_thread``: the user's message started a
+    thread of its own; it is contact, but not the thread maild replies in.
     """
 
     step: str | None = None
     by_user: bool = False
     message_id: str | None = None
     at: datetime | None = None
+    new_thread: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,13 @@ class DeadlineChanged:
     deadline: date
 
 
+@dataclass(frozen=True)
+class ThreadChosen:
+    """The user chose the thread maild replies in from now on (``maild ask thread``)."""
+
+    message_id: str
+
+
 Event = (
     AskCreated
     | StepDue
@@ -178,6 +189,7 @@ Event = (
     | OutcomeRecorded
     | UserMarked
     | DeadlineChanged
+    | ThreadChosen
 )
 
 
@@ -206,6 +218,7 @@ class EventKind(StrEnum):
     OUTCOME_RECORDED = "OutcomeRecorded"
     USER_MARKED = "UserMarked"
     DEADLINE_CHANGED = "DeadlineChanged"
+    THREAD_CHOSEN = "ThreadChosen"
     # What the engine's actions did.
     DRAFT_CREATED = "draft_created"
     STEPS_CANCELLED = "steps_cancelled"

@@ -1,22 +1,29 @@
-"""Ghost detection: a mentor silent for weeks after two unanswered follow-ups."""
+"""Ghost detection: a mentor who never answered, silent for weeks after two follow-ups.
+
+A mentor who answered once (agreed, asked a question) is not ghosting when they go
+quiet afterwards: the rule applies only to asks that never had a reply.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from maild.core.model import ENDED_STATES, Ask
+from maild.core.model import ENDED_STATES, Ask, StepKind
 from maild.core.rules import Rules
 from maild.core.timing import to_utc
 
 
 def silence_since(ask: Ask) -> datetime | None:
-    """Since when the mentor has given no feedback: their last reply, else first contact."""
-    return ask.last_reply_at or ask.first_contact_at
+    """Since when the mentor has given no feedback: first contact, if they never replied."""
+    return None if ask.last_reply_at is not None else ask.first_contact_at
 
 
 def ghost_due(ask: Ask, rules: Rules) -> datetime | None:
-    """When the ask would count as ghosted, or None while too few follow-ups went unanswered."""
+    """When the ask would count as ghosted, or None while too few follow-ups went
+    unanswered (or once the mentor ever replied)."""
     ghost = rules.playbook("ghost")
+    if any(r.kind is StepKind.STOP for r in rules.playbook(ask.playbook).steps):
+        return None  # an outreach ladder ends in its own stop ("no response") instead
     since = silence_since(ask)
     if since is None or ask.unanswered_followups < ghost.param("followups"):
         return None

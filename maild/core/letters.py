@@ -59,6 +59,7 @@ def outcome_thanks(
         if mine and ask.mentor_id not in mentors:
             mentors.append(ask.mentor_id)
     return tuple(
-        StartAsk(playbook="thanks", mentor_id=m, application_id=application_id, note=outcome)
+        StartAsk(playbook="thanks", mentor_id=m, application_id=application_id, note=outcome,
+                 fields=(("outcome", outcome),))
         for m in mentors
     )

@@ -2,7 +2,8 @@
 
 ``incoming_event`` maps the reading of a message that arrived (``maild.understand``'s
 ``Inspection``) to a reply, an out-of-office answer, a bounce or a letter notice;
-``sent_event`` maps a message found in the user's Sent folder to ``MessageSent``.
+``sent_event`` maps a message found in the user's Sent folder to ``MessageSent``: of
+the step whose draft it is, when the user sent a draft of maild's by hand.
 ``None`` means the message changes nothing (a delay notice, maild's own sent copy).
 """
 
@@ -13,8 +14,12 @@ from datetime import date, datetime
 from typing import Protocol
 
 from maild.core import events as ev
-from maild.core.matching import OwnDraft
-from maild.core.model import OPEN_DRAFT_STATUSES, Intent
+from maild.core.matching import Match, OwnDraft, Rule
+from maild.core.model import DraftStatus, Intent
+
+# A draft in one of these went out through maild (or is going out now): a copy of it in
+# Sent is maild's own, recorded when it was sent.
+SENT_BY_MAILD = frozenset({DraftStatus.SENT, DraftStatus.SENDING})
 
 
 class BounceReading(Protocol):
@@ -67,20 +72,23 @@ def incoming_event(reading: Reading, message_id: str | None,
 
 
 def sent_by_hand(draft: OwnDraft | None) -> bool:
-    """Whether a Sent copy of ``draft`` means the user sent it from their own client."""
-    # Not sent by maild, nor about to be: the copy in Sent is the user's own send.
-    return draft is not None and draft.status in OPEN_DRAFT_STATUSES
+    """Whether a copy of ``draft`` in Sent means the user sent it from their own mail
+    app: maild did not, whatever became of the draft (pending, approved, rejected,
+    cancelled, superseded, failed, or an uncertain send the copy now proves)."""
+    return draft is not None and draft.status not in SENT_BY_MAILD
 
 
-def sent_event(message_id: str | None, at: datetime | None,
-               draft: OwnDraft | None) -> ev.Event | None:
-    """The event of a message in the Sent folder; ``draft`` is maild's with its Message-ID.
+def sent_event(found: Match, message_id: str | None, at: datetime | None) -> ev.Event | None:
+    """The event of a message in the Sent folder, matched as ``found``.
 
-    The user sent maild's draft (its Drafts copy) from their own client: its step is
-    done. A copy of a draft maild itself sent was recorded when it went out: nothing.
+    maild's draft sent by hand counts as maild's send of its step (``MessageSent`` of
+    that step, as if maild had sent it); maild's own copy changes nothing; anything
+    else is the user's own message, which starts a thread of its own unless it replies
+    in a known one.
     """
-    if draft is not None:
-        if not sent_by_hand(draft):
+    if found.draft is not None:
+        if not sent_by_hand(found.draft):
             return None
-        return ev.MessageSent(step=draft.step, by_user=True, message_id=message_id, at=at)
-    return ev.MessageSent(by_user=True, message_id=message_id, at=at)
+        return ev.MessageSent(step=found.draft.step, message_id=message_id, at=at)
+    return ev.MessageSent(by_user=True, message_id=message_id, at=at,
+                          new_thread=found.rule is Rule.ADDRESS)

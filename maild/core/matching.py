@@ -6,6 +6,11 @@ gives its reason in words, recorded with the message and shown in the timeline.
 
 The rules, in order:
 
+0. **maild's own draft** (the Sent folder only): the user sent a draft of maild's from
+   their own mail app. Its Message-ID is a draft's, whatever the draft's state (the
+   Drafts copy keeps it); failing that, for a message that is no reply in a known
+   thread, the subject and a recipient are those of a draft not yet sent (a client
+   that re-saves a recalled draft gives it a new Message-ID).
 1. **Thread.** A Message-ID of In-Reply-To/References is one maild sent for an ask
    (a draft that went out) or one of a message already matched to an ask.
 2. **Gmail thread.** Gmail filed the message (X-GM-THRID) in the thread of a message
@@ -35,6 +40,8 @@ from typing import Protocol
 class Rule(StrEnum):
     """The rule that matched a message."""
 
+    OWN_DRAFT = "own_draft"
+    DRAFT_COPY = "draft_copy"
     THREAD = "thread"
     GMAIL_THREAD = "gmail_thread"
     ADDRESS = "address"
@@ -43,14 +50,29 @@ class Rule(StrEnum):
 
 
 @dataclass(frozen=True)
+class OwnDraft:
+    """A draft of maild's whose Message-ID a message carries; ``step`` is its step's name."""
+
+    draft_id: int
+    ask_id: int
+    mentor_id: int | None
+    status: str
+    step: str | None = None
+
+
+@dataclass(frozen=True)
 class Match:
-    """The ask a message belongs to (None: only its mentor is known), and why."""
+    """The ask a message belongs to (None: only its mentor is known), and why.
+
+    ``draft``: the message is that draft of maild's, sent by the user (rule 0).
+    """
 
     ask_id: int | None
     reason: str
     mentor_id: int | None = None
     needs_review: bool = False
     rule: Rule = Rule.ADDRESS
+    draft: OwnDraft | None = None
 
 
 class MessageHeaders(Protocol):
@@ -70,6 +92,9 @@ class MessageHeaders(Protocol):
 
     @property
     def gm_thrid(self) -> int | None: ...
+
+    @property
+    def subject(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -97,17 +122,6 @@ class LetterAsk:
     ask_id: int
     mentor_id: int
     mentor_name: str
-
-
-@dataclass(frozen=True)
-class OwnDraft:
-    """A draft of maild's whose Message-ID a message carries; ``step`` is its step's name."""
-
-    draft_id: int
-    ask_id: int
-    mentor_id: int | None
-    status: str
-    step: str | None = None
 
 
 class MatchIndex(Protocol):
@@ -138,11 +152,22 @@ class MatchIndex(Protocol):
         """maild's draft with this Message-ID, whatever its status."""
         ...
 
+    def unsent_draft(self, subject: str, recipients: Sequence[str]) -> OwnDraft | None:
+        """The newest draft maild has not sent that opens a thread with this subject to
+        one of ``recipients`` (open drafts first)."""
+        ...
+
 
 def match(headers: MessageHeaders, index: MatchIndex, *, sent: bool = False) -> Match | None:
-    """The ask ``headers`` belong to, by rules 1-3; ``sent`` for the user's Sent folder."""
+    """The ask ``headers`` belong to, by rules 0-3; ``sent`` for the user's Sent folder."""
     if not sent and headers.from_addr in index.own_addresses:
         return None
+    if sent and headers.message_id:
+        draft = index.own_draft(headers.message_id)
+        if draft is not None:
+            return Match(draft.ask_id, f"Message-ID of draft {draft.draft_id} "
+                         f"({draft.status}): sent from your own mail app",
+                         mentor_id=draft.mentor_id, rule=Rule.OWN_DRAFT, draft=draft)
     by_thread = match_thread(headers.thread_ids, index)
     if by_thread is not None:
         return by_thread
@@ -151,6 +176,12 @@ def match(headers: MessageHeaders, index: MatchIndex, *, sent: bool = False) -> 
         if owner is not None:
             return Match(owner.ask_id, f"Gmail thread {headers.gm_thrid}",
                          mentor_id=owner.mentor_id, rule=Rule.GMAIL_THREAD)
+    if sent and headers.subject.strip():
+        copy = index.unsent_draft(" ".join(headers.subject.split()), headers.to_addrs)
+        if copy is not None:
+            return Match(copy.ask_id, f"subject and recipient of draft {copy.draft_id} "
+                         f"({copy.status}), re-saved with a new Message-ID",
+                         mentor_id=copy.mentor_id, rule=Rule.DRAFT_COPY, draft=copy)
     people = headers.to_addrs if sent else (headers.from_addr,)
     for address in people:
         by_address = match_address(address, index, "recipient" if sent else "sender")

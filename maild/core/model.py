@@ -84,18 +84,22 @@ _St = StepStatus
 # an approved step: invariant 1). A mail goes out only from ``approved`` (or is found
 # sent from a state it might have left in); a step called off while in flight is
 # recalled and finishes as what its send turns out to be.
+# The user may also send a step's draft from their own mail app, whatever became of it:
+# found in Sent, the step is sent (a step called off comes back as a new, sent one).
 STEP_LIFECYCLE: Lifecycle[StepStatus] = Lifecycle(
     noun="step",
-    births=frozenset({_St.PLANNED, _St.DRAFTED, _St.DONE}),
+    births=frozenset({_St.PLANNED, _St.DRAFTED, _St.DONE, _St.SENT}),
     moves={
-        _St.PLANNED: frozenset({_St.DRAFTED, _St.DONE, _St.CANCELLED, _St.SUPERSEDED}),
+        _St.PLANNED: frozenset({_St.DRAFTED, _St.DONE, _St.CANCELLED, _St.SUPERSEDED,
+                                _St.SENT}),
         _St.DRAFTED: frozenset({_St.APPROVED, _St.CANCELLED, _St.SUPERSEDED, _St.SENT}),
         _St.APPROVED: frozenset({_St.SENDING, _St.SENT, _St.FAILED, _St.UNCERTAIN,
                                  _St.DRAFTED, _St.PLANNED, _St.CANCELLED, _St.SUPERSEDED}),
         _St.SENDING: frozenset({_St.SENT, _St.UNCERTAIN, _St.FAILED, _St.APPROVED,
                                 _St.PLANNED, _St.CANCELLED}),
         _St.UNCERTAIN: frozenset({_St.SENT, _St.APPROVED, _St.PLANNED, _St.CANCELLED}),
-        _St.FAILED: frozenset({_St.APPROVED, _St.PLANNED, _St.CANCELLED, _St.SUPERSEDED}),
+        _St.FAILED: frozenset({_St.APPROVED, _St.PLANNED, _St.CANCELLED, _St.SUPERSEDED,
+                               _St.SENT}),
     },
 )
 
@@ -133,9 +137,14 @@ DRAFT_LIFECYCLE: Lifecycle[DraftStatus] = Lifecycle(
                                 _D.SUPERSEDED}),
         # The SMTP outcome; a temporary error puts it back (through the engine).
         _D.SENDING: frozenset({_D.SENT, _D.UNCERTAIN, _D.FAILED, _D.APPROVED}),
-        # Only the user settles these (``maild draft resolve`` / ``retry``).
+        # Only the user settles these (``maild draft resolve`` / ``retry``), or sends
+        # the draft from their own mail app (found in Sent).
         _D.UNCERTAIN: frozenset({_D.SENT, _D.APPROVED}),
-        _D.FAILED: frozenset({_D.APPROVED}),
+        _D.FAILED: frozenset({_D.APPROVED, _D.SENT}),
+        # Thrown away or called off, and yet sent by the user from their own mail app.
+        _D.REJECTED: frozenset({_D.SENT}),
+        _D.CANCELLED: frozenset({_D.SENT}),
+        _D.SUPERSEDED: frozenset({_D.SENT}),
     },
 )
 # Drafts the user may still approve, reject or snooze; the engine may call them off.
@@ -150,6 +159,9 @@ class AskState(StrEnum):
     """Where an ask stands."""
 
     ACTIVE = "active"
+    # The ask's first email is drafted and waits for the user: nothing went out yet, so
+    # its follow-ups wait too and it can never end as "no response".
+    WAITING_FOR_YOU = "waiting_for_you"
     WAITING_REPLY = "waiting_reply"
     REPLIED = "replied"
     QUESTION = "question"
@@ -186,12 +198,20 @@ _ANSWERED = frozenset({_A.AGREED, _A.HESITANT, _A.DECLINED, _A.QUESTION, _A.MEET
 # Still running: it may be paused, fail its first mail, stop unanswered, miss a deadline.
 _RUNNING = _ANSWERED | {_A.PAUSED, _A.SEND_FAILED, _A.NO_RESPONSE, _A.MISSED_DEADLINE}
 # Held: released back to where it was (the held state is remembered in ``held_from``).
-_HELD = _ANSWERED | {_A.ACTIVE, _A.WAITING_REPLY, _A.MISSED_DEADLINE}
+_HELD = _ANSWERED | {_A.ACTIVE, _A.WAITING_FOR_YOU, _A.WAITING_REPLY, _A.MISSED_DEADLINE}
+# An ended ask reopened (a late yes, a first email sent after all) is a letter ask again,
+# whose deadline may have passed meanwhile: it is checked at once.
+_REOPENED = _ANSWERED | {_A.MISSED_DEADLINE}
 ASK_LIFECYCLE: Lifecycle[AskState] = Lifecycle(
     noun="ask",
-    births=frozenset({_A.ACTIVE}),
+    # An ask whose first mail is due at once is born with that draft made (waiting for
+    # the user).
+    births=frozenset({_A.ACTIVE, _A.WAITING_FOR_YOU}),
     moves={
-        _A.ACTIVE: _RUNNING | {_A.WAITING_REPLY},
+        # The first draft is made (it waits for the user), approved, or sent.
+        _A.ACTIVE: _RUNNING | {_A.WAITING_FOR_YOU, _A.WAITING_REPLY},
+        # Never "no response" while nothing went out.
+        _A.WAITING_FOR_YOU: (_RUNNING - {_A.NO_RESPONSE}) | {_A.ACTIVE, _A.WAITING_REPLY},
         _A.WAITING_REPLY: _RUNNING,
         # A message of ours moves a conversation on (to the playbook's ``sent_state``).
         _A.REPLIED: _RUNNING | {_A.WAITING_REPLY, _A.ACTIVE},
@@ -205,10 +225,12 @@ ASK_LIFECYCLE: Lifecycle[AskState] = Lifecycle(
         _A.PAUSED: _HELD,
         _A.NEEDS_ADDRESS: _HELD | {_A.NO_RESPONSE},
         _A.SEND_FAILED: _HELD,
-        _A.DECLINED: _ANSWERED,
-        _A.NO_RESPONSE: _ANSWERED,
-        _A.CLOSED: _ANSWERED,
-        _A.CANCELLED: _ANSWERED,
+        _A.DECLINED: _REOPENED,
+        _A.NO_RESPONSE: _REOPENED,
+        _A.CLOSED: _REOPENED,
+        # Cancelled because its first email was rejected, which the user then sent from
+        # their own mail app after all: it goes on as if maild had sent it.
+        _A.CANCELLED: _REOPENED | {_A.WAITING_REPLY, _A.ACTIVE},
     },
 )
 
@@ -392,6 +414,9 @@ class Ask:
     outcome: str | None = None
     ghost_warned_at: datetime | None = None
     note: str | None = None
+    # Text the user gave for the ask's drafts (``user.*`` template fields, e.g. the
+    # outcome of ``maild application outcome`` or ``maild ask cold --field``).
+    fields: tuple[tuple[str, str], ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def open_step(self, name: str) -> Step | None:
@@ -432,6 +457,8 @@ class Ask:
             value = getattr(self, key)
             if value is not None:
                 data[key] = str(value)
+        if self.fields:
+            data["fields"] = dict(self.fields)
         return data
 
     @classmethod
@@ -480,6 +507,7 @@ class Ask:
             bounced_step=known.get("bounced_step"),
             outcome=known.get("outcome"),
             note=known.get("note"),
+            fields=tuple((str(k), str(v)) for k, v in dict(known.get("fields") or {}).items()),
             extra=extra,
             **{key: _get_time(known, key) for key in _TIME_FIELDS},
         )
@@ -508,6 +536,7 @@ _DATA_KEYS: frozenset[str] = frozenset(
         "bounced_step",
         "outcome",
         "note",
+        "fields",
         *_TIME_FIELDS,
     }
 )

@@ -137,6 +137,21 @@ class Playbook:
         """The rule called ``name``, if any (enabled or not)."""
         return next((r for r in self.steps if r.name == name), None)
 
+    def opener(self) -> StepRule | None:
+        """The playbook's first email: the one every follow-up of the thread refers to."""
+        return next((r for r in self.steps if r.kind is StepKind.EMAIL and r.enabled), None)
+
+    def previous_rung(self, rule: StepRule) -> StepRule | None:
+        """The enabled rule just before ``rule`` on its ladder (same trigger, counted
+        forward from the same event), or None for the first rung and deadline steps."""
+        if rule.anchor is not Anchor.EVENT:
+            return None
+        ladder = [r for r in self.rules(rule.trigger) if r.anchor is Anchor.EVENT]
+        if rule not in ladder:
+            return None
+        index = ladder.index(rule)
+        return ladder[index - 1] if index > 0 else None
+
 
 def _params(**values: int) -> Mapping[str, int]:
     return MappingProxyType(dict(values))
@@ -212,7 +227,9 @@ DEFAULT_PLAYBOOKS: Mapping[str, Playbook] = MappingProxyType(
                     in_thread=True, closes=True,
                 ),
             ),
-            params=_params(warn_weeks=6, refuse_weeks=2, suggest_next=1),
+            # min_gap_days: a reminder never comes sooner than this after the previous
+            # message of the thread (ours or the mentor's).
+            params=_params(warn_weeks=6, refuse_weeks=2, suggest_next=1, min_gap_days=7),
             intent_states=COMMITMENT_INTENTS,
             reactions=True,
         ),

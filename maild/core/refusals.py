@@ -22,12 +22,23 @@ class RunwayTooShort(UsageError):
 class ContactedRecently(UsageError):
     """The person was already asked within the never-twice period (``--again`` overrides)."""
 
-    def __init__(self, ask_id: int, created_at: datetime, account: str | None) -> None:
+    def __init__(self, ask_id: int, contacted_at: datetime, account: str | None) -> None:
         via = f" from {account}" if account else ""
         super().__init__(
-            f"already contacted in ask {ask_id} on {created_at.date().isoformat()}{via}; "
+            f"already contacted in ask {ask_id} on {contacted_at.date().isoformat()}{via}; "
             "ask again anyway with --again"
         )
         self.ask_id = ask_id
-        self.created_at = created_at
+        self.contacted_at = contacted_at
         self.account = account
+
+
+class StillOpen(UsageError):
+    """An outreach ask to the same person has not ended yet (``--again`` overrides)."""
+
+    def __init__(self, ask_id: int, state: str) -> None:
+        super().__init__(
+            f"ask {ask_id} to this person is still open ({state}); finish it, or cancel it "
+            f"with `maild ask mark {ask_id} cancel` (ask again anyway with --again)"
+        )
+        self.ask_id = ask_id

@@ -6,7 +6,8 @@ the whole path a follow-up takes: config.toml, each account's password source (n
 the password) or OAuth2 sign-in (renewed; whose it is, its scopes, until when; never the
 token), the keyring backend when an account uses it, IMAP (connection, login,
 capabilities, Sent and Drafts), SMTP (connection with TLS, login; nothing is sent), the
-clock and time zones, the database, the background service and the daemon lock.
+files a letter packet attaches, the clock and time zones, the database, the background
+service and the daemon lock.
 
 A warning (IMAP without IDLE, a time zone mismatch) is worth knowing but does not make
 the doctor fail; a check that depends on one that failed is reported as skipped rather
@@ -644,6 +645,28 @@ def check_timezone(config: Config | None, env: Mapping[str, str],
                   "do while traveling")
 
 
+def check_attachments(config: Config) -> Check:
+    """The files of ``[attachments]`` (the letter packet attaches them) exist and can be
+    read; none configured is fine until a letter is asked for."""
+    if not config.attachments:
+        return passed("attachments", "none configured (a letter packet needs your CV and "
+                                     "personal statement under [attachments])")
+    problems = []
+    for key, raw in config.attachments.items():
+        path = Path(raw).expanduser()
+        try:
+            with path.open("rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            problems.append(f"{key} = {path}: {exc.strerror or exc}")
+    if problems:
+        return failed("attachments", "; ".join(problems),
+                      "fix the paths under [attachments] in config.toml (a packet that says "
+                      "a file is attached is held until it can be read)")
+    names = ", ".join(f"{k} ({Path(v).expanduser().name})" for k, v in config.attachments.items())
+    return passed("attachments", f"{len(config.attachments)} readable: {names}")
+
+
 def check_database(home: Path) -> Check:
     path = paths.database_path(home)
     if not path.exists():
@@ -718,6 +741,7 @@ def iter_checks(opts: Options) -> Iterator[Check]:
         for account in accounts:
             key = f"accounts[{config.accounts.index(account)}]"
             yield from check_account(account, key, opts.env, opts.timeout)
+        yield check_attachments(config)
     yield check_clock(opts.env)
     yield check_timezone(config, opts.env)
     yield check_database(opts.home)

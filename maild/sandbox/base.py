@@ -10,11 +10,14 @@ listens on 127.0.0.1; nothing here opens a port on any other interface.
 from __future__ import annotations
 
 import base64
+import contextlib
 import grp
 import json
 import os
 import pwd
+import signal
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -175,6 +178,25 @@ class SandboxServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def stop_process_group(process: subprocess.Popen[bytes], pid_file: Path, *,
+                       graceful: bool, timeout: float) -> None:
+    """Stop a server started with ``start_new_session``: SIGTERM first when ``graceful``,
+    then whatever is left of its process group is killed.
+
+    No child (an IMAP session) may outlive the server and keep its mail store open, and
+    a pid file left by a kill would make the next start refuse ("already running").
+    """
+    if graceful and process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=timeout)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    with contextlib.suppress(FileNotFoundError):
+        pid_file.unlink()
 
 
 def free_port() -> int:

@@ -25,7 +25,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -47,6 +46,7 @@ from maild.sandbox.base import (
     SandboxError,
     SandboxServer,
     free_port,
+    stop_process_group,
     wait_for_greeting,
 )
 
@@ -369,15 +369,8 @@ class CyrusServer(SandboxServer):
         process, self._process = self._process, None
         if process is None:
             return
-        if graceful and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=_STOP_TIMEOUT)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        with contextlib.suppress(FileNotFoundError):
-            (self.base_dir / "run" / "master.pid").unlink()
+        stop_process_group(process, self.base_dir / "run" / "master.pid",
+                           graceful=graceful, timeout=_STOP_TIMEOUT)
 
     def restart(self, *, graceful: bool = True) -> None:
         """Stop (or kill) and start again on the same port, serving the same spool."""

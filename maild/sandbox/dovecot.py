@@ -23,7 +23,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -43,6 +42,7 @@ from maild.sandbox.base import (
     SandboxServer,
     TokenCheck,
     free_port,
+    stop_process_group,
     wait_for_greeting,
 )
 
@@ -288,19 +288,8 @@ class DovecotServer(SandboxServer):
         process, self._process = self._process, None
         if process is None:
             return
-        if graceful and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=_STOP_TIMEOUT)
-        # Whatever is left of the group (everything, when not graceful) is killed so
-        # no imap process of ours outlives the server and keeps maildirs open.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        # The master removes master.pid on a clean exit; after a kill it would make
-        # the next start refuse with "Dovecot is already running".
-        with contextlib.suppress(FileNotFoundError):
-            (self.base_dir / "run" / "master.pid").unlink()
+        stop_process_group(process, self.base_dir / "run" / "master.pid",
+                           graceful=graceful, timeout=_STOP_TIMEOUT)
 
     def restart(self, *, graceful: bool = True) -> None:
         """Stop (or kill) and start again on the same port, serving the same maildirs."""

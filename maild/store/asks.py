@@ -134,16 +134,18 @@ class Asks(Repo):
                 by_ask.setdefault(s["ask_id"], []).append(_step(s))
         return [_ask(r, by_ask.get(r["id"], [])) for r in rows]
 
-    def open_at_risk(self, letters_due_before: date, unanswered_at_least: int) -> list[Ask]:
+    def open_at_risk(self, letters_due_before: date, letters_in: Collection[AskState],
+                     unanswered_at_least: int) -> list[Ask]:
         """Open asks that may carry a risk, without their steps: flagged for review,
-        letters due before ``letters_due_before``, or with at least that many unanswered
-        follow-ups. A superset, chosen in SQL so that the dashboard does not build
-        every open ask; the caller applies the rules."""
+        letters due before ``letters_due_before`` or in one of ``letters_in``, or with
+        at least that many unanswered follow-ups. A superset, chosen in SQL so that the
+        dashboard does not build every open ask; the caller applies the rules."""
+        states = tuple(str(s) for s in letters_in)
         return self._load(
             "closed_at IS NULL AND (needs_review = 1 OR (playbook = 'letter' AND "
-            "json_extract(data, '$.deadline') < ?) OR "
+            f"(json_extract(data, '$.deadline') < ? OR state IN ({marks(states)}))) OR "
             "json_extract(data, '$.unanswered_followups') >= ?)",
-            (letters_due_before.isoformat(), unanswered_at_least), with_steps=False)
+            (letters_due_before.isoformat(), *states, unanswered_at_least), with_steps=False)
 
     def mentor_of(self, ask_id: int) -> int | None:
         row = self._db.execute("SELECT mentor_id FROM asks WHERE id = ?", (ask_id,)).fetchone()
@@ -167,6 +169,11 @@ class Asks(Repo):
             "SELECT id, state FROM asks WHERE application_id = ? AND playbook = ? ORDER BY id",
             (application_id, playbook))]
 
+    def mentors_asked(self, application_id: int) -> set[int]:
+        """The mentors with any ask for this application (a backup writer is not one)."""
+        return {int(r[0]) for r in self._db.execute(
+            "SELECT DISTINCT mentor_id FROM asks WHERE application_id = ?", (application_id,))}
+
     def started_at(self, playbook: str, application_id: int, at: datetime) -> int:
         """How many asks of ``playbook`` for the application were created at ``at``."""
         row = self._db.execute(
@@ -176,8 +183,9 @@ class Asks(Repo):
 
     def prior(self, mentor_id: int | None = None,
               addresses: Sequence[str] = ()) -> list[PriorAsk]:
-        """Earlier asks with their mentors' addresses, for the never-twice rule: all of
-        them, or only those to this mentor or to any of these addresses."""
+        """Earlier asks with their mentors' addresses and when their first mail went out
+        (if ever), for the never-twice rule and the hit list: all of them, or only those
+        to this mentor or to any of these addresses."""
         if mentor_id is None:
             return self._prior("", ())
         # The same person: this mentor record, or any record sharing an address.
@@ -189,6 +197,7 @@ class Asks(Repo):
     def _prior(self, where: str, params: tuple[object, ...]) -> list[PriorAsk]:
         rows = self._db.execute(
             "SELECT a.id, a.mentor_id, a.created_at, a.account, a.playbook, a.state, "
+            "json_extract(a.data, '$.first_contact_at') AS contacted_at, "
             "(SELECT group_concat(m.address, ' ') FROM mentor_addresses m "
             f"WHERE m.mentor_id = a.mentor_id) AS addresses FROM asks a {where}",
             params).fetchall()
@@ -197,17 +206,18 @@ class Asks(Repo):
         return [PriorAsk(ask_id=r["id"], mentor_id=r["mentor_id"],
                          addresses=tuple((r["addresses"] or "").split()),
                          created_at=datetime.fromisoformat(r["created_at"]),
-                         account=r["account"], playbook=r["playbook"], state=r["state"])
+                         account=r["account"], playbook=r["playbook"], state=r["state"],
+                         contacted_at=parse_time(r["contacted_at"]))
                 for r in sorted(rows, key=lambda r: int(r["id"]))]
 
-    def count_open(self, playbook: str, *, not_in: Collection[AskState], up_to: int) -> int:
-        """How many open asks of ``playbook`` are in none of the states ``not_in``,
-        counted up to ``up_to`` (a question of "are there that many", answered by the
-        first rows of the open-asks index, whatever the store's size)."""
-        states = tuple(str(s) for s in not_in)
+    def count_open(self, playbook: str, *, in_states: Collection[AskState], up_to: int) -> int:
+        """How many open asks of ``playbook`` are in one of ``in_states``, counted up to
+        ``up_to`` (a question of "are there that many", answered by the first rows of
+        the open-asks index, whatever the store's size)."""
+        states = tuple(str(s) for s in in_states)
         return len(self._db.execute(
             "SELECT 1 FROM asks WHERE closed_at IS NULL AND "
-            f"playbook = ? AND state NOT IN ({marks(states)}) LIMIT ?",
+            f"playbook = ? AND state IN ({marks(states)}) LIMIT ?",
             (playbook, *states, up_to)).fetchall())
 
     # -- steps ------------------------------------------------------------------------

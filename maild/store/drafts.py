@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -97,6 +97,12 @@ def _draft(row: sqlite3.Row) -> Draft:
     )
 
 
+def _in_thread(row: sqlite3.Row, thread: Collection[str]) -> bool:
+    """A message the user sent (``out``) belongs to the reply thread only if it is in
+    ``thread``; maild's own sends and people's messages always do."""
+    return row["direction"] != "out" or row["message_id"] in thread
+
+
 def _meta(spec: DraftSpec) -> str:
     return json.dumps({"from_name": spec.from_name, "template": spec.template,
                        "fields": [list(f) for f in spec.fields]})
@@ -107,6 +113,17 @@ def _names(statuses: Iterable[StrEnum]) -> tuple[str, ...]:
 
 
 _HELD_ASKS = _names(HOLDING_STATES)
+# A second word to the user about a draft that waited for days (not a draft status).
+REMINDED = "reminded"
+
+
+@dataclass(frozen=True)
+class MailOut:
+    """A mail that went (or may have gone) to a mentor: by maild, or by the user."""
+
+    ask_id: int | None
+    subject: str
+    at: datetime
 
 
 class Drafts(Repo):
@@ -147,6 +164,31 @@ class Drafts(Repo):
                                (draft.spec.step_id,)).fetchone()
         return str(row[0]) if row else None
 
+    def pending_for_mentor(self, mentor_id: int) -> list[Draft]:
+        """The drafts waiting for approval in the asks of one mentor."""
+        return [_draft(r) for r in self._db.execute(
+            "SELECT d.* FROM drafts d JOIN asks a ON a.id = d.ask_id WHERE a.mentor_id = ? "
+            "AND d.status = 'pending' ORDER BY d.id", (mentor_id,))]
+
+    def mail_to_mentor_since(self, mentor_id: int, since: datetime,
+                             exclude: int | None = None) -> list[MailOut]:
+        """Mail to any of the mentor's addresses since ``since``, from any ask: maild's
+        sends (``sending`` and ``uncertain`` count: they may have gone out) and what the
+        user sent from their own client (seen in Sent)."""
+        rows = self._db.execute(
+            "SELECT d.ask_id, d.subject, d.sent_at AS at FROM drafts d "
+            "JOIN asks a ON a.id = d.ask_id WHERE a.mentor_id = ? AND d.id IS NOT ? "
+            f"AND d.status IN ({marks(MAYBE_SENT_DRAFT_STATUSES)}) AND d.sent_at >= ? "
+            "UNION ALL SELECT m.ask_id, m.subject, m.date AS at FROM messages m "
+            "WHERE m.direction = 'out' AND m.folder != 'smtp' AND m.date >= ? "
+            "AND coalesce(m.message_id, '') NOT IN (SELECT message_id FROM drafts) "
+            "AND EXISTS (SELECT 1 FROM json_each(m.to_addrs) j JOIN mentor_addresses ma "
+            "ON ma.address = j.value WHERE ma.mentor_id = ?) ORDER BY at",
+            (mentor_id, exclude, *_names(MAYBE_SENT_DRAFT_STATUSES), iso(since), iso(since),
+             mentor_id)).fetchall()
+        return [MailOut(r["ask_id"], r["subject"] or "", datetime.fromisoformat(r["at"]))
+                for r in rows]
+
     def count(self, status: DraftStatus) -> int:
         row = self._db.execute("SELECT count(*) FROM drafts WHERE status = ?",
                                (str(status),)).fetchone()
@@ -186,25 +228,32 @@ class Drafts(Repo):
             (account, iso(since), *names)).fetchall()
         return [datetime.fromisoformat(r[0]) for r in rows]
 
-    def first_sent_subject(self, ask_id: int) -> str | None:
-        """The subject of the ask's first mail that went out, else of its first message."""
+    def first_sent_subject(self, ask_id: int, thread: Collection[str] = ()) -> str | None:
+        """The subject of the ask's first mail that went out, else of its first message.
+
+        A message the user sent on their own counts only if it is in ``thread`` (the
+        ask's thread): a new thread they started is not the one maild replies in.
+        """
         row = self._db.execute(
             "SELECT subject FROM drafts WHERE ask_id = ? AND status = 'sent' "
             "ORDER BY sent_at, id LIMIT 1", (ask_id,)).fetchone()
         if row is None:
-            row = self._db.execute(
-                "SELECT subject FROM messages WHERE ask_id = ? ORDER BY date, id LIMIT 1",
-                (ask_id,)).fetchone()
+            rows = self._db.execute(
+                "SELECT subject, message_id, direction FROM messages WHERE ask_id = ? "
+                "ORDER BY date, id", (ask_id,)).fetchall()
+            row = next((r for r in rows if _in_thread(r, thread)), None)
         return None if row is None else str(row[0])
 
-    def thread_message_ids(self, ask_id: int) -> list[str]:
+    def thread_message_ids(self, ask_id: int, thread: Collection[str] = ()) -> list[str]:
         """Message-IDs of the ask's thread (what maild sent, what people wrote), oldest
-        first."""
+        first; the user's own messages only if in ``thread``, as above."""
         return [str(r[0]) for r in self._db.execute(
-            "SELECT message_id, sent_at AS at FROM drafts WHERE ask_id = ? AND status = 'sent' "
-            "UNION ALL SELECT message_id, coalesce(date, created_at) AS at FROM messages "
-            "WHERE ask_id = ? AND message_id IS NOT NULL AND (kind IS NULL OR kind = 'human') "
-            "ORDER BY at", (ask_id, ask_id))]
+            "SELECT message_id, sent_at AS at, 'in' AS direction FROM drafts "
+            "WHERE ask_id = ? AND status = 'sent' "
+            "UNION ALL SELECT message_id, coalesce(date, created_at) AS at, direction "
+            "FROM messages WHERE ask_id = ? AND message_id IS NOT NULL "
+            "AND (kind IS NULL OR kind = 'human') ORDER BY at", (ask_id, ask_id))
+            if _in_thread(r, thread)]
 
     # -- writing ----------------------------------------------------------------------
 
@@ -224,11 +273,23 @@ class Drafts(Repo):
         return int(cur.lastrowid or 0)
 
     def update_content(self, draft_id: int, spec: DraftSpec, now: datetime) -> None:
+        """A draft's content rendered again (new inputs, the user's fields or edits):
+        what it says, to whom, in which thread and with which files; its Message-ID
+        stays."""
         self._write().execute(
             "UPDATE drafts SET to_addrs = ?, meta = ?, subject = ?, body = ?, "
-            "missing_fields = ?, updated_at = ? WHERE id = ?",
+            "missing_fields = ?, attachments = ?, in_reply_to = ?, references_ = ?, "
+            "updated_at = ? WHERE id = ?",
             (json.dumps([list(t) for t in spec.to_addrs]), _meta(spec), spec.subject,
-             spec.body, json.dumps(list(spec.missing_fields)), iso(now), draft_id))
+             spec.body, json.dumps(list(spec.missing_fields)),
+             json.dumps(list(spec.attachments)), spec.in_reply_to,
+             " ".join(spec.references) or None, iso(now), draft_id))
+
+    def set_problems(self, draft_id: int, problems: tuple[str, ...], now: datetime) -> None:
+        """Record why an approved draft is held (shown as what it needs), or clear it."""
+        self._write().execute(
+            "UPDATE drafts SET missing_fields = ?, updated_at = ? WHERE id = ?",
+            (json.dumps(list(problems)), iso(now), draft_id))
 
     def set_status(self, draft_id: int, status: DraftStatus, now: datetime, *,
                    expect: Iterable[DraftStatus], sent_at: datetime | None = None,
@@ -302,6 +363,23 @@ class Drafts(Repo):
         for start in range(0, len(ids), 900):
             chunk = ids[start:start + 900]
             found |= {(int(r[0]), DraftStatus(r[1])) for r in self._db.execute(
-                f"SELECT draft_id, status FROM draft_notices WHERE draft_id IN ({marks(chunk)})",
-                chunk)}
+                f"SELECT draft_id, status FROM draft_notices WHERE draft_id IN ({marks(chunk)})"
+                " AND status != ?", (*chunk, REMINDED))}
+        return found
+
+    def reminded(self, draft_ids: Iterable[int], now: datetime) -> None:
+        """Remember that the user was reminded of these drafts, still waiting for them."""
+        self._write().executemany(
+            "INSERT OR IGNORE INTO draft_notices (draft_id, status, at) VALUES (?, ?, ?)",
+            [(d, REMINDED, iso(now)) for d in draft_ids])
+
+    def were_reminded(self, draft_ids: Iterable[int]) -> set[int]:
+        """Which of these drafts the user was already reminded of."""
+        ids = list(draft_ids)
+        found: set[int] = set()
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            found |= {int(r[0]) for r in self._db.execute(
+                f"SELECT draft_id FROM draft_notices WHERE draft_id IN ({marks(chunk)}) "
+                "AND status = ?", (*chunk, REMINDED))}
         return found

@@ -13,16 +13,22 @@ drafts, the messages already matched, mentors' addresses and open asks.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from maild.core.matching import AddressOwner, LetterAsk, OwnDraft, ThreadOwner
-from maild.core.model import MAYBE_SENT_DRAFT_STATUSES
+from maild.core.model import MAYBE_SENT_DRAFT_STATUSES, OPEN_DRAFT_STATUSES, DraftStatus
 from maild.store.db import Store, iso
 
 # Draft statuses whose Message-ID went (or may have gone) out: replies can quote it.
 _OUT_STATUSES = tuple(str(s) for s in sorted(MAYBE_SENT_DRAFT_STATUSES))
+# Draft statuses of a mail maild sent or is sending.
+_BY_MAILD = (str(DraftStatus.SENDING), str(DraftStatus.SENT))
+# Draft statuses still waiting for the user or the sender.
+_WAITING = tuple(str(s) for s in sorted(OPEN_DRAFT_STATUSES))
+# How long the unsent draft of an ended ask is still recognised by its subject.
+_COPY_WINDOW = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,16 @@ def flag_for_review(store: Store, ask_id: int) -> None:
     store._db.execute("UPDATE asks SET needs_review = 1 WHERE id = ?", (ask_id,))
 
 
+def of_ask(store: Store, ask_id: int, message_id: str) -> bool:
+    """Whether ``message_id`` is a message recorded for the ask, or one maild sent for it."""
+    row = store._db.execute(
+        "SELECT 1 FROM messages WHERE ask_id = ? AND message_id = ? UNION ALL "
+        f"SELECT 1 FROM drafts WHERE ask_id = ? AND message_id = ? AND status IN "
+        f"({_marks(_OUT_STATUSES)}) LIMIT 1",
+        (ask_id, message_id, ask_id, message_id, *_OUT_STATUSES)).fetchone()
+    return row is not None
+
+
 # -- what a catch-up after a UIDVALIDITY change searches for ---------------------------
 
 
@@ -131,9 +147,11 @@ class StoreIndex:
     """``maild.core.matching.MatchIndex`` over the store; read inside the sync's
     transaction (or just before it) so matching sees what the last message changed."""
 
-    def __init__(self, store: Store, own_addresses: frozenset[str]) -> None:
+    def __init__(self, store: Store, own_addresses: frozenset[str],
+                 now: Callable[[], datetime]) -> None:
         self._store = store
         self._own = own_addresses
+        self._now = now
 
     @property
     def own_addresses(self) -> frozenset[str]:
@@ -189,6 +207,30 @@ class StoreIndex:
         if row is None:
             return None
         return OwnDraft(row["id"], row["ask_id"], row["mentor_id"], row["status"], row["step"])
+
+    def unsent_draft(self, subject: str, recipients: Sequence[str]) -> OwnDraft | None:
+        if not recipients:
+            return None
+        wanted = tuple(r.lower() for r in recipients)
+        # A subject is weaker evidence than a Message-ID: the draft of an ask that is over
+        # counts only for a while (an old, generic subject must not wake an old ask).
+        recent = iso(self._now() - _COPY_WINDOW)
+        rows = self._store._db.execute(
+            "SELECT d.id, d.ask_id, d.status, d.subject, a.mentor_id, s.name AS step "
+            "FROM drafts d JOIN asks a ON a.id = d.ask_id "
+            "LEFT JOIN steps s ON s.id = d.step_id "
+            f"WHERE d.status NOT IN ({_marks(_BY_MAILD)}) AND d.in_reply_to IS NULL "
+            "AND (a.closed_at IS NULL OR d.updated_at >= ?) "
+            "AND EXISTS (SELECT 1 FROM json_each(d.to_addrs) t "
+            f"WHERE lower(json_extract(t.value, '$[0]')) IN ({_marks(wanted)})) "
+            f"ORDER BY d.status IN ({_marks(_WAITING)}) DESC, d.id DESC",
+            (*_BY_MAILD, recent, *wanted, *_WAITING)).fetchall()
+        for row in rows:
+            # Clients fold and re-space long subjects; the words are what they keep.
+            if " ".join(str(row["subject"]).split()) == subject:
+                return OwnDraft(row["id"], row["ask_id"], row["mentor_id"], row["status"],
+                                row["step"])
+        return None
 
     def _mentor_of(self, ask_id: int) -> int | None:
         return self._store.read.asks.mentor_of(ask_id)

@@ -190,6 +190,9 @@ class MessageRow:
     reply_text: str
     match_reason: str | None
     evidence: tuple[str, ...]
+    message_id: str | None = None
+    # Recorded when maild sent it (not found in a watched folder).
+    by_maild: bool = False
 
 
 def _evidence(raw: Any) -> tuple[str, ...]:
@@ -225,7 +228,8 @@ def _message(r: sqlite3.Row) -> MessageRow:
                       intent=r["intent"], subject=r["subject"] or "", date=_time(r["date"])
                       or _time(r["created_at"]), from_addr=r["from_addr"] or "",
                       to_addrs=to, reply_text=r["reply_text"] or "",
-                      match_reason=r["match_reason"], evidence=_evidence(event.get("evidence")))
+                      match_reason=r["match_reason"], evidence=_evidence(event.get("evidence")),
+                      message_id=r["message_id"], by_maild=r["folder"] == "smtp")
 
 
 def messages_of_mentor(store: Store, mentor_id: int) -> list[MessageRow]:
@@ -339,6 +343,8 @@ class LetterCount:
     asked: int
     committed: int
     submitted: int
+    # A hesitant yes is not a letter to count on: counted apart (and a risk in status).
+    hesitant: int = 0
 
 
 def letter_counts(store: Store) -> dict[int, LetterCount]:
@@ -346,9 +352,12 @@ def letter_counts(store: Store) -> dict[int, LetterCount]:
         "SELECT application_id, count(*) AS asked, "
         "sum(json_extract(data, '$.agreed_at') IS NOT NULL "
         "OR json_extract(data, '$.submitted_at') IS NOT NULL OR state IN "
-        "('agreed', 'hesitant', 'submitted')) AS committed, "
+        "('agreed', 'submitted')) AS committed, "
         "sum(json_extract(data, '$.submitted_at') IS NOT NULL OR state = 'submitted') "
-        "AS submitted FROM asks WHERE playbook = 'letter' AND application_id IS NOT NULL "
+        "AS submitted, "
+        "sum(state = 'hesitant' AND json_extract(data, '$.agreed_at') IS NULL "
+        "AND json_extract(data, '$.submitted_at') IS NULL) AS hesitant "
+        "FROM asks WHERE playbook = 'letter' AND application_id IS NOT NULL "
         "AND state NOT IN ('declined', 'cancelled', 'no_response') "
         "GROUP BY application_id").fetchall()
     asked = {int(r[0]): int(r[1]) for r in store._db.execute(
@@ -358,7 +367,8 @@ def letter_counts(store: Store) -> dict[int, LetterCount]:
     for r in rows:
         app = int(r["application_id"])
         out[app] = LetterCount(asked=asked.get(app, 0), committed=int(r["committed"] or 0),
-                               submitted=int(r["submitted"] or 0))
+                               submitted=int(r["submitted"] or 0),
+                               hesitant=int(r["hesitant"] or 0))
     return out
 
 

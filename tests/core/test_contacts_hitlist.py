@@ -18,8 +18,9 @@ NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 def prior(ask_id: int, mentor_id: int, addresses: tuple[str, ...], when: datetime,
           account: str = "me@uni.edu", playbook: str = "cold",
-          state: str = "waiting_reply") -> PriorAsk:
-    return PriorAsk(ask_id, mentor_id, addresses, when, account, playbook, state)
+          state: str = "waiting_reply", sent: bool = True) -> PriorAsk:
+    return PriorAsk(ask_id, mentor_id, addresses, when, account, playbook, state,
+                    contacted_at=when if sent else None)
 
 
 def test_second_ask_from_a_second_account_is_refused_naming_the_first() -> None:

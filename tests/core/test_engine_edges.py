@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -144,9 +144,10 @@ def test_auto_reply_with_return_date_moves_nudge_after_it_keeping_spacing() -> N
     moved = decide(ask, AutoReply(return_date=date(2026, 6, 12)), ny(2026, 6, 1, 12)).ask
     # First working day after Friday 12 June: Monday 15 June, 08:00.
     assert local(step(moved, "nudge").due_at) == ny(2026, 6, 15, 8)
-    # Nudge moved 7 calendar days; the rest of the ladder moves with it.
+    # Nudge moved 7 calendar days; the rest of the ladder moves with it, keeping the
+    # playbook's gaps (final nudge 7 days after the nudge, the stop 8 after that).
     assert local(step(moved, "final_nudge").due_at) == ny(2026, 6, 22, 8)
-    assert local(step(moved, "stop").due_at) == ny(2026, 6, 29, 8)
+    assert local(step(moved, "stop").due_at) == ny(2026, 6, 30, 8)
     assert all(s.status is not StepStatus.CANCELLED for s in moved.steps)
 
 
@@ -164,10 +165,12 @@ def test_auto_reply_returning_before_the_nudge_moves_nothing() -> None:
 
 def _letter(deadline: date) -> Ask:
     now = ny(2026, 6, 1)
+    packet = now + timedelta(hours=2)
     return replay(new_ask("letter", now, deadline=deadline), [
         (AskCreated(), now),
         (MessageSent("request", at=now), now),
         (HumanReply(Intent.AGREE), now),
+        (MessageSent("packet", at=packet), packet),
     ]).ask
 
 
@@ -201,9 +204,19 @@ def test_hard_bounce_on_letter_holds_mail_but_not_the_call_task_and_resume_resen
     assert step(task.ask, "call_office").status is StepStatus.DONE
     resumed = decide(task.ask, UserMarked(Mark.RESUME), ny(2026, 8, 12, 9))
     assert resumed.ask.state is AskState.AGREED
-    assert step(resumed.ask, "reminder").status is StepStatus.DRAFTED  # overdue -> now
-    fresh = resumed.ask.open_step("request")
+    # The bounced mail (the packet, the last that went out) is drafted afresh first...
+    fresh = resumed.ask.open_step("packet")
     assert fresh is not None and fresh.status is StepStatus.DRAFTED and not fresh.in_thread
+    # ...both reminders came due while held: only the later one is left, and it waits
+    # for the packet to go out (no two mails about one letter at once).
+    assert step(resumed.ask, "reminder").status is StepStatus.CANCELLED
+    final = step(resumed.ask, "final_reminder")
+    assert final.status is StepStatus.PLANNED and final.reason == \
+        "waits for the packet mail to go out"
+    # Once the packet is out, a reminder 7 days later would come after the deadline.
+    sent = decide(resumed.ask, MessageSent("packet", at=ny(2026, 8, 12, 10)),
+                  ny(2026, 8, 12, 10)).ask
+    assert step(sent, "final_reminder").status is StepStatus.CANCELLED
 
 
 def test_resume_on_an_active_ask_does_nothing() -> None:
@@ -326,18 +339,34 @@ def test_user_sending_initial_from_own_client_supersedes_the_draft() -> None:
     assert sent.thread_message_ids == ("<m@x>",)
 
 
-def test_ghost_after_two_unanswered_reminders_and_six_weeks_suggests_diversifying() -> None:
-    ask = _letter(date(2026, 8, 14))
+def _two_reminders(ask: Ask) -> tuple[Ask, Decision]:
+    last = Decision(ask)
     for name, due, sent in (("reminder", ny(2026, 7, 31, 8), ny(2026, 7, 31, 9)),
                             ("final_reminder", ny(2026, 8, 10, 8), ny(2026, 8, 10, 9))):
         ask = decide(ask, StepDue(name), due).ask
         last = decide(ask, MessageSent(name), sent)
         ask = last.ask
+    return ask, last
+
+
+def test_ghost_after_two_unanswered_reminders_and_six_weeks_suggests_diversifying() -> None:
+    now = ny(2026, 6, 1)
+    silent = replay(new_ask("letter", now, deadline=date(2026, 8, 14)), [
+        (AskCreated(), now), (MessageSent("request", at=now), now)]).ask
+    ask, last = _two_reminders(silent)
     assert ask.unanswered_followups == 2
     assert is_ghosting(ask, ny(2026, 8, 10, 9), DEFAULT_RULES)
     assert SuggestCandidates(1, "diversify", auto_start=False) in last.actions
     assert ask.ghost_warned_at is not None
 
+
+def test_a_mentor_who_agreed_and_went_quiet_is_not_a_ghost() -> None:
+    # Issue 11.6: the ghost notice fired for a mentor who had already agreed.
+    ask, last = _two_reminders(_letter(date(2026, 8, 14)))
+    assert ask.unanswered_followups == 2
+    assert not is_ghosting(ask, ny(2026, 8, 30), DEFAULT_RULES)
+    assert not [a for a in last.actions if isinstance(a, SuggestCandidates)]
+    assert ask.ghost_warned_at is None and ask.open_step("ghost_check") is None
 
 def test_ghost_check_is_planned_and_cancelled_by_a_reply() -> None:
     ask = start("meeting", ny(2026, 6, 1), meeting_at=ny(2026, 6, 2, 9)).ask
@@ -375,7 +404,7 @@ def test_question_after_no_response_restarts_the_whole_ladder_stop_included() ->
     for name, day in (("nudge", ny(2026, 6, 8, 8)), ("final_nudge", ny(2026, 6, 15, 8))):
         ask = decide(ask, StepDue(name), day).ask
         ask = decide(ask, MessageSent(name, at=day), day).ask
-    ask = decide(ask, StepDue("stop"), ny(2026, 6, 22, 8)).ask
+    ask = decide(ask, StepDue("stop"), ny(2026, 6, 23, 8)).ask
     assert ask.state is AskState.NO_RESPONSE and ask.closed_at is not None
     ask = decide(ask, HumanReply(Intent.QUESTION), ny(2026, 6, 24)).ask
     assert ask.state is AskState.QUESTION and ask.closed_at is None
@@ -384,6 +413,13 @@ def test_question_after_no_response_restarts_the_whole_ladder_stop_included() ->
     planned = {s.name: local(s.due_at) for s in answered.steps if s.status is StepStatus.PLANNED}
     assert planned == {"nudge": ny(2026, 6, 30, 9), "final_nudge": ny(2026, 7, 7, 9),
                        "stop": ny(2026, 7, 15, 9)}
-    # And the restarted ladder ends the ask again when it runs out.
-    ended = decide(answered, StepDue("stop"), ny(2026, 7, 15, 9)).ask
+    # The stop waits while the restarted nudges are unsent...
+    waiting = decide(answered, StepDue("stop"), ny(2026, 7, 15, 9)).ask
+    assert waiting.state is AskState.WAITING_REPLY
+    # ...and ends the ask again once the restarted ladder ran out.
+    ask = answered
+    for name, day in (("nudge", ny(2026, 6, 30, 9)), ("final_nudge", ny(2026, 7, 7, 9))):
+        ask = decide(ask, StepDue(name), day).ask
+        ask = decide(ask, MessageSent(name, at=day), day).ask
+    ended = decide(ask, StepDue("stop"), ny(2026, 7, 15, 9)).ask
     assert ended.state is AskState.NO_RESPONSE

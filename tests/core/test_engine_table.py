@@ -36,6 +36,7 @@ from maild.core.events import (
     SendFailed,
     SendRetry,
     StepDue,
+    ThreadChosen,
     UserMarked,
 )
 from maild.core.model import AskState, Intent, StepStatus
@@ -63,6 +64,13 @@ COLD_SENT: list[tuple[Event, datetime]] = [
     (MessageSent("initial", message_id="<i@x>", at=june(1, 10, 2)), june(1, 10, 2)),
 ]
 COLD_NUDGE_DRAFTED = [*COLD_SENT, (StepDue("nudge"), june(8, 8))]
+# Each follow-up counts from the one before it going out: nudge sent Monday June 8 09:01,
+# final nudge 7 days later, the stop 8 days after that.
+COLD_NUDGE_SENT = [*COLD_NUDGE_DRAFTED, (DraftApproved("nudge"), june(8, 9)),
+                   (MessageSent("nudge", at=june(8, 9, 1)), june(8, 9, 1))]
+COLD_FINAL_SENT = [*COLD_NUDGE_SENT, (StepDue("final_nudge"), june(15, 9, 1)),
+                   (DraftApproved("final_nudge"), june(15, 10)),
+                   (MessageSent("final_nudge", at=june(15, 10)), june(15, 10))]
 COLD_INITIAL_APPROVED: list[tuple[Event, datetime]] = [
     (AskCreated(), june(1)),
     (DraftApproved("initial"), june(1, 10, 1)),
@@ -73,20 +81,29 @@ COLD_INITIAL_FAILED = [
 COLD_INITIAL_UNCERTAIN = [
     *COLD_INITIAL_APPROVED, (SendFailed("initial", uncertain=True), june(1, 11)),
 ]
-COLD_NO_RESPONSE = [*COLD_SENT, (StepDue("stop"), june(22, 8))]
+COLD_NO_RESPONSE = [*COLD_FINAL_SENT, (StepDue("stop"), june(23, 10))]
 FAILED, UNCERTAIN = StepStatus.FAILED, StepStatus.UNCERTAIN
 WARM_SENT: list[tuple[Event, datetime]] = [
     (AskCreated(), june(1)),
     (MessageSent("initial", at=june(1, 11)), june(1, 11)),
 ]
+WARM_NUDGE_SENT = [*WARM_SENT, (StepDue("nudge"), june(8, 11)),
+                   (MessageSent("nudge", at=june(8, 12)), june(8, 12))]
 LETTER_SENT: list[tuple[Event, datetime]] = [
     (AskCreated(), june(1)),
     (MessageSent("request", at=june(1, 11)), june(1, 11)),
 ]
 LETTER_AGREED = [*LETTER_SENT, (HumanReply(Intent.AGREE, at=june(2)), june(2))]
 LETTER_SUBMITTED = [*LETTER_AGREED, (LetterServiceNotification(), june(19))]
+# The materials went out the day after the yes; reminders wait for them.
+LETTER_PACKET_SENT = [*LETTER_AGREED, (MessageSent("packet", at=june(3, 9)), june(3, 9))]
+LETTER_REMINDED = [*LETTER_PACKET_SENT, (StepDue("reminder"), datetime(2026, 7, 31, 8, tzinfo=NY)),
+                   (MessageSent("reminder", at=datetime(2026, 7, 31, 9, tzinfo=NY)),
+                    datetime(2026, 7, 31, 9, tzinfo=NY))]
 MEETING_AT = june(3, 14)
 MEETING_CREATED: list[tuple[Event, datetime]] = [(AskCreated(), june(1))]
+MEETING_SUMMARY_SENT = [*MEETING_CREATED, (StepDue("summary"), june(3, 16)),
+                        (MessageSent("summary", at=june(3, 16, 30)), june(3, 16, 30))]
 UPDATE_CREATED: list[tuple[Event, datetime]] = [(AskCreated(), june(1))]
 THANKS_CREATED: list[tuple[Event, datetime]] = [(AskCreated(), june(1))]
 
@@ -107,7 +124,7 @@ class Row:
 
 ROWS = [
     # ---------------------------------------------------------------- cold
-    Row("cold created", "cold", [], AskCreated(), june(1), AskState.ACTIVE,
+    Row("cold created", "cold", [], AskCreated(), june(1), AskState.WAITING_FOR_YOU,
         {"ScheduleStep", "CreateDraft"}, {"initial": D, "nudge": P, "final_nudge": P, "stop": P}),
     Row("cold approved", "cold", [(AskCreated(), june(1))], DraftApproved("initial"), june(1, 11),
         AskState.ACTIVE, {"SendStep"}, {"initial": A}),
@@ -120,11 +137,17 @@ ROWS = [
     Row("cold nudge sent", "cold", [*COLD_NUDGE_DRAFTED, (DraftApproved("nudge"), june(8, 9))],
         MessageSent("nudge", at=june(8, 9, 1)), june(8, 9, 1), AskState.WAITING_REPLY,
         set(), {"nudge": S, "final_nudge": P}),
-    Row("cold final nudge due", "cold", COLD_SENT, StepDue("final_nudge"), june(15, 8),
-        AskState.WAITING_REPLY, {"CreateDraft"}, {"final_nudge": D}),
-    Row("cold stop day 20", "cold", COLD_SENT, StepDue("stop"), june(22, 8),
-        AskState.NO_RESPONSE, {"ChangeState", "SuggestCandidates", "CancelSteps", "Notify"},
-        {"stop": DONE, "nudge": C, "final_nudge": C}, closed=True),
+    Row("cold final nudge due", "cold", COLD_NUDGE_SENT, StepDue("final_nudge"),
+        june(15, 9, 1), AskState.WAITING_REPLY, {"CreateDraft"}, {"final_nudge": D}),
+    Row("cold final nudge waits for the unsent nudge", "cold", COLD_NUDGE_DRAFTED,
+        StepDue("final_nudge"), june(15, 8), AskState.WAITING_REPLY, {"ScheduleStep"},
+        {"nudge": D, "final_nudge": P}),
+    Row("cold stop 8 days after the final nudge", "cold", COLD_FINAL_SENT, StepDue("stop"),
+        june(23, 10), AskState.NO_RESPONSE, {"ChangeState", "SuggestCandidates", "Notify"},
+        {"stop": DONE, "final_nudge": S}, closed=True),
+    Row("cold stop waits while the first email is unsent", "cold",
+        [(AskCreated(), june(1))], StepDue("stop"), june(22, 8), AskState.WAITING_FOR_YOU,
+        {"ScheduleStep"}, {"initial": D, "stop": P}),
     Row("cold agree", "cold", COLD_NUDGE_DRAFTED, HumanReply(Intent.AGREE), june(8, 9),
         AskState.AGREED, {"CancelSteps"}, {"nudge": C, "final_nudge": C, "stop": C},
         closed=True),
@@ -155,6 +178,8 @@ ROWS = [
     Row("cold user sends own nudge", "cold", COLD_NUDGE_DRAFTED,
         MessageSent(by_user=True, message_id="<u@x>"), june(8, 9), AskState.WAITING_REPLY,
         {"SupersedeSteps"}, {"nudge": SUP, "final_nudge": P}),
+    Row("cold thread chosen", "cold", COLD_SENT, ThreadChosen("<own@x>"), june(2),
+        AskState.WAITING_REPLY, set(), {"nudge": P}),
     Row("cold draft rejected", "cold", COLD_NUDGE_DRAFTED, DraftRejected("nudge"), june(8, 9),
         AskState.WAITING_REPLY, {"CancelSteps"}, {"nudge": C, "final_nudge": P}),
     Row("cold approved draft edited", "cold",
@@ -195,7 +220,7 @@ ROWS = [
         StepDue("stop"), june(22, 8), AskState.SEND_FAILED, set(), {"stop": P},
         no_actions=True),
     Row("cold retry of the failed initial releases the ask", "cold", COLD_INITIAL_FAILED,
-        SendRetry("initial"), june(2), AskState.ACTIVE, {"ChangeState", "ScheduleStep"},
+        SendRetry("initial"), june(2), AskState.ACTIVE, {"ChangeState"},
         {"initial": A, "nudge": P}),
     Row("cold resume does not release a failed initial", "cold", COLD_INITIAL_FAILED,
         UserMarked(Mark.RESUME), june(2), AskState.SEND_FAILED, {"Notify"},
@@ -230,7 +255,7 @@ ROWS = [
         Bounce(True, ("a@x.edu",), "5.1.1"), june(8, 10), AskState.NEEDS_ADDRESS,
         {"CancelSteps", "Notify"}, {"nudge": P}),
     # closed_at follows the state: cleared when a late reply brings the ask back.
-    Row("cold no response is closed", "cold", COLD_SENT, StepDue("stop"), june(22, 8),
+    Row("cold no response is closed", "cold", COLD_FINAL_SENT, StepDue("stop"), june(23, 10),
         AskState.NO_RESPONSE, {"ChangeState"}, {"stop": DONE}, closed=True),
     Row("cold late question reopens", "cold", COLD_NO_RESPONSE, HumanReply(Intent.QUESTION),
         june(25), AskState.QUESTION, {"ChangeState"}, {}, closed=False),
@@ -242,16 +267,17 @@ ROWS = [
         HumanReply(Intent.DECLINE), june(25), AskState.DECLINED, {"CreateDraft"},
         {"decline_thanks": D}, closed=False),
     # ---------------------------------------------------------------- warm
-    Row("warm created", "warm", [], AskCreated(), june(1), AskState.ACTIVE,
+    Row("warm created", "warm", [], AskCreated(), june(1), AskState.WAITING_FOR_YOU,
         {"CreateDraft"}, {"initial": D, "nudge": P, "stop": P}),
     Row("warm nudge day 7", "warm", WARM_SENT, StepDue("nudge"), june(8, 11),
         AskState.WAITING_REPLY, {"CreateDraft"}, {"nudge": D}),
-    Row("warm stop day 14", "warm", WARM_SENT, StepDue("stop"), june(15, 11),
-        AskState.NO_RESPONSE, {"ChangeState"}, {"stop": DONE, "nudge": C}, closed=True),
+    Row("warm stop 7 days after the nudge", "warm", WARM_NUDGE_SENT, StepDue("stop"),
+        june(15, 12), AskState.NO_RESPONSE, {"ChangeState"}, {"stop": DONE, "nudge": S},
+        closed=True),
     Row("warm agree", "warm", WARM_SENT, HumanReply(Intent.AGREE), june(2),
         AskState.AGREED, {"CancelSteps"}, {"nudge": C, "stop": C}, closed=True),
     # ---------------------------------------------------------------- letter
-    Row("letter created", "letter", [], AskCreated(), june(1), AskState.ACTIVE,
+    Row("letter created", "letter", [], AskCreated(), june(1), AskState.WAITING_FOR_YOU,
         {"CreateDraft"}, {"request": D, "reminder": P, "final_reminder": P, "call_office": P,
                           "deadline": P}),
     Row("letter agree -> packet", "letter", LETTER_SENT, HumanReply(Intent.AGREE), june(2),
@@ -267,9 +293,12 @@ ROWS = [
         {"decline_thanks": D, "reminder": C, "call_office": C, "deadline": C}),
     Row("letter question keeps reminders", "letter", LETTER_AGREED,
         HumanReply(Intent.QUESTION), june(5), AskState.AGREED, {"Notify"}, {"reminder": P}),
-    Row("letter reminder -14 d", "letter", LETTER_AGREED, StepDue("reminder"), datetime(
+    Row("letter reminder -14 d", "letter", LETTER_PACKET_SENT, StepDue("reminder"), datetime(
         2026, 7, 31, 8, tzinfo=NY), AskState.AGREED, {"CreateDraft"}, {"reminder": D}),
-    Row("letter final reminder -5 d", "letter", LETTER_AGREED, StepDue("final_reminder"),
+    Row("letter reminder waits for the unsent packet", "letter", LETTER_AGREED,
+        StepDue("reminder"), datetime(2026, 7, 31, 8, tzinfo=NY), AskState.AGREED,
+        {"ScheduleStep"}, {"packet": D, "reminder": P}),
+    Row("letter final reminder -5 d", "letter", LETTER_REMINDED, StepDue("final_reminder"),
         aug(10, 8), AskState.AGREED, {"CreateDraft"}, {"final_reminder": D}),
     Row("letter call office -2 d", "letter", LETTER_AGREED, StepDue("call_office"),
         aug(12, 8), AskState.AGREED, {"CreateTask"}, {"call_office": DONE}),
@@ -299,10 +328,10 @@ ROWS = [
     Row("letter hard bounce", "letter", LETTER_SENT, Bounce(True, ("dean@x.edu",)),
         june(1, 12), AskState.NEEDS_ADDRESS, {"Notify"}, {"reminder": P}),
     Row("letter reply sends an approved reminder back for approval", "letter",
-        [*LETTER_AGREED, (StepDue("reminder"), datetime(2026, 7, 31, 8, tzinfo=NY)),
+        [*LETTER_PACKET_SENT, (StepDue("reminder"), datetime(2026, 7, 31, 8, tzinfo=NY)),
          (DraftApproved("reminder"), datetime(2026, 7, 31, 9, tzinfo=NY))],
         HumanReply(Intent.QUESTION), datetime(2026, 7, 31, 10, tzinfo=NY), AskState.AGREED,
-        {"CancelSteps", "CreateDraft", "Notify"}, {"reminder": D}),
+        {"CancelSteps", "ScheduleStep", "Notify"}, {"reminder": P}),
     Row("letter request fails for good: held", "letter",
         [(AskCreated(), june(1)), (DraftApproved("request"), june(1, 11))],
         SendFailed("request", detail="attachment unreadable"), june(1, 12),
@@ -313,22 +342,22 @@ ROWS = [
     Row("meeting created with a time", "meeting", [], AskCreated(), june(1), AskState.ACTIVE,
         {"ScheduleStep"}, {"summary": P, "followup": P}),
     Row("meeting summary due", "meeting", MEETING_CREATED, StepDue("summary"), june(3, 16),
-        AskState.ACTIVE, {"CreateDraft"}, {"summary": D}),
+        AskState.WAITING_FOR_YOU, {"CreateDraft"}, {"summary": D}),
     Row("meeting held earlier than planned", "meeting", MEETING_CREATED,
-        MeetingHeld(june(3, 9)), june(3, 12), AskState.ACTIVE, {"CreateDraft"},
+        MeetingHeld(june(3, 9)), june(3, 12), AskState.WAITING_FOR_YOU, {"CreateDraft"},
         {"summary": D, "followup": P}),
     Row("meeting summary sent", "meeting",
         [*MEETING_CREATED, (StepDue("summary"), june(3, 16))], MessageSent("summary"),
         june(3, 16, 30), AskState.WAITING_REPLY, set(), {"summary": S, "followup": P}),
-    Row("meeting follow-up due", "meeting", MEETING_CREATED, StepDue("followup"), june(10, 14),
-        AskState.ACTIVE, {"CreateDraft"}, {"followup": D}),
+    Row("meeting follow-up due", "meeting", MEETING_SUMMARY_SENT, StepDue("followup"),
+        june(10, 16, 30), AskState.WAITING_REPLY, {"CreateDraft"}, {"followup": D}),
     Row("meeting reply closes", "meeting",
         [*MEETING_CREATED, (StepDue("summary"), june(3, 16)),
          (MessageSent("summary"), june(3, 16, 30))],
         HumanReply(Intent.AGREE), june(4), AskState.CLOSED, {"CancelSteps"},
         {"followup": C}, closed=True),
     # ---------------------------------------------------------------- update
-    Row("update created", "update", [], AskCreated(), june(1), AskState.ACTIVE,
+    Row("update created", "update", [], AskCreated(), june(1), AskState.WAITING_FOR_YOU,
         {"CreateDraft"}, {"update": D}),
     Row("update sent recurs", "update", UPDATE_CREATED, MessageSent("update"), june(1, 11),
         AskState.ACTIVE, {"ScheduleStep"}, {"update": P}),
@@ -336,7 +365,7 @@ ROWS = [
         [*UPDATE_CREATED, (MessageSent("update"), june(1, 11))], HumanReply(Intent.AGREE),
         june(2), AskState.ACTIVE, set(), {"update": P}),
     # ---------------------------------------------------------------- thanks
-    Row("thanks created", "thanks", [], AskCreated(), june(1), AskState.ACTIVE,
+    Row("thanks created", "thanks", [], AskCreated(), june(1), AskState.WAITING_FOR_YOU,
         {"CreateDraft"}, {"thanks": D}),
     Row("thanks sent closes", "thanks", THANKS_CREATED, MessageSent("thanks"), june(1, 11),
         AskState.CLOSED, {"ChangeState"}, {"thanks": S}, closed=True),
@@ -386,13 +415,13 @@ def _actions(history: list[tuple[Event, datetime]], event: Event, now: datetime,
 
 
 def test_cold_stop_suggests_next_candidate_to_start_automatically() -> None:
-    actions = _actions(COLD_SENT, StepDue("stop"), june(22, 8))
+    actions = _actions(COLD_FINAL_SENT, StepDue("stop"), june(23, 10))
     assert SuggestCandidates(1, "no response", auto_start=True) in actions
 
 
 def test_warm_stop_suggests_nobody() -> None:
-    before = replay(new_ask("warm"), WARM_SENT).ask
-    actions = decide(before, StepDue("stop"), june(15, 11)).actions
+    before = replay(new_ask("warm"), WARM_NUDGE_SENT).ask
+    actions = decide(before, StepDue("stop"), june(15, 12)).actions
     assert not [a for a in actions if isinstance(a, SuggestCandidates)]
 
 
@@ -426,7 +455,8 @@ def test_missed_deadline_is_urgent() -> None:
 
 def test_outcome_starts_a_thanks_ask_for_the_writer() -> None:
     actions = _actions(LETTER_AGREED, OutcomeRecorded("matched"), aug(20), "letter")
-    assert StartAsk("thanks", 7, None, "matched") in actions
+    # The outcome is the thank-you's words (issue 11.5: it used to demand --field outcome).
+    assert StartAsk("thanks", 7, None, "matched", fields=(("outcome", "matched"),)) in actions
 
 
 def test_outcome_for_a_mentor_who_declined_thanks_nobody() -> None:
@@ -437,7 +467,8 @@ def test_outcome_for_a_mentor_who_declined_thanks_nobody() -> None:
 
 def test_approve_sends_and_question_cancels_named_nudges() -> None:
     actions = _actions([(AskCreated(), june(1))], DraftApproved("initial"), june(1, 11))
-    assert actions == [SendStep("initial")]
+    assert actions[0] == SendStep("initial")
+    assert [type(a).__name__ for a in actions[1:]] == ["ChangeState"]
     actions = _actions(COLD_SENT, HumanReply(Intent.QUESTION), june(3))
     cancel = next(a for a in actions if isinstance(a, CancelSteps))
     assert set(cancel.names) == {"nudge", "final_nudge", "stop"}

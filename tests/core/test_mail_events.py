@@ -1,8 +1,8 @@
 """What a matched message becomes for the engine (``maild.core.mail_events``), as tables.
 
 Incoming mail is mapped from its reading (the same ``Inspection`` ``maild inspect``
-prints); a message in Sent from whether it carries the Message-ID of one of maild's
-drafts, and in which state that draft is.
+prints); a message in Sent from how it was matched: a draft of maild's sent by hand
+(whatever became of the draft) is that draft's step sent, as if maild had sent it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from maild.core import events as ev
 from maild.core.mail_events import incoming_event, sent_event
-from maild.core.matching import OwnDraft
+from maild.core.matching import Match, OwnDraft, Rule
 from maild.core.model import Intent
 from maild.understand.bounce import BounceInfo
 from maild.understand.inspect import Inspection
@@ -62,21 +62,33 @@ def test_incoming(case: str, seen: Inspection, expected: ev.Event | None) -> Non
     assert incoming_event(seen, MID, AT) == expected, case
 
 
-def own(status: str, step: str | None = "initial") -> OwnDraft:
-    return OwnDraft(draft_id=3, ask_id=1, mentor_id=1, status=status, step=step)
+def own(status: str, step: str | None = "initial") -> Match:
+    draft = OwnDraft(draft_id=3, ask_id=1, mentor_id=1, status=status, step=step)
+    return Match(1, "own draft", 1, rule=Rule.OWN_DRAFT, draft=draft)
 
 
-SENT: list[tuple[str, OwnDraft | None, ev.Event | None]] = [
-    ("the user's own mail", None, ev.MessageSent(None, True, MID, AT)),
-    ("a pending draft sent by hand", own("pending"), ev.MessageSent("initial", True, MID, AT)),
+BY_ADDRESS = Match(1, "recipient is a mentor with one open ask", 1, rule=Rule.ADDRESS)
+BY_THREAD = Match(1, "thread: replies to <i@x>", 1, rule=Rule.THREAD)
+SENT: list[tuple[str, Match, ev.Event | None]] = [
+    ("the user's own new thread", BY_ADDRESS,
+     ev.MessageSent(None, True, MID, AT, new_thread=True)),
+    ("the user's own reply in the thread", BY_THREAD, ev.MessageSent(None, True, MID, AT)),
+    ("a pending draft sent by hand", own("pending"), ev.MessageSent("initial", False, MID, AT)),
     ("an approved draft sent by hand", own("approved", "nudge"),
-     ev.MessageSent("nudge", True, MID, AT)),
+     ev.MessageSent("nudge", False, MID, AT)),
+    ("a rejected draft sent by hand", own("rejected"), ev.MessageSent("initial", False, MID, AT)),
+    ("a cancelled draft sent by hand", own("cancelled", "nudge"),
+     ev.MessageSent("nudge", False, MID, AT)),
+    ("a superseded draft sent by hand", own("superseded", "nudge"),
+     ev.MessageSent("nudge", False, MID, AT)),
+    ("a failed draft sent by hand", own("failed"), ev.MessageSent("initial", False, MID, AT)),
+    ("an uncertain send, proven by the copy", own("uncertain"),
+     ev.MessageSent("initial", False, MID, AT)),
     ("maild's own sent copy", own("sent"), None),
     ("maild's send in flight", own("sending"), None),
-    ("maild's uncertain send", own("uncertain"), None),
 ]
 
 
-@pytest.mark.parametrize(("case", "draft", "expected"), SENT, ids=[r[0] for r in SENT])
-def test_sent(case: str, draft: OwnDraft | None, expected: ev.Event | None) -> None:
-    assert sent_event(MID, AT, draft) == expected, case
+@pytest.mark.parametrize(("case", "found", "expected"), SENT, ids=[r[0] for r in SENT])
+def test_sent(case: str, found: Match, expected: ev.Event | None) -> None:
+    assert sent_event(found, MID, AT) == expected, case

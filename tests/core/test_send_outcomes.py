@@ -105,12 +105,14 @@ def test_a_reply_while_a_reminder_is_in_flight_sends_it_back_for_approval() -> N
     later = due + timedelta(minutes=10)
     replied = decide(flying, HumanReply(Intent.QUESTION, at=later), later).ask
     back = decide(replied, SendRetry("reminder"), later + timedelta(minutes=1))
-    assert step(back.ask, "reminder").status is StepStatus.DRAFTED
-    assert step(back.ask, "reminder").approved_at is None
-    assert {"CancelSteps", "CreateDraft"} <= set(kinds(back.actions))
+    again = step(back.ask, "reminder")
+    assert again.status is StepStatus.PLANNED and again.approved_at is None
+    # Its clock restarts at the mentor's message: no reminder right after they wrote.
+    assert again.due_at >= later + timedelta(days=7)
+    assert {"CancelSteps", "ScheduleStep", "Notify"} <= set(kinds(back.actions))
 
 
-def test_retry_of_a_failed_initial_counts_the_ladder_from_the_retry() -> None:
+def test_retry_of_a_failed_initial_counts_the_ladder_from_the_real_send() -> None:
     failed = replay(new_ask("cold"), [
         (AskCreated(), june(1)), (DraftApproved("initial"), june(1, 10, 1)),
         (SendFailed("initial", detail="535"), june(1, 10, 2)),
@@ -118,11 +120,13 @@ def test_retry_of_a_failed_initial_counts_the_ladder_from_the_retry() -> None:
     assert failed.state is AskState.SEND_FAILED and failed.held_from is AskState.ACTIVE
     retried = decide(failed, SendRetry("initial"), june(10)).ask
     assert retried.state is AskState.ACTIVE and retried.held_from is None
-    assert step(retried, "nudge").due_at.date() == june(15).date()
-    assert step(retried, "stop").due_at.date() == june(30).date()
-    # Nothing is drafted at once although the old day-5 moment has passed.
-    assert not [a for a in decide(retried, StepDue("nudge"), june(10, 11)).actions
-                if isinstance(a, CreateDraft)]
+    # Nothing is drafted although the old day-5 moment has passed: the initial is unsent.
+    waiting = decide(retried, StepDue("nudge"), june(10, 11))
+    assert not [a for a in waiting.actions if isinstance(a, CreateDraft)]
+    sent = decide(waiting.ask, MessageSent("initial", at=june(10, 12)), june(10, 12)).ask
+    assert step(sent, "nudge").due_at == june(15, 12)
+    assert step(sent, "final_nudge").due_at == june(22, 12)
+    assert step(sent, "stop").due_at == june(30, 12)
 
 
 def test_a_reply_dated_in_the_future_counts_as_now() -> None:

@@ -122,3 +122,20 @@ def test_malformed_config_is_one_line_exit_2(tmp_path: Path, content: str) -> No
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("maild: error: ")
     assert "Traceback" not in done.stderr
+
+
+def test_init_asks_for_the_packet_documents(tmp_path: Path) -> None:
+    # Issue 11.3: init never mentioned [attachments]; the packet then had nothing to attach.
+    cv = tmp_path / "Alex_Kim_CV.pdf"
+    cv.write_bytes(b"%PDF")
+    runner = CliRunner()
+    home = tmp_path / "home"
+    result = runner.invoke(cli, [*init_args(home), "--cv", str(cv)])
+    assert result.exit_code == 0, result.output
+    config = (home / "config.toml").read_text()
+    assert f'[attachments]\ncv = "{cv}"' in config
+    missing = runner.invoke(cli, [*init_args(tmp_path / "other"), "--personal-statement",
+                                  str(tmp_path / "nope.pdf")])
+    assert missing.exit_code == 2
+    assert f"--personal-statement: {tmp_path / 'nope.pdf'} is not a file" in missing.output
+    assert not (tmp_path / "other" / "config.toml").exists()

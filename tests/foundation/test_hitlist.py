@@ -76,7 +76,7 @@ def test_cli_import_list_show_edit_remove(tmp_path: Path) -> None:
     csv_file = tmp_path / "hit.csv"
     csv_file.write_text(SPREADSHEET, encoding="utf-8")
     code, out = run(tmp_path, "mentor", "import", str(csv_file))
-    assert code == 0 and "Imported 2" in out
+    assert code == 0 and "2 new, 0 updated, 0 unchanged" in out
     code, out = run(tmp_path, "mentor", "list", "--json")
     listed = json.loads(out)
     assert [m["name"] for m in listed] == ["Dana Rivera", "Sam Okafor"]
@@ -89,11 +89,17 @@ def test_cli_import_list_show_edit_remove(tmp_path: Path) -> None:
     code, out = run(tmp_path, "mentor", "list", "--json")
     assert next(m["name"] for m in json.loads(out)) == "Sam Okafor"
 
-    # Importing the same people again is refused as a whole.
+    # Importing the same people again updates them (issue 11.7: it used to be refused):
+    # the spreadsheet's rank wins over the edit; its missing time zone column does not
+    # wipe the one set by hand.
     code, out = run(tmp_path, "mentor", "import", str(csv_file))
-    assert code == 2 and "already belongs to mentor" in out
+    assert code == 0, out
+    assert "0 new, 1 updated, 1 unchanged" in out and "Sam Okafor: rank" in out
     code, out = run(tmp_path, "mentor", "list", "--json")
-    assert len(json.loads(out)) == 2
+    listed = json.loads(out)
+    assert len(listed) == 2
+    okafor = next(m for m in listed if m["name"] == "Sam Okafor")
+    assert okafor["rank"] == 2 and okafor["timezone"] == "America/Denver"
 
     code, out = run(tmp_path, "mentor", "remove", "Sam")
     assert code == 0

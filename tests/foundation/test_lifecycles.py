@@ -32,26 +32,32 @@ DRAFT_MOVES: dict[DraftStatus, set[DraftStatus]] = {
     D.APPROVED: {D.SENDING, D.SENT, D.FAILED, D.REJECTED, D.CANCELLED, D.SUPERSEDED},
     D.SENDING: {D.SENT, D.UNCERTAIN, D.FAILED, D.APPROVED},
     D.UNCERTAIN: {D.SENT, D.APPROVED},
-    D.FAILED: {D.APPROVED},
-    D.SENT: set(), D.REJECTED: set(), D.CANCELLED: set(), D.SUPERSEDED: set(),
+    D.FAILED: {D.APPROVED, D.SENT},
+    # Sent from the user's own mail app all the same (found in Sent).
+    D.REJECTED: {D.SENT}, D.CANCELLED: {D.SENT}, D.SUPERSEDED: {D.SENT},
+    D.SENT: set(),
 }
-STEP_BIRTHS = {S.PLANNED, S.DRAFTED, S.DONE}
+# A step called off whose draft the user sent by hand after all comes back, sent.
+STEP_BIRTHS = {S.PLANNED, S.DRAFTED, S.DONE, S.SENT}
 STEP_MOVES: dict[StepStatus, set[StepStatus]] = {
-    S.PLANNED: {S.DRAFTED, S.DONE, S.CANCELLED, S.SUPERSEDED},
+    S.PLANNED: {S.DRAFTED, S.DONE, S.CANCELLED, S.SUPERSEDED, S.SENT},
     S.DRAFTED: {S.APPROVED, S.CANCELLED, S.SUPERSEDED, S.SENT},
     S.APPROVED: {S.SENDING, S.SENT, S.FAILED, S.UNCERTAIN, S.DRAFTED, S.PLANNED, S.CANCELLED,
                  S.SUPERSEDED},
     S.SENDING: {S.SENT, S.UNCERTAIN, S.FAILED, S.APPROVED, S.PLANNED, S.CANCELLED},
     S.UNCERTAIN: {S.SENT, S.APPROVED, S.PLANNED, S.CANCELLED},
-    S.FAILED: {S.APPROVED, S.PLANNED, S.CANCELLED, S.SUPERSEDED},
+    S.FAILED: {S.APPROVED, S.PLANNED, S.CANCELLED, S.SUPERSEDED, S.SENT},
     S.SENT: set(), S.CANCELLED: set(), S.SUPERSEDED: set(), S.DONE: set(),
 }
 _ANSWER = {A.AGREED, A.HESITANT, A.DECLINED, A.QUESTION, A.MEETING, A.REPLIED, A.SUBMITTED,
            A.CLOSED, A.CANCELLED, A.NEEDS_ADDRESS}
 _RUN = _ANSWER | {A.PAUSED, A.SEND_FAILED, A.NO_RESPONSE, A.MISSED_DEADLINE}
-_HELD = _ANSWER | {A.ACTIVE, A.WAITING_REPLY, A.MISSED_DEADLINE}
+_HELD = _ANSWER | {A.ACTIVE, A.WAITING_FOR_YOU, A.WAITING_REPLY, A.MISSED_DEADLINE}
 ASK_MOVES: dict[AskState, set[AskState]] = {
-    A.ACTIVE: _RUN | {A.WAITING_REPLY},
+    A.ACTIVE: _RUN | {A.WAITING_FOR_YOU, A.WAITING_REPLY},
+    # The first mail waits for the user: approved (active), sent, or anything running,
+    # except "no response": nothing went out (issue 11.1).
+    A.WAITING_FOR_YOU: (_RUN - {A.NO_RESPONSE}) | {A.ACTIVE, A.WAITING_REPLY},
     A.WAITING_REPLY: _RUN,
     A.REPLIED: _RUN | {A.WAITING_REPLY, A.ACTIVE},
     A.QUESTION: _RUN | {A.WAITING_REPLY, A.ACTIVE},
@@ -59,7 +65,11 @@ ASK_MOVES: dict[AskState, set[AskState]] = {
     A.AGREED: _RUN, A.HESITANT: _RUN, A.SUBMITTED: _RUN,
     A.MISSED_DEADLINE: _RUN | {A.WAITING_REPLY},
     A.PAUSED: _HELD, A.SEND_FAILED: _HELD, A.NEEDS_ADDRESS: _HELD | {A.NO_RESPONSE},
-    A.DECLINED: _ANSWER, A.NO_RESPONSE: _ANSWER, A.CLOSED: _ANSWER, A.CANCELLED: _ANSWER,
+    # Reopened by a late answer (or a first email sent by hand after all), a letter
+    # ask's passed deadline is checked at once.
+    A.DECLINED: _ANSWER | {A.MISSED_DEADLINE}, A.NO_RESPONSE: _ANSWER | {A.MISSED_DEADLINE},
+    A.CLOSED: _ANSWER | {A.MISSED_DEADLINE},
+    A.CANCELLED: _ANSWER | {A.MISSED_DEADLINE, A.WAITING_REPLY, A.ACTIVE},
 }
 
 
@@ -172,8 +182,8 @@ def test_ask_transitions(store: Store, old: AskState, new: AskState) -> None:
 def test_ask_births(store: Store, state: AskState) -> None:
     with store.transaction() as tx:
         new = Ask(mentor_id=1, playbook="cold", state=state, created_at=NOW)
-        if state is A.ACTIVE:
-            assert tx.asks.save(new, NOW).state is A.ACTIVE
+        if state in (A.ACTIVE, A.WAITING_FOR_YOU):
+            assert tx.asks.save(new, NOW).state is state
         else:
             with pytest.raises(TransitionRefused, match="as a new row"):
                 tx.asks.save(new, NOW)

@@ -142,7 +142,7 @@ def test_tracker_operations_read_only_through_indexes(home: Home) -> None:
 
 
 def test_matching_a_message_reads_only_through_indexes(home: Home) -> None:
-    index = StoreIndex(home.store, frozenset({"alex@school.example.edu"}))
+    index = StoreIndex(home.store, frozenset({"alex@school.example.edu"}), lambda: NOW)
 
     def matching() -> None:
         index.thread_owner(["<a@x>", "<b@x>"])

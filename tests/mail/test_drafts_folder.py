@@ -1,7 +1,7 @@
 """Drafts mirrored to the account's Drafts folder (for reading on a phone): only complete
 drafts, replaced when they change, removed (only maild's own copies) when they are done;
 and a draft the user sends from their own client instead: recognised in Sent,
-superseded, and never sent by maild.
+credited as sent, and never sent by maild.
 """
 
 from __future__ import annotations
@@ -151,10 +151,10 @@ def test_draft_sent_by_the_user_from_drafts_is_not_resent(world: World) -> None:
     world.approve(draft_id)
     assert send(world, draft_id) == "cancelled"
     assert world.smtp.messages == []
-    # It did go out, from the user's client: the draft is sent, and the engine counts the
-    # step as superseded by the user's own message.
+    # It did go out, from the user's client: the draft is sent, and its step too, exactly
+    # as if maild had sent it.
     assert draft_status(world, draft_id) == "sent"
-    assert step_status(world, draft_id) == "superseded"
+    assert step_status(world, draft_id) == "sent"
 
 
 def test_users_own_reply_in_the_thread_supersedes_an_approved_nudge(world: World) -> None:

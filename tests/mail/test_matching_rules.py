@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from maild.core.entries import MentorInput
-from maild.core.matching import Match, Rule, match, match_bounce, match_notice
+from maild.core.matching import Match, OwnDraft, Rule, match, match_bounce, match_notice
 from maild.core.model import Ask, AskState
 from maild.store import Store
 from maild.store import messages as messages_repo
@@ -41,9 +41,10 @@ class Facts:
     store: Store
     asks: dict[str, int]
     mentors: dict[str, int]
+    drafts: dict[str, int]
 
     def index(self) -> StoreIndex:
-        return StoreIndex(self.store, frozenset({ME}))
+        return StoreIndex(self.store, frozenset({ME}), lambda: NOW)
 
 
 def _ask(store: Store, mentor_id: int, playbook: str, created: datetime, *,
@@ -59,13 +60,33 @@ def _ask(store: Store, mentor_id: int, playbook: str, created: datetime, *,
     return ask_id
 
 
-def _draft(store: Store, ask_id: int, message_id: str, status: str) -> None:
+# maild's drafts: name (its Message-ID is <name@school>) -> (ask, status, to, subject, reply?)
+DRAFTS = {
+    "initial": ("rivera_cold", "sent", RIVERA, "Question about your paper", False),
+    "nudge": ("rivera_cold", "uncertain", RIVERA, "Re: Question about your paper", True),
+    "in-flight": ("okafor_cold", "sending", OKAFOR, "Research in cardiology", False),
+    "pending": ("okafor_cold", "pending", OKAFOR, "Research opportunity in cardiology", False),
+    "rejected": ("okafor_letter", "rejected", OKAFOR, "Letter of recommendation request",
+                 False),
+    # Rejected first emails of asks that are over: yesterday's, and one from two months ago.
+    "recent": ("park_letter_closed", "rejected", PARK, "Letter request", False),
+    "old": ("park_closed", "rejected", PARK, "A question about your work", False),
+}
+# When each draft was made (and last changed), if not NOW.
+MADE = {"recent": NOW - timedelta(days=1), "old": NOW - timedelta(days=60)}
+
+
+def _draft(store: Store, ask_id: int, name: str, status: str, to: str, subject: str,
+           reply: bool) -> int:
+    made = MADE.get(name, NOW)
     spec = DraftSpec(ask_id=ask_id, step_id=None, account="school", from_addr=ME,
-                     from_name="Student", to_addrs=((RIVERA, "Dana Rivera"),),
-                     subject="Question", body="Hello", message_id=message_id)
+                     from_name="Student", to_addrs=((to.upper(), "Dr. Someone"),),
+                     subject=subject, body="Hello", message_id=f"<{name}@school>",
+                     in_reply_to="<initial@school>" if reply else None)
     with store.transaction() as tx:
-        draft_id = tx.drafts.insert(spec, NOW)
+        draft_id = tx.drafts.insert(spec, made)
         raw(store).execute("UPDATE drafts SET status = ? WHERE id = ?", (status, draft_id))
+    return draft_id
 
 
 def _message(store: Store, ask_id: int | None, message_id: str, *,
@@ -95,27 +116,30 @@ def facts(tmp_path: Path) -> Iterator[Facts]:
         "park_closed": _ask(store, park, "cold", early, closed=True),
         "park_letter_closed": _ask(store, park, "letter", early, closed=True),
     }
-    _draft(store, asks["rivera_cold"], "<initial@school>", "sent")
-    _draft(store, asks["rivera_cold"], "<nudge@school>", "uncertain")
-    _draft(store, asks["okafor_cold"], "<in-flight@school>", "sending")
-    _draft(store, asks["okafor_cold"], "<pending@school>", "pending")
-    _draft(store, asks["okafor_letter"], "<rejected@school>", "rejected")
+    drafts = {name: _draft(store, asks[ask], name, status, to, subject, reply)
+              for name, (ask, status, to, subject, reply) in DRAFTS.items()}
     _message(store, asks["okafor_letter"], "<okafor-reply@med>", gm_thrid=GMAIL_THREAD)
     _message(store, None, "<unmatched@med>", uid=2)
-    yield Facts(store, asks, {"rivera": rivera, "okafor": okafor, "park": park})
+    yield Facts(store, asks, {"rivera": rivera, "okafor": okafor, "park": park}, drafts)
     store.close()
 
 
 def headers(*, sender: str = "someone@else.example", to: tuple[str, ...] = (ME,),
             in_reply_to: tuple[str, ...] = (), references: tuple[str, ...] = (),
-            gm_thrid: int | None = None) -> Headers:
-    return Headers(message_id="<new@anywhere>", in_reply_to=in_reply_to,
-                   references=references, from_addr=sender, to_addrs=to, subject="Re: x",
+            gm_thrid: int | None = None, message_id: str = "<new@anywhere>",
+            subject: str = "Re: x") -> Headers:
+    return Headers(message_id=message_id, in_reply_to=in_reply_to,
+                   references=references, from_addr=sender, to_addrs=to, subject=subject,
                    date=NOW, content_type="text/plain", gm_thrid=gm_thrid)
 
 
+def sent(**kw: object) -> Headers:
+    """A message in the user's Sent folder."""
+    return headers(sender=ME, **kw)  # type: ignore[arg-type]
+
+
 # (case, headers, sent folder?, expected: (ask or mentor name, reason, needs_review, rule))
-Expected = tuple[str, str, bool, Rule] | None
+Expected = tuple[str, str, bool, Rule] | tuple[str, str, bool, Rule, str] | None
 TABLE: list[tuple[str, Headers, bool, Expected]] = [
     ("in-reply-to a sent draft", headers(in_reply_to=("<initial@school>",)), False,
      ("rivera_cold", "thread: replies to <initial@school>", False, Rule.THREAD)),
@@ -154,17 +178,72 @@ TABLE: list[tuple[str, Headers, bool, Expected]] = [
      headers(sender=ME, to=(OKAFOR,), in_reply_to=("<initial@school>",)), True,
      ("rivera_cold", "thread: replies to <initial@school>", False, Rule.THREAD)),
     ("sent: to nobody known", headers(sender=ME, to=("friend@x.example",)), True, None),
+    # -- rule 0: maild's own draft, sent from the user's mail app --------------------------
+    ("sent: a pending draft's Message-ID beats the newest ask",
+     sent(to=(OKAFOR,), message_id="<pending@school>"), True,
+     ("okafor_cold", "Message-ID of draft {pending} (pending): sent from your own mail app",
+      False, Rule.OWN_DRAFT, "pending")),
+    ("sent: a rejected draft's Message-ID", sent(to=(OKAFOR,), message_id="<rejected@school>"),
+     True, ("okafor_letter", "Message-ID of draft {rejected} (rejected): sent from your own "
+            "mail app", False, Rule.OWN_DRAFT, "rejected")),
+    ("sent: maild's own copy is its draft too", sent(to=(RIVERA,), message_id="<initial@school>"),
+     True, ("rivera_cold", "Message-ID of draft {initial} (sent): sent from your own mail app",
+            False, Rule.OWN_DRAFT, "initial")),
+    ("sent: own draft beats its thread headers",
+     sent(to=(RIVERA,), message_id="<nudge@school>", in_reply_to=("<okafor-reply@med>",)), True,
+     ("rivera_cold", "Message-ID of draft {nudge} (uncertain): sent from your own mail app",
+      False, Rule.OWN_DRAFT, "nudge")),
+    ("sent: a recalled draft re-saved with a new Message-ID",
+     sent(to=(OKAFOR,), subject="Research  opportunity in cardiology"), True,
+     ("okafor_cold", "subject and recipient of draft {pending} (pending), re-saved with a new "
+      "Message-ID", False, Rule.DRAFT_COPY, "pending")),
+    ("sent: a rejected draft re-saved with a new Message-ID",
+     sent(to=("x@y.example", OKAFOR), subject="Letter of recommendation request"), True,
+     ("okafor_letter", "subject and recipient of draft {rejected} (rejected), re-saved with a "
+      "new Message-ID", False, Rule.DRAFT_COPY, "rejected")),
+    ("sent: same subject to someone else is no copy",
+     sent(to=(RIVERA,), subject="Research opportunity in cardiology"), True,
+     ("rivera_cold", f"recipient {RIVERA} is a mentor with one open ask", False, Rule.ADDRESS)),
+    ("sent: a draft maild sent is no copy to credit",
+     sent(to=(OKAFOR,), subject="Research in cardiology"), True,
+     ("okafor_letter", f"recipient {OKAFOR} is a mentor with 2 open asks; took the most recent",
+      True, Rule.ADDRESS)),
+    ("sent: an in-thread draft's subject is no copy",
+     sent(to=(RIVERA,), subject="Re: Question about your paper"), True,
+     ("rivera_cold", f"recipient {RIVERA} is a mentor with one open ask", False, Rule.ADDRESS)),
+    ("sent: a recent rejected first email of an ask that is over",
+     sent(to=(PARK,), subject="Letter request"), True,
+     ("park_letter_closed", "subject and recipient of draft {recent} (rejected), re-saved with "
+      "a new Message-ID", False, Rule.DRAFT_COPY, "recent")),
+    ("sent: an old draft of an ask that is over is no copy",
+     sent(to=(PARK,), subject="A question about your work"), True,
+     ("park", f"recipient {PARK} is a known mentor without an open ask", False, Rule.ADDRESS)),
+    ("sent: a reply in a known thread is the thread's",
+     sent(to=(OKAFOR,), subject="Research opportunity in cardiology",
+          in_reply_to=("<initial@school>",)), True,
+     ("rivera_cold", "thread: replies to <initial@school>", False, Rule.THREAD)),
+    ("inbox: a draft's Message-ID means nothing there",
+     headers(sender=OKAFOR, message_id="<pending@school>"), False,
+     ("okafor_letter", f"sender {OKAFOR} is a mentor with 2 open asks; took the most recent",
+      True, Rule.ADDRESS)),
 ]
 
 
 def _expect(facts: Facts, expected: Expected) -> Match | None:
-    """The Match a row names: an ask by name ("<mentor>_<what>"), or a mentor alone."""
+    """The Match a row names: an ask by name ("<mentor>_<what>"), or a mentor alone;
+    for rule 0, maild's draft by name."""
     if expected is None:
         return None
-    name, reason, review, rule = expected
+    name, reason, review, rule, *draft_name = expected
     mentor = name.split("_")[0]
     ask_id = facts.asks.get(name)
-    return Match(ask_id, reason, facts.mentors[mentor], review, rule)
+    draft = None
+    if draft_name:
+        _ask, status, *_rest = DRAFTS[draft_name[0]]
+        draft = OwnDraft(facts.drafts[draft_name[0]], ask_id or 0, facts.mentors[mentor],
+                         status)
+    return Match(ask_id, reason.format(**facts.drafts), facts.mentors[mentor], review, rule,
+                 draft)
 
 
 @pytest.mark.parametrize(("case", "message", "sent", "expected"), TABLE,
@@ -176,7 +255,8 @@ def test_header_rules(facts: Facts, case: str, message: Headers, sent: bool,
 
 def test_every_header_rule_has_a_row() -> None:
     seen = {row[3][3] for row in TABLE if row[3] is not None}
-    assert seen == {Rule.THREAD, Rule.GMAIL_THREAD, Rule.ADDRESS}
+    assert seen == {Rule.OWN_DRAFT, Rule.DRAFT_COPY, Rule.THREAD, Rule.GMAIL_THREAD,
+                    Rule.ADDRESS}
 
 
 def test_a_hostile_references_header_is_bounded(facts: Facts) -> None:

@@ -302,7 +302,8 @@ def test_login_waits_no_longer_than_asked(maild: Maild, imap_user: str,
 def test_interactive_init_offers_to_sign_in_right_away(
         maild: Maild, imap_user: str, dovecot_oauth: DovecotServer,
         smtp_oauth: SmtpSandbox, provider: OAuthSandbox) -> None:
-    # Every answer given as a flag but the last question: "Sign in now?" (Enter = yes).
+    # Every answer given as a flag but the packet's documents (Enter skips each) and the
+    # last question: "Sign in now?" (Enter = yes).
     done = maild("init", "--name", "Alex Kim", "--email", "alex@school.example.edu",
                  "--role", "student", "--institution", "School", "--timezone", TZ,
                  "--provider", "outlook", "--account-name", "school", "--username", imap_user,
@@ -310,8 +311,9 @@ def test_interactive_init_offers_to_sign_in_right_away(
                  "--imap-security", "none", "--smtp-host", "127.0.0.1", "--smtp-port",
                  str(smtp_oauth.port), "--smtp-security", "starttls",
                  "--oauth-server", provider.base_url,
-                 env=browser_env(imap_user, provider.password), stdin="\n")
+                 env=browser_env(imap_user, provider.password), stdin="\n\n\n")
     assert done.returncode == 0, done.stderr
+    assert "Your CV, to attach to letter packets" in done.stdout
     assert "Using Outlook / Microsoft 365 settings; sign-in with Microsoft 365 (OAuth2)." \
         in done.stdout
     assert "Sign in to Microsoft 365 now (your browser opens)? [Y/n]" in done.stdout

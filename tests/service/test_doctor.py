@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,8 @@ def lines_by_name(stdout: str) -> dict[str, tuple[str, str]]:
 
 ACCOUNT_CHECKS = ("password", "IMAP connection", "IMAP login", "IMAP capabilities",
                   "Sent and Drafts", "SMTP connection", "SMTP login")
-MACHINE_CHECKS = ("config", "keyring", "clock", "time zone", "database", "service", "daemon")
+MACHINE_CHECKS = ("config", "keyring", "attachments", "clock", "time zone", "database",
+                  "service", "daemon")
 
 
 def test_everything_ok_against_the_sandbox(home: Path, dovecot: DovecotServer,
@@ -181,7 +183,7 @@ def test_wrong_password_names_the_failing_checks_and_the_fix(
     assert found["school: IMAP connection"][0] == "ok"
     assert found["school: SMTP connection"][0] == "ok"
     assert found["school: IMAP capabilities"] == ("skipped", "needs an IMAP login")
-    assert done.stdout.splitlines()[-1] == "2 problems in 14 checks"
+    assert done.stdout.splitlines()[-1] == "2 problems in 15 checks"
 
     report = json.loads(run_doctor(home, "--json", password=WRONG).stdout)
     assert report["ok"] is False and report["problems"] == 2
@@ -435,3 +437,19 @@ def test_a_secret_echoed_by_a_server_is_redacted() -> None:
     check = doctor.failed("x: IMAP login", "server said: bad password hunter22", "retry")
     assert doctor.redact(check, "hunter22").detail == "server said: bad password [redacted]"
     assert doctor.redact(check, None) is check
+
+
+def test_attachments_are_checked_for_the_letter_packet(tmp_path: Path) -> None:
+    # Issue 11.3: doctor never mentioned [attachments].
+    assert "none configured" in doctor.check_attachments(_config()).detail
+    cv = tmp_path / "cv.pdf"
+    cv.write_bytes(b"%PDF")
+    config = _config()
+    ok = doctor.check_attachments(replace(config, attachments={"cv": str(cv)}))
+    assert ok.status == doctor.Status.OK and ok.detail == "1 readable: cv (cv.pdf)"
+    gone = doctor.check_attachments(replace(config, attachments={
+        "cv": str(cv), "personal_statement": str(tmp_path / "statement.pdf")}))
+    assert gone.status == doctor.Status.PROBLEM
+    assert gone.detail == (f"personal_statement = {tmp_path / 'statement.pdf'}: "
+                           "No such file or directory")
+    assert "[attachments]" in gone.fix

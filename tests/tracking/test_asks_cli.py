@@ -53,11 +53,21 @@ def test_letter_runway_warns_and_refuses(run: Run, rivera: int) -> None:
 
 def test_never_twice_across_accounts_and_addresses(run: Run, rivera: int) -> None:
     run("ask", "cold", "drivera@med.example.edu")
+    # Nothing went out yet: the open ask is named, not a contact that never happened.
     again = run("ask", "cold", "dana.rivera@example.org", "--account", "personal", ok=False)
     assert again.exit_code == 2
-    assert "already contacted in ask 1" in again.output and "school" in again.output
+    assert "ask 1 to this person is still open (waiting_for_you)" in again.output
     forced = run("ask", "cold", "Rivera", "--account", "personal", "--again")
     assert "Created cold ask 2" in forced.output
+
+
+def test_an_ask_that_never_sent_anything_is_not_contact(run: Run, rivera: int) -> None:
+    # Issue 11.1: a first draft left unapproved, then the ask given up on: the mentor
+    # never received anything, so a new cold ask is not "already contacted".
+    run("ask", "cold", "Rivera")
+    run("ask", "mark", "1", "cancel")
+    later = run("ask", "cold", "Rivera", now="2026-12-15T10:00:00-05:00")
+    assert "Created cold ask 2" in later.output
 
 
 def test_approve_needs_the_users_fields(run: Run, rivera: int) -> None:
@@ -92,7 +102,7 @@ def test_mark_and_timeline_and_status(run: Run, rivera: int) -> None:
         "--connection-point", "trauma registry", "--specialty", "surgery")
     run("ask", "cold", "Rivera")
     status = as_json(run("status", "--json"))
-    assert status["asks_by_state"] == {"active": 1}
+    assert status["asks_by_state"] == {"waiting_for_you": 1}
     assert status["drafts_waiting"] == 1
     assert status["next_steps"][0]["step"] == "initial"
     marked = run("ask", "mark", "1", "declined")

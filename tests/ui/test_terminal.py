@@ -69,7 +69,10 @@ def test_status_json_keeps_its_shape_and_adds_today(season_world: World) -> None
     [eras] = data["applications"]
     assert {"id", "name", "deadline", "letters_required", "asked", "committed",
             "submitted"} <= set(eras)
-    assert (eras["asked"], eras["committed"], eras["submitted"]) == (3, 3, 1)
+    # A hesitant yes is not a committed letter (issue 11.6): counted apart, as the text
+    # above says ("2 committed, 1 hesitant").
+    assert (eras["asked"], eras["committed"], eras["hesitant"], eras["submitted"]) == \
+        (3, 2, 1, 1)
     assert data["daemon"] == {"running": False, "pid": None}
     assert data["overdue"] == 1 and data["attention"][0]["urgency"] == "overdue"
     [review] = [r for r in data["review"] if r["mentor"] == "Dana Rivera"]
