@@ -11,8 +11,9 @@ as the store grows builds the large store more slowly.
 
 Then, on each store, the same work is timed: ``--cycles`` new mentors, each through
 one ask's life in six tracker operations (create a cold ask, wake its first step and
-render the draft, approve it, claim it, record it sent, apply the mentor's reply; one
-reply in three is a "no", which looks for the next candidate). The two stores take
+render the draft, approve it, claim it, record it sent, apply the mentor's reply: a
+yes, a question, a "no" (which looks for the next candidate to start) or a hesitant
+yes (which suggests backups from the hit list), in turn). The two stores take
 turns, three rounds each, so that a machine whose load drifts weighs on both alike.
 Printed: operations per second on each store (median of the rounds) and the
 large/small ratio; the target of issue 14 is at least 0.7.
@@ -45,7 +46,7 @@ from maild.store import Store
 from maild.store.mentors import add_mentors
 
 OPS_PER_CYCLE = 6
-REPLIES = (Intent.AGREE, Intent.QUESTION, Intent.DECLINE)
+REPLIES = (Intent.AGREE, Intent.QUESTION, Intent.DECLINE, Intent.HESITANT)
 
 
 def cycles(home: Path, count: int, run: int) -> float:

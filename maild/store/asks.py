@@ -99,6 +99,10 @@ class Asks(Repo):
             "SELECT * FROM steps WHERE ask_id = ? ORDER BY due_at, id", (ask_id,))]
         return _ask(row, steps)
 
+    def all(self) -> list[Ask]:
+        """Every ask with its steps (for small stores and tests; listings use ``each``)."""
+        return list(self.each())
+
     def each(self, *, open_only: bool = False) -> Iterator[Ask]:
         """Every ask (or every open one) with its steps, in id order, a chunk of asks at
         a time (for listings of any length)."""
@@ -188,11 +192,16 @@ class Asks(Repo):
         to this mentor or to any of these addresses."""
         if mentor_id is None:
             return self._prior("", ())
-        # The same person: this mentor record, or any record sharing an address.
-        wanted = [a.strip().lower() for a in addresses if a.strip()]
+        return self.prior_of([mentor_id], addresses)
+
+    def prior_of(self, mentor_ids: Sequence[int], addresses: Sequence[str]) -> list[PriorAsk]:
+        """Earlier asks to these people: these mentor records, or any record sharing one
+        of these addresses (what the never-twice and candidate rules look at)."""
+        wanted = sorted({a.strip().lower() for a in addresses if a.strip()})
         return self._prior(
-            "WHERE a.mentor_id = ? OR a.mentor_id IN (SELECT mentor_id FROM "
-            f"mentor_addresses WHERE address IN ({marks(wanted)})) ", (mentor_id, *wanted))
+            f"WHERE a.mentor_id IN ({marks(mentor_ids)}) OR a.mentor_id IN (SELECT mentor_id "
+            f"FROM mentor_addresses WHERE address IN ({marks(wanted)})) ",
+            (*mentor_ids, *wanted))
 
     def _prior(self, where: str, params: tuple[object, ...]) -> list[PriorAsk]:
         rows = self._db.execute(
