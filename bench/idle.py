@@ -165,6 +165,8 @@ def main() -> None:
     parser.add_argument("--held", type=int, default=50)
     parser.add_argument("--outage", type=float, default=60.0, help="seconds Dovecot is down")
     parser.add_argument("--show-log", action="store_true", help="print the daemon's log")
+    parser.add_argument("--no-ui", action="store_true",
+                        help="[ui] serve = false: the daemon without its page server")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the build's notices are not the output
     with tempfile.TemporaryDirectory(prefix="maild-bench-idle-") as tmp, \
@@ -172,7 +174,7 @@ def main() -> None:
         user = "idlebench"
         with SmtpSandbox(username=user, password=dovecot.password) as smtp:
             home = Path(tmp) / "home"
-            write_home(home, dovecot, smtp, user)
+            write_home(home, dovecot, smtp, user, ui_serve=not args.no_ui)
             started = time.perf_counter()
             print(f"store: {build(home, args.asks, args.held)}; built in "
                   f"{time.perf_counter() - started:.0f} s", flush=True)
@@ -216,9 +218,11 @@ def main() -> None:
                 print(text, end="")
     floor = baseline_rss()
     share = 100 * cpu / wall
-    print(f"idle {wall / 60:.1f} min: CPU {cpu:.2f} s = {share:.3f} % of a core; "
-          f"RSS max {max(rss):.1f} MiB (baseline, the daemon's imports alone: {floor:.1f} "
-          f"MiB; {max(rss) / floor:.2f}x); rows written {changed}; log lines {lines}")
+    page = "off" if args.no_ui else "on"
+    print(f"idle {wall / 60:.1f} min (page server {page}): CPU {cpu:.2f} s = "
+          f"{share:.3f} % of a core; RSS max {max(rss):.1f} MiB (baseline, the daemon's "
+          f"imports alone: {floor:.1f} MiB; {max(rss) / floor:.2f}x); rows written {changed}; "
+          f"log lines {lines}")
     if outage is not None:
         down_at, down_cpu, up_at, up_cpu = outage
         print(f"server away {up_at - down_at:.0f} s: CPU {up_cpu - down_cpu:.2f} s = "

@@ -37,9 +37,11 @@ def build_status(store: Store, now: datetime, rules: Rules,
     warn_days = letter.param("warn_weeks") * 7
     today = now.date()
     # Only asks that can carry a risk are built (their steps never are): in a store of
-    # thousands of open asks, building each one was most of the dashboard's time.
+    # thousands of open asks, building each one was most of the dashboard's time. A new
+    # rule below must be covered by this choice (tests/tracking/test_status_risks.py).
     asks = read.asks.open_at_risk(
         letters_due_before=today + timedelta(days=max(14, warn_days) + 1),
+        letters_in=(AskState.HESITANT,),
         unanswered_at_least=rules.playbook("ghost").param("followups"))
     for ask in asks:
         mentor = names.get(ask.mentor_id, "?")

@@ -42,7 +42,7 @@ from maild.core.actions import (
     SuggestCandidates,
     SupersedeSteps,
 )
-from maild.core.candidates import free_slots, next_candidates
+from maild.core.candidates import SLOT_STATES, next_candidates
 from maild.core.contacts import ensure_not_contacted
 from maild.core.engine import decide
 from maild.core.events import EventKind, kind_of
@@ -356,20 +356,7 @@ class Tracker:
         raise TypeError(f"unknown action {action!r}")
 
     def _suggest(self, tx: Tx, ask: Ask, action: SuggestCandidates, now: datetime) -> None:
-        tz = self.config.identity.timezone
-        chosen: tuple[Mentor, ...] = ()
-        # Suggestions the user starts by hand (backups, a second mentor) are not limited
-        # by the free cold-outreach slots; only automatic starts are. With every slot
-        # taken, an automatic start has no candidate whatever the hit list says: known
-        # from the open asks alone, without reading the whole history.
-        if not action.auto_start or free_slots(tx.asks.open_prior("cold"), self.rules) > 0:
-            mentors = [core_mentor(r, tz) for r in tx.mentors.all()]
-            if ask.application_id is not None:
-                # A backup writer is someone not yet asked for this application.
-                asked = tx.asks.mentors_asked(ask.application_id)
-                mentors = [m for m in mentors if m.id not in asked]
-            chosen = tuple(next_candidates(mentors, tx.asks.prior(), now, self.rules,
-                                           limit=action.count, slots_only=action.auto_start))
+        chosen = self._candidates(tx, ask, action, now)
         if not chosen:
             self._tell(Level.INFO, f"{action.reason}; the hit list has no fresh candidate "
                        "(add more with `maild mentor add`)", ask)
@@ -389,6 +376,39 @@ class Tracker:
             self._tell(Level.INFO, f"started cold ask {created.ask.id} to "
                        f"{wording.split_name(mentor.name).full} ({action.reason}); its first "
                        "draft waits for your approval")
+
+    def _candidates(self, tx: Tx, ask: Ask, action: SuggestCandidates, now: datetime
+                    ) -> tuple[Mentor, ...]:
+        """``next_candidates`` over the hit list, reading only what it needs.
+
+        Suggestions the user starts by hand (backups, a second mentor) are not limited
+        by the free cold-outreach slots; automatic starts are, and with every slot taken
+        (free_slots' rule) there is none: known from the first few open asks. Whether a
+        mentor may be asked depends only on the earlier asks to that person, so the
+        ranked hit list is read a batch at a time with those asks, and reading stops
+        once enough candidates are found: a suggestion does not read every ask ever made.
+        """
+        wanted = action.count
+        if action.auto_start:
+            parallel = self.rules.playbook("cold").param("parallel")
+            wanted = min(wanted, parallel - tx.asks.count_open(
+                "cold", in_states=SLOT_STATES, up_to=parallel))
+        if wanted <= 0:
+            return ()
+        tz = self.config.identity.timezone
+        # A backup writer is someone not yet asked for this application.
+        asked = tx.asks.mentors_asked(ask.application_id) \
+            if ask.application_id is not None else set()
+        chosen: list[Mentor] = []
+        for records in tx.mentors.ranked(_CANDIDATE_BATCH):
+            batch = [core_mentor(r, tz) for r in records if r.id not in asked]
+            prior = tx.asks.prior_of([m.id for m in batch],
+                                     [a for m in batch for a in m.addresses])
+            chosen += next_candidates(batch, prior, now, self.rules,
+                                      limit=wanted - len(chosen), slots_only=False)
+            if len(chosen) >= wanted:
+                break
+        return tuple(chosen)
 
     def _unmade(self, tx: Tx, ask: Ask, step: Step, exc: MaildError) -> DraftSpec:
         """A placeholder draft naming why the real one could not be made."""
@@ -428,6 +448,10 @@ class Tracker:
         except MaildError:
             return text
         return f"{name} ({ask.playbook} ask {ask.id}): {text}"
+
+
+# Hit-list mentors read at a time, with their earlier asks, when looking for candidates.
+_CANDIDATE_BATCH = 200
 
 
 def _changes_nothing(before: Ask, decision: Decision) -> bool:

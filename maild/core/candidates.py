@@ -12,9 +12,10 @@ from maild.core.rules import Rules
 _OVER = frozenset(s.value for s in ENDED_STATES) | {AskState.AGREED.value}
 # A cold ask holds a parallel slot only while it waits for the mentor's first answer:
 # once they wrote (a question, a meeting, a maybe) the outreach has done its job.
-_SLOT_STATES = frozenset(s.value for s in (
+SLOT_STATES: frozenset[AskState] = frozenset({
     AskState.ACTIVE, AskState.WAITING_FOR_YOU, AskState.WAITING_REPLY, AskState.PAUSED,
-    AskState.NEEDS_ADDRESS, AskState.SEND_FAILED))
+    AskState.NEEDS_ADDRESS, AskState.SEND_FAILED})
+_SLOT_STATES = frozenset(s.value for s in SLOT_STATES)
 
 
 def is_open_cold(ask: PriorAsk) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -99,6 +99,10 @@ class Asks(Repo):
             "SELECT * FROM steps WHERE ask_id = ? ORDER BY due_at, id", (ask_id,))]
         return _ask(row, steps)
 
+    def all(self) -> list[Ask]:
+        """Every ask with its steps (for small stores and tests; listings use ``each``)."""
+        return list(self.each())
+
     def each(self, *, open_only: bool = False) -> Iterator[Ask]:
         """Every ask (or every open one) with its steps, in id order, a chunk of asks at
         a time (for listings of any length)."""
@@ -134,16 +138,18 @@ class Asks(Repo):
                 by_ask.setdefault(s["ask_id"], []).append(_step(s))
         return [_ask(r, by_ask.get(r["id"], [])) for r in rows]
 
-    def open_at_risk(self, letters_due_before: date, unanswered_at_least: int) -> list[Ask]:
+    def open_at_risk(self, letters_due_before: date, letters_in: Collection[AskState],
+                     unanswered_at_least: int) -> list[Ask]:
         """Open asks that may carry a risk, without their steps: flagged for review,
-        letters due before ``letters_due_before`` or hesitant (a risk until the deadline),
-        or with at least that many unanswered follow-ups. A superset, chosen in SQL so
-        that the dashboard does not build every open ask; the caller applies the rules."""
+        letters due before ``letters_due_before`` or in one of ``letters_in``, or with
+        at least that many unanswered follow-ups. A superset, chosen in SQL so that the
+        dashboard does not build every open ask; the caller applies the rules."""
+        states = tuple(str(s) for s in letters_in)
         return self._load(
             "closed_at IS NULL AND (needs_review = 1 OR (playbook = 'letter' AND "
-            "(json_extract(data, '$.deadline') < ? OR state = 'hesitant')) OR "
+            f"(json_extract(data, '$.deadline') < ? OR state IN ({marks(states)}))) OR "
             "json_extract(data, '$.unanswered_followups') >= ?)",
-            (letters_due_before.isoformat(), unanswered_at_least), with_steps=False)
+            (letters_due_before.isoformat(), *states, unanswered_at_least), with_steps=False)
 
     def mentor_of(self, ask_id: int) -> int | None:
         row = self._db.execute("SELECT mentor_id FROM asks WHERE id = ?", (ask_id,)).fetchone()
@@ -186,11 +192,16 @@ class Asks(Repo):
         to this mentor or to any of these addresses."""
         if mentor_id is None:
             return self._prior("", ())
-        # The same person: this mentor record, or any record sharing an address.
-        wanted = [a.strip().lower() for a in addresses if a.strip()]
+        return self.prior_of([mentor_id], addresses)
+
+    def prior_of(self, mentor_ids: Sequence[int], addresses: Sequence[str]) -> list[PriorAsk]:
+        """Earlier asks to these people: these mentor records, or any record sharing one
+        of these addresses (what the never-twice and candidate rules look at)."""
+        wanted = sorted({a.strip().lower() for a in addresses if a.strip()})
         return self._prior(
-            "WHERE a.mentor_id = ? OR a.mentor_id IN (SELECT mentor_id FROM "
-            f"mentor_addresses WHERE address IN ({marks(wanted)})) ", (mentor_id, *wanted))
+            f"WHERE a.mentor_id IN ({marks(mentor_ids)}) OR a.mentor_id IN (SELECT mentor_id "
+            f"FROM mentor_addresses WHERE address IN ({marks(wanted)})) ",
+            (*mentor_ids, *wanted))
 
     def _prior(self, where: str, params: tuple[object, ...]) -> list[PriorAsk]:
         rows = self._db.execute(
@@ -208,10 +219,15 @@ class Asks(Repo):
                          contacted_at=parse_time(r["contacted_at"]))
                 for r in sorted(rows, key=lambda r: int(r["id"]))]
 
-    def open_prior(self, playbook: str) -> list[PriorAsk]:
-        """The open asks of one playbook, as the never-twice and parallel rules see them
-        (an ask not yet over is always open: only the engine closes an ended ask)."""
-        return self._prior("WHERE a.closed_at IS NULL AND a.playbook = ? ", (playbook,))
+    def count_open(self, playbook: str, *, in_states: Collection[AskState], up_to: int) -> int:
+        """How many open asks of ``playbook`` are in one of ``in_states``, counted up to
+        ``up_to`` (a question of "are there that many", answered by the first rows of
+        the open-asks index, whatever the store's size)."""
+        states = tuple(str(s) for s in in_states)
+        return len(self._db.execute(
+            "SELECT 1 FROM asks WHERE closed_at IS NULL AND "
+            f"playbook = ? AND state IN ({marks(states)}) LIMIT ?",
+            (playbook, *states, up_to)).fetchall())
 
     # -- steps ------------------------------------------------------------------------
 

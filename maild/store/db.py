@@ -114,6 +114,9 @@ class Store:
             db.execute("PRAGMA foreign_keys=ON")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=10000")
+            # 1 MiB of pages per connection, not 2: every query is indexed and the OS
+            # caches the file anyway; the daemon holds several connections all day.
+            db.execute("PRAGMA cache_size=-1024")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database {path}: {exc}") from None
         for suffix in ("-wal", "-shm"):

@@ -352,9 +352,12 @@ class Drafts(Repo):
 
     def told(self, pairs: Iterable[tuple[int, DraftStatus]], now: datetime) -> None:
         """Remember that the user was told about these drafts in these statuses."""
+        self._notices(((d, str(s)) for d, s in pairs), now)
+
+    def _notices(self, pairs: Iterable[tuple[int, str]], now: datetime) -> None:
         self._write().executemany(
             "INSERT OR IGNORE INTO draft_notices (draft_id, status, at) VALUES (?, ?, ?)",
-            [(d, str(s), iso(now)) for d, s in pairs])
+            [(d, s, iso(now)) for d, s in pairs])
 
     def was_told(self, draft_ids: Iterable[int]) -> set[tuple[int, DraftStatus]]:
         """Which of these drafts the user was told about, in which statuses."""
@@ -369,9 +372,7 @@ class Drafts(Repo):
 
     def reminded(self, draft_ids: Iterable[int], now: datetime) -> None:
         """Remember that the user was reminded of these drafts, still waiting for them."""
-        self._write().executemany(
-            "INSERT OR IGNORE INTO draft_notices (draft_id, status, at) VALUES (?, ?, ?)",
-            [(d, REMINDED, iso(now)) for d in draft_ids])
+        self._notices(((d, REMINDED) for d in draft_ids), now)
 
     def were_reminded(self, draft_ids: Iterable[int]) -> set[int]:
         """Which of these drafts the user was already reminded of."""

@@ -60,11 +60,6 @@ class Events(Repo):
             anchor).fetchone()
         return row is not None
 
-    def of_mentor(self, mentor_id: int) -> list[EventRow]:
-        """One mentor's timeline, oldest first."""
-        return [_row(r) for r in self._db.execute(
-            "SELECT * FROM events WHERE mentor_id = ? ORDER BY at, id", (mentor_id,))]
-
     def every(self) -> Iterator[EventRow]:
         """The whole timeline, oldest first (streamed)."""
         for r in self._db.execute("SELECT * FROM events ORDER BY at, id"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, cast
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, cast
 from maild.core.entries import MentorInput
 from maild.core.events import EventKind
 from maild.errors import NotFoundError, UsageError
-from maild.store.sql import Repo, iso
+from maild.store.sql import Repo, iso, marks
 
 if TYPE_CHECKING:
     from maild.store.db import Store
@@ -82,12 +82,29 @@ class Mentors(Repo):
 
     def all(self) -> list[MentorRecord]:
         """All mentors, best-ranked first (unranked last, then by name)."""
-        rows = self._db.execute(
-            "SELECT * FROM mentors ORDER BY rank IS NULL, rank, name COLLATE NOCASE").fetchall()
-        by_mentor: dict[int, list[sqlite3.Row]] = {}
-        for a in self._db.execute("SELECT * FROM mentor_addresses ORDER BY id"):
-            by_mentor.setdefault(a["mentor_id"], []).append(a)
-        return [_record(r, by_mentor.get(r["id"], [])) for r in rows]
+        return [m for batch in self.ranked() for m in batch]
+
+    def ranked(self, batch: int = 200) -> Iterator[list[MentorRecord]]:
+        """The hit list best-ranked first (unranked last, then by name), ``batch``
+        mentors at a time, read through the rank index: a reader that stops early
+        reads only the first batches."""
+        offset = 0
+        while True:
+            rows = self._db.execute(
+                "SELECT * FROM mentors ORDER BY rank IS NULL, rank, name COLLATE NOCASE "
+                "LIMIT ? OFFSET ?", (batch, offset)).fetchall()
+            if not rows:
+                return
+            ids = [r["id"] for r in rows]
+            by_mentor: dict[int, list[sqlite3.Row]] = {}
+            for a in self._db.execute(
+                    f"SELECT * FROM mentor_addresses WHERE mentor_id IN ({marks(ids)}) "
+                    "ORDER BY id", ids):
+                by_mentor.setdefault(a["mentor_id"], []).append(a)
+            yield [_record(r, by_mentor.get(r["id"], [])) for r in rows]
+            if len(rows) < batch:
+                return
+            offset += batch
 
     def names(self) -> dict[int, str]:
         return {int(r[0]): str(r[1]) for r in self._db.execute("SELECT id, name FROM mentors")}

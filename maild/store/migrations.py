@@ -277,10 +277,19 @@ def m0005_loop_indexes(db: sqlite3.Connection) -> None:
         """)
 
 
+def m0006_ranked_hit_list(db: sqlite3.Connection) -> None:
+    """The hit list in rank order straight from an index, so that looking for the next
+    candidates reads the best-ranked mentors first and stops when it has enough."""
+    _script(db, """
+        CREATE INDEX mentors_ranked ON mentors(rank IS NULL, rank, name COLLATE NOCASE);
+        """)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m0001_initial,
     m0002_times_in_utc,
     m0003_gmail_threads,
     m0004_draft_bookkeeping,
     m0005_loop_indexes,
+    m0006_ranked_hit_list,
 )

@@ -31,7 +31,7 @@ def _time(text: str | None) -> datetime | None:
 
 
 def mentor_names(store: Store) -> dict[int, str]:
-    return {int(r[0]): str(r[1]) for r in store._db.execute("SELECT id, name FROM mentors")}
+    return store.read.mentors.names()
 
 
 @dataclass(frozen=True)

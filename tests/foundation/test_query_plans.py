@@ -127,6 +127,8 @@ def test_tracker_operations_read_only_through_indexes(home: Home) -> None:
         # A "no" looks for the next candidate: with every cold slot taken, from the
         # open asks alone.
         home.tracker.handle(home.asks[4], ev.HumanReply(Intent.DECLINE, at=NOW), NOW)
+        # A hesitant "yes" suggests backups: read with the candidates' own earlier asks.
+        home.tracker.handle(home.asks[5], ev.HumanReply(Intent.HESITANT, at=NOW), NOW)
         [draft] = [d for d in home.store.read.drafts.with_status(DraftStatus.APPROVED)
                    if d.ask_id == home.asks[2]]
         home.sender._rate_hold(draft.spec.account, NOW)

@@ -64,5 +64,5 @@ def test_the_preselected_risks_are_every_open_asks_risks(
             assert quick == full, now
             seen |= {r["kind"] for r in quick["risks"]}
     # The dates covered every kind of risk an ask can carry.
-    assert seen >= {"missed_deadline", "letter_missing", "short_runway", "ghosting",
-                    "needs_review"}, seen
+    assert seen >= {"missed_deadline", "letter_missing", "short_runway", "hesitant",
+                    "ghosting", "needs_review"}, seen
