@@ -1,6 +1,9 @@
 """The send path: approved drafts out through SMTP, exactly once.
 
-For each approved draft whose time has come, in order:
+Approved drafts whose time has come are taken deadline-bound mail first (nearest letter
+deadline first), then by the earliest due step (``Drafts.sendable``), so that when one
+email a day or the daily cap holds mail back, a cold nudge waits rather than a letter
+reminder. For each, in order:
 
 1. wait for the mentor's sending window, the account's rate limit and daily cap;
 2. check the files it promises: one that is missing or unreadable holds the draft
