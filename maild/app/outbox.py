@@ -49,12 +49,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from maild.adapters import smtp
-from maild.adapters.compose import Attachment, Mailbox, compose
+from maild.adapters.compose import WIRE, Attachment, Mailbox, compose
 from maild.adapters.credentials import Secret
 from maild.adapters.imap import ImapConnection
 from maild.app import lifecycle
@@ -289,7 +288,7 @@ class Sender:
 
     def raw_message(self, draft: Draft, now: datetime) -> bytes:
         """The exact bytes maild would send for ``draft``; UnsendableError if unsafe."""
-        raw = self._message(draft, now).as_bytes(policy=SMTP)
+        raw = self._message(draft, now).as_bytes(policy=WIRE)
         check_header_block(raw)
         return raw
 
