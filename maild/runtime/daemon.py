@@ -61,7 +61,9 @@ from maild.runtime.watcher import FolderWatcher, WatchTiming
 from maild.store import Store
 
 if TYPE_CHECKING:
-    from maild.web.server import EmbeddedServer
+    from starlette.types import ASGIApp
+
+    from maild.web.ondemand import OnDemandPage
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +82,6 @@ class DaemonOptions:
     # None: from config.toml's [watch] (what `maild run` uses); tests and the demo
     # pass their own.
     timing: WatchTiming | None = None
-
-
-@dataclass(frozen=True)
-class _Page:
-    """The page served by the daemon: uvicorn and the task running it."""
-
-    server: EmbeddedServer
-    task: asyncio.Task[None]
 
 
 class Daemon:
@@ -281,7 +275,7 @@ class Daemon:
         store = Store.open(paths.database_path(self.home))
         wake = WakeChannel.open(self.home)
         self._loop.add_reader(wake.fileno(), self._woken_by_pipe, wake)
-        ui: _Page | None = None
+        ui: OnDemandPage | None = None
         scheduler = AsyncIOScheduler()
         scheduler.start()
         try:
@@ -334,42 +328,43 @@ class Daemon:
 
     # -- the page -----------------------------------------------------------------------
 
-    def _start_ui(self, config: Config) -> _Page | None:
-        """Serve the page on this loop (``[ui] serve``); a busy port is a warning only:
-        the daemon's work does not depend on the page, and ``maild ui`` says what to do."""
+    def _start_ui(self, config: Config) -> OnDemandPage | None:
+        """Serve the page on this loop (``[ui] serve``), loaded when a browser first
+        connects; a busy port is a warning only: the daemon's work does not depend on
+        the page, and ``maild ui`` says what to do."""
         if not config.ui.serve:
             return None
-        # Imported here: a daemon with the page switched off does not load the web stack.
-        from maild.web.access import Access, Served, write_served
-        from maild.web.pages import Site, create_app
-        from maild.web.server import UiPortError, base_url, bind, embedded, serve_embedded
+        # Imported here: a daemon with the page switched off does not load even these.
+        from maild.web.access import Served, write_served
+        from maild.web.listen import UiPortError, base_url, bind
+        from maild.web.ondemand import OnDemandPage
 
         try:
             sock = bind(config.ui.port)
         except UiPortError as exc:
             log.warning("the page is not served by the daemon: %s", exc)
             return None
-        site = Site(home=self.home, now=self.clock.now, served_by="daemon",
-                    access=Access(self.home), live_folders=self._live_folders,
-                    notify=self.notify_user or self._notifier(config))
-        app = create_app(site)
-        server = embedded(app)
-        task = asyncio.create_task(serve_embedded(app, sock, server))
+        notify = self.notify_user or self._notifier(config)
+
+        def make_app() -> ASGIApp:
+            from maild.web.access import Access
+            from maild.web.pages import Site, create_app
+
+            return create_app(Site(home=self.home, now=self.clock.now, served_by="daemon",
+                                   access=Access(self.home), live_folders=self._live_folders,
+                                   notify=notify))
+
+        page = OnDemandPage(sock, make_app)
+        page.start()
         write_served(self.home, Served(url=base_url(sock), pid=os.getpid(), by="daemon"))
         log.info("the page is served at %s (open it with `maild ui`)", base_url(sock))
-        return _Page(server, task)
+        return page
 
-    async def _stop_ui(self, page: _Page) -> None:
+    async def _stop_ui(self, page: OnDemandPage) -> None:
         from maild.web.access import clear_served
 
         clear_served(self.home, os.getpid())
-        page.server.stop()
-        try:
-            await asyncio.wait_for(page.task, timeout=self.options.stop_timeout / 2)
-        except TimeoutError:
-            log.warning("the page's server did not stop in time")
-        except Exception:
-            log.exception("the page's server failed while stopping")
+        await page.stop(timeout=self.options.stop_timeout / 2)
 
     def _live_folders(self) -> list[FolderHealth]:
         return [FolderHealth(account=w.account, folder=w.folder or w.role, synced_at=None,

@@ -1,9 +1,5 @@
-"""Serving the page: a socket on 127.0.0.1, uvicorn, and the URL file while it runs.
-
-The socket is bound here, before uvicorn starts, so that a port in use is one clear
-error (and port 0, for tests, is known before the URL is written). Only 127.0.0.1 is
-ever bound: the page is for the user of this machine, and the Host check of the app
-refuses any other name (DNS rebinding).
+"""Serving the page: uvicorn on a socket bound by ``maild.web.listen``, and the URL
+file while it runs.
 
 Inside the daemon the server runs as a task on the daemon's event loop and leaves the
 signals to the daemon (``EmbeddedServer``); ``maild ui`` in the foreground lets
@@ -14,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import os
 import signal
@@ -25,37 +20,12 @@ from pathlib import Path
 import uvicorn
 from starlette.types import ASGIApp
 
-from maild.errors import MaildError
 from maild.web.access import Served, clear_served, write_served
+from maild.web.listen import HOST, UiPortError, base_url, bind
+
+__all__ = ["HOST", "UiPortError", "base_url", "bind"]
 
 log = logging.getLogger(__name__)
-
-HOST = "127.0.0.1"
-
-
-class UiPortError(MaildError):
-    """The page's port cannot be bound."""
-
-
-def bind(port: int) -> socket.socket:
-    """A listening socket on 127.0.0.1:``port`` (0: any free port)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((HOST, port))
-        sock.listen(64)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise UiPortError(f"port {port} on {HOST} is in use by another program; choose "
-                              "another with [ui] port in config.toml") from None
-        raise UiPortError(f"cannot listen on {HOST}:{port}: {exc.strerror}") from None
-    sock.setblocking(False)
-    return sock
-
-
-def base_url(sock: socket.socket) -> str:
-    return f"http://{HOST}:{sock.getsockname()[1]}/"
 
 
 def _config(app: ASGIApp) -> uvicorn.Config:
