@@ -73,8 +73,8 @@ log = logging.getLogger(__name__)
 
 # How often a draft held for an unreadable attachment looks at the file again.
 ATTACHMENT_RECHECK = timedelta(hours=1)
-# How often drafts held for a refused SMTP certificate try again (the server's may be
-# fixed; a config reload makes a new Sender, which tries at once).
+# How often drafts held for a refused SMTP certificate try again (the user may have
+# fixed config.toml, or the server its certificate).
 CERTIFICATE_RECHECK = timedelta(hours=1)
 _ATTACHMENT = "attachment: "
 
@@ -262,8 +262,8 @@ class Sender:
         if first:
             self.tracker.queue_notice(
                 Level.URGENT, f"No mail can be sent from the {account} account: "
-                f"{exc.message}. Approved drafts stay approved and go out once it is fixed "
-                "(after changing config.toml, reload or restart maild).")
+                f"{exc.message}. Approved drafts stay approved and are tried again every "
+                "hour: they go out at the first try after it is fixed.")
         return outcome
 
     def _hold_for_certificate(self, draft: Draft, now: datetime) -> bool:
