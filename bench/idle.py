@@ -1,6 +1,7 @@
 """Idle means idle: the real `maild run` on a realistic store, with nothing due.
 
 Usage: python bench/idle.py [--minutes 5] [--asks 2000] [--held 50] [--outage 60]
+                            [--open-page | --no-ui]
 
 The store holds ``--asks`` cold asks built through the Tracker: most wait for a reply
 (their next nudge days away), ``--held`` are held with steps long past due (bounced
@@ -22,6 +23,7 @@ Targets (issue 14): under 1 % of a core, RSS under 50 MB, 0 rows; during the out
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import logging
 import os
@@ -30,6 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -48,6 +52,7 @@ from maild.sandbox.dovecot import DovecotServer
 from maild.sandbox.smtp import SmtpSandbox
 from maild.store import Store
 from maild.store.mentors import add_mentors
+from maild.web.access import find_served
 
 TABLES = ("asks", "steps", "drafts", "events", "messages", "folder_state", "draft_notices",
           "mentors", "mentor_addresses")
@@ -142,6 +147,17 @@ def written(before: dict[str, dict[object, str]], after: dict[str, dict[object, 
     return count
 
 
+def open_page(home: Path) -> None:
+    """One request to the daemon's page (refused without a session, but served: the
+    daemon loads its web stack on the first connection)."""
+    served = find_served(home)
+    if served is None:
+        raise SystemExit("the daemon does not serve the page")
+    # A refusal is an answer too: the page's server is loaded.
+    with contextlib.suppress(urllib.error.HTTPError):
+        urllib.request.urlopen(served.url, timeout=30).close()
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
@@ -165,6 +181,9 @@ def main() -> None:
     parser.add_argument("--held", type=int, default=50)
     parser.add_argument("--outage", type=float, default=60.0, help="seconds Dovecot is down")
     parser.add_argument("--show-log", action="store_true", help="print the daemon's log")
+    parser.add_argument("--open-page", action="store_true",
+                        help="open the page once before the window (the daemon loads it "
+                             "on the first connection)")
     parser.add_argument("--no-ui", action="store_true",
                         help="[ui] serve = false: the daemon without its page server")
     args = parser.parse_args()
@@ -189,6 +208,8 @@ def main() -> None:
                 ready = notify.wait_for("READY=1", 300)
                 print(f"maild run: READY=1 after {ready - launched:.1f} s", flush=True)
                 time.sleep(10)  # the first passes: tell the user, copy drafts, once
+                if args.open_page:
+                    open_page(home)
                 window = args.minutes * 60
                 outage_at = 0.4 * window
                 before, cpu0, t0 = rows(home), cpu_seconds(proc.pid), time.monotonic()
@@ -218,7 +239,7 @@ def main() -> None:
                 print(text, end="")
     floor = baseline_rss()
     share = 100 * cpu / wall
-    page = "off" if args.no_ui else "on"
+    page = "off" if args.no_ui else "opened" if args.open_page else "on, never opened"
     print(f"idle {wall / 60:.1f} min (page server {page}): CPU {cpu:.2f} s = "
           f"{share:.3f} % of a core; RSS max {max(rss):.1f} MiB (baseline, the daemon's "
           f"imports alone: {floor:.1f} MiB; {max(rss) / floor:.2f}x); rows written {changed}; "
