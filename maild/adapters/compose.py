@@ -21,8 +21,9 @@ from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import EmailPolicy
 from email.utils import format_datetime
+from typing import Any
 
 from maild.core.entries import MULTILINE_FIELDS, MentorInput
 from maild.errors import UsageError
@@ -34,6 +35,41 @@ _ADDRESS = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$"
 )
 _MSGID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
+# RFC 5322 2.1.1: a line MUST be no more than 998 characters (without CRLF).
+_LINE_LIMIT = 998
+
+
+class _OneLineHeaders(EmailPolicy):
+    """The SMTP policy, except that a header of plain ASCII is written on one line while
+    that line fits RFC 5322's 998 characters.
+
+    The email package folds at 78 and, when a value fits 78 only on a line of its own, it
+    breaks right after the colon: a 70-77 character subject went out as ``Subject:`` and
+    the subject on the next line, which some clients show raw and naive parsers read as
+    an empty subject. Non-ASCII values keep the package's folding: RFC 2047 caps each
+    encoded-word at 75 characters, which only the package's folder respects.
+    """
+
+    def _one_line(self, name: str, value: Any) -> str | None:
+        if not hasattr(value, "name"):
+            return None  # a raw source line (a parsed message): the package's rules apply
+        text = str(value)
+        line = f"{name}: {text}"
+        if len(line) > _LINE_LIMIT or not text.isascii() or not text.isprintable():
+            return None
+        return line + self.linesep
+
+    def fold(self, name: str, value: Any) -> str:
+        return self._one_line(name, value) or super().fold(name, value)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        line = self._one_line(name, value)
+        return line.encode("ascii") if line else super().fold_binary(name, value)
+
+
+# What every composed message is written with: the SMTP policy (CRLF), headers on one
+# line where RFC 5322 allows it (see _OneLineHeaders).
+WIRE: EmailPolicy = _OneLineHeaders(linesep="\r\n")
 
 
 class HeaderInjectionError(UsageError):
@@ -147,7 +183,7 @@ def compose(*, sender: Mailbox, to: Sequence[Mailbox], subject: str, body: str,
     """The complete message, ready for SMTP and for an APPEND to Sent or Drafts."""
     if not to:
         raise UsageError("a message needs at least one recipient")
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=WIRE)
     msg["From"] = sender.header("From")
     msg["To"] = [m.header("To") for m in to]
     if cc:

@@ -8,7 +8,8 @@ A draft is born ``pending`` when its step is drafted, and then:
   user's own message did the step, as the action's type says);
 * the sender holds or defers it, claims it (``sending``, committed before any SMTP
   traffic: invariant 2), and records the outcome (``sent``, ``failed``, ``uncertain``,
-  or back to ``approved`` through the engine after a temporary error);
+  or back to ``approved`` through the engine after a temporary error or a refused
+  server certificate);
 * the user settles an ``uncertain`` or ``failed`` send (``resolve``, ``retry``).
 
 The statuses and which may follow which are ``DraftStatus`` and ``DRAFT_LIFECYCLE``
@@ -343,6 +344,22 @@ def try_again(store: Store, tracker: Tracker, draft: Draft, now: datetime,
                      draft.id)
             return Outcome.CANCELLED
         defer(tx, current, now, detail)
+    return Outcome.DEFERRED
+
+
+def held_unsent(store: Store, tracker: Tracker, draft: Draft, until: datetime,
+                now: datetime, reason: str) -> Outcome:
+    """A send stopped before the server saw a message, for a reason that stops every
+    mail of the account (its certificate was refused): no failure, the draft is back
+    to approved through the engine and held until ``until``."""
+    with store.transaction() as tx:
+        put_back(tx, tracker, draft, now, expect=(_D.SENDING,), why=reason)
+        if tx.drafts.get(draft.id).status is not _D.APPROVED:
+            return Outcome.CANCELLED
+        tx.drafts.set_status(draft.id, _D.APPROVED, now, send_after=until,
+                             expect=(_D.APPROVED,))
+        tx.events.add(now, EventKind.SEND_HELD, ask_id=draft.ask_id, draft=draft.id,
+                      until=until.isoformat(), reason=reason)
     return Outcome.DEFERRED
 
 

@@ -23,8 +23,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.policy import SMTP
 
+from maild.adapters.compose import WIRE
 from maild.adapters.imap import BODY_LIMIT, ImapConnection
 from maild.app.outbox import check_header_block, message_of
 from maild.config import Account, Config
@@ -56,7 +56,7 @@ def digest(draft: Draft) -> str:
 
 def copy_bytes(draft: Draft) -> bytes:
     """The copy: the message as it would be sent, dated when the draft was made."""
-    raw = message_of(draft, draft.created_at).as_bytes(policy=SMTP)
+    raw = message_of(draft, draft.created_at).as_bytes(policy=WIRE)
     check_header_block(raw)
     return raw
 

@@ -1,6 +1,9 @@
 """The send path: approved drafts out through SMTP, exactly once.
 
-For each approved draft whose time has come, in order:
+Approved drafts whose time has come are taken deadline-bound mail first (nearest letter
+deadline first), then by the earliest due step (``Drafts.sendable``), so that when one
+email a day or the daily cap holds mail back, a cold nudge waits rather than a letter
+reminder. For each, in order:
 
 1. wait for the mentor's sending window, the account's rate limit and daily cap;
 2. check the files it promises: one that is missing or unreadable holds the draft
@@ -46,12 +49,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from maild.adapters import smtp
-from maild.adapters.compose import Attachment, Mailbox, compose
+from maild.adapters.compose import WIRE, Attachment, Mailbox, compose
 from maild.adapters.credentials import Secret
 from maild.adapters.imap import ImapConnection
 from maild.app import lifecycle
@@ -71,6 +73,9 @@ log = logging.getLogger(__name__)
 
 # How often a draft held for an unreadable attachment looks at the file again.
 ATTACHMENT_RECHECK = timedelta(hours=1)
+# How often drafts held for a refused SMTP certificate try again (the user may have
+# fixed config.toml, or the server its certificate).
+CERTIFICATE_RECHECK = timedelta(hours=1)
 _ATTACHMENT = "attachment: "
 
 # Every header maild writes (compose.py). Anything else in a composed message means a
@@ -110,6 +115,9 @@ class Sender:
         self.now = now
         # Fault-injection tests stop the process at these named points.
         self._checkpoint = checkpoint or (lambda _point: None)
+        # Accounts whose SMTP certificate was refused: until when their drafts wait, and
+        # why. Kept for this Sender's life, so the user hears of it once, not per draft.
+        self._refused: dict[str, tuple[datetime, str]] = {}
 
     # -- selection --------------------------------------------------------------------
 
@@ -175,6 +183,8 @@ class Sender:
         if hold is not None:
             lifecycle.hold(self.store, draft, hold, now)
             return Outcome.DEFERRED
+        if self._hold_for_certificate(draft, now):
+            return Outcome.DEFERRED
         if self._hold_for_files(draft, now):
             return Outcome.DEFERRED
         try:
@@ -220,23 +230,51 @@ class Sender:
             lifecycle.failed(self.store, self.tracker, draft, now, uncertain=True,
                              detail=str(exc))
             return Outcome.UNCERTAIN
+        except smtp.SmtpCertificateError as exc:
+            return self._certificate_refused(draft, exc, now)
         except smtp.SendPermanentError as exc:
             lifecycle.failed(self.store, self.tracker, draft, now, uncertain=False,
                              detail=str(exc))
-            if isinstance(exc, smtp.SmtpCertificateError):
-                # Not a problem of this draft: every send fails until the user acts.
-                self.tracker.queue_notice(Level.URGENT,
-                                          f"A mail could not be sent: {exc.message}")
-                self.tracker.flush_notices()
             return Outcome.FAILED
         except (smtp.SendTemporaryError, MaildError) as exc:
             log.warning("draft %d: %s; will retry", draft.id, exc)
             return lifecycle.try_again(self.store, self.tracker, draft, now, str(exc))
         self._checkpoint("after_data")
+        self._refused.pop(draft.spec.account, None)
         lifecycle.sent(self.store, self.tracker, draft, now)
         self._checkpoint("after_commit")
         await asyncio.to_thread(self._save_copy, account, raw, now)
         return Outcome.SENT
+
+    def _certificate_refused(self, draft: Draft, exc: smtp.SmtpCertificateError,
+                             now: datetime) -> Outcome:
+        """Not a problem of this draft: every mail of the account would fail the same way
+        until the user acts. The draft stays approved and waits (nothing reached the
+        server), the account's other drafts wait without a connection, and the user is
+        told once, with the fix."""
+        account = draft.spec.account
+        until = now + CERTIFICATE_RECHECK
+        why = f"the SMTP server's certificate was refused: {exc.message}"
+        first = account not in self._refused
+        self._refused[account] = (until, why)
+        log.error("draft %d not sent, held until %s: %s", draft.id, until.isoformat(), why)
+        outcome = lifecycle.held_unsent(self.store, self.tracker, draft, until, now, why)
+        if first:
+            self.tracker.queue_notice(
+                Level.URGENT, f"No mail can be sent from the {account} account: "
+                f"{exc.message}. Approved drafts stay approved and are tried again every "
+                "hour: they go out at the first try after it is fixed.")
+        return outcome
+
+    def _hold_for_certificate(self, draft: Draft, now: datetime) -> bool:
+        """Hold a draft of an account whose certificate was refused a moment ago, without
+        a connection that would only fail again."""
+        refused = self._refused.get(draft.spec.account)
+        if refused is None or refused[0] <= now:
+            return False
+        until, why = refused
+        lifecycle.hold(self.store, draft, until, now, reason=why)
+        return True
 
     def _hold_for_files(self, draft: Draft, now: datetime) -> bool:
         """Hold an approved draft whose promised files cannot be read right now (tried
@@ -286,7 +324,7 @@ class Sender:
 
     def raw_message(self, draft: Draft, now: datetime) -> bytes:
         """The exact bytes maild would send for ``draft``; UnsendableError if unsafe."""
-        raw = self._message(draft, now).as_bytes(policy=SMTP)
+        raw = self._message(draft, now).as_bytes(policy=WIRE)
         check_header_block(raw)
         return raw
 

@@ -139,3 +139,14 @@ def parse_edited(text: str) -> Edit:
     if not body.strip():
         raise UsageError("the edited message has an empty body")
     return Edit(subject=subject, body=body.rstrip("\n") + "\n", to=to)
+
+
+def mark_reviewed(store: Store, ask_id: int, now: datetime) -> None:
+    """Clear an ask's "needs review" flag once the user checked its latest message (the
+    CLI's ``maild ask reviewed`` and the page's *Mark reviewed*)."""
+    ask = store.read.asks.get(ask_id)
+    if not ask.needs_review:
+        raise UsageError(f"ask {ask_id} does not need review")
+    with store.transaction() as tx:
+        tx.asks.mark_reviewed(ask_id)
+        tx.events.add(now, EventKind.REVIEWED, ask_id=ask_id, mentor_id=ask.mentor_id)

@@ -98,7 +98,8 @@ _SUMMARY: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "send_retry": lambda d: f"sending will be retried ({_s(d, 'error') or 'temporary error'})",
     "SendRetry": lambda d: f"the {step_words(_s(d, 'step'))} mail is tried again "
                            f"({_s(d, 'why')})",
-    "send_held": lambda d: f"sending waits until {_s(d, 'until')} (rate limit or window)",
+    "send_held": lambda d: f"sending waits until {_s(d, 'until')} "
+                           f"({_s(d, 'reason') or 'rate limit or window'})",
     "uncertain_resolved": lambda d: "you confirmed the uncertain send " + (
         "went out" if d.get("went_out") else "did not go out"),
     "send_retried": lambda d: "you asked to retry a failed send",

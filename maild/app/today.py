@@ -105,6 +105,8 @@ class Review:
     state: str
     why: str
     message: views.MessageRow | None
+    # Flagged for review: the user clears it (`maild ask reviewed`, the page's button).
+    needs_review: bool = False
 
 
 @dataclass(frozen=True)
@@ -269,7 +271,7 @@ def reviews(store: Store) -> list[Review]:
             why = "the mentor said yes with conditions: clarify the timeline"
         out.append(Review(ask_id=a.id, mentor=a.mentor, mentor_id=a.mentor_id,
                           playbook=a.playbook, state=a.state, why=why,
-                          message=latest.get(a.id)))
+                          message=latest.get(a.id), needs_review=bool(a.needs_review)))
     return out
 
 

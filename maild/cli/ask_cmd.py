@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 
+from maild.app import review
 from maild.app.drafting import TemplateDrafts
 from maild.cli.app import App, pass_app
 from maild.cli.jsonout import echo_array
@@ -18,7 +19,7 @@ from maild.cli.mentor_cmd import check_range, parse_date
 from maild.cli.terminal import add_row, for_terminal
 from maild.clock import parse_instant
 from maild.core import events as ev
-from maild.core.events import EventKind, Mark
+from maild.core.events import Mark
 from maild.core.model import Ask
 from maild.errors import UsageError
 from maild.store import messages as messages_repo
@@ -301,13 +302,7 @@ def ask_reviewed(app: App, ask_id: int) -> None:
     the same mentor) or could not understand it; `maild timeline MENTOR` shows why. If
     maild read the reply wrongly, say what it meant with `maild ask mark`.
     """
-    store = app.store()
-    ask = store.read.asks.get(ask_id)
-    if not ask.needs_review:
-        raise UsageError(f"ask {ask_id} does not need review")
-    with store.transaction() as tx:
-        tx.asks.mark_reviewed(ask_id)
-        tx.events.add(app.now(), EventKind.REVIEWED, ask_id=ask_id, mentor_id=ask.mentor_id)
+    review.mark_reviewed(app.store(), ask_id, app.now())
     click.echo(f"Ask {ask_id}: review done.")
 
 

@@ -652,8 +652,9 @@ class _Work:
             self.after_step_sent(step, at)
         if not late and not _has_ended(self.ask, self.pb):
             if was in _AWAITING_US:
+                # Counts the revived mail too: it is one of the ladder's follow-ups.
                 self.replan_chasers(at)
-            if revived and step is not None:
+            elif revived and step is not None:
                 self.replan_after(step.name, at)
         self.replan_followups()
         self.plan_ghost_check()
@@ -804,17 +805,22 @@ class _Work:
                       step.reason.startswith(WAITS) else None)
 
     def replan_ladder(self, at: datetime) -> None:
-        """After the user answered the mentor's question, the nudges run again from there.
+        """After the user answered the mentor's question, the ladder runs again from there
+        as a fresh wait: the follow-ups still allowed are planned from the first rung on
+        (its gap, its wording, counted from ``at``), then the stop.
 
-        A question can come after the ladder ran out (the ask had ended with no
-        response): then every rung is planned anew, the final stop included, so the ask
-        can end again instead of waiting forever."""
-        restart = any(s.name == rule.name and s.is_final and s.status is not
-                      StepStatus.CANCELLED for rule in self.ladder() if rule.kind is
-                      StepKind.STOP for s in self.ask.steps)
-        for rule in self.ladder():
-            if rule.nudge:
-                self.plan_rule(rule, at, again=restart)
+        The playbook's follow-up mails are a budget for the whole ask: those that already
+        went out (sent by maild, or written by the user in their place) are not planned
+        again, so an answered question never buys extra nudges. When none is left only
+        the stop is planned, so the ask can end again instead of waiting forever."""
+        rungs = [rule for rule in self.ladder() if rule.nudge]
+        chasers = [rule for rule in rungs if rule.kind is StepKind.EMAIL]
+        names = {rule.name for rule in chasers}
+        used = sum(1 for s in self.ask.steps if s.name in names and s.status in _WENT_OUT)
+        allowed = chasers[:max(len(chasers) - used, 0)]
+        for rule in rungs:
+            if rule.kind is not StepKind.EMAIL or rule in allowed:
+                self.plan_rule(rule, at, again=True)
 
     def replan_chasers(self, at: datetime) -> None:
         """We wrote and wait for the mentor again: the follow-ups that were called off

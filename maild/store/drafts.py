@@ -113,6 +113,9 @@ def _names(statuses: Iterable[StrEnum]) -> tuple[str, ...]:
 
 
 _HELD_ASKS = _names(HOLDING_STATES)
+# An ask's letter deadline while the letter is not in (ISO dates sort as text).
+_DEADLINE_BOUND = ("(CASE WHEN json_extract(a.data, '$.submitted_at') IS NULL "
+                   "THEN json_extract(a.data, '$.deadline') END)")
 # A second word to the user about a draft that waited for days (not a draft status).
 REMINDED = "reminded"
 
@@ -196,11 +199,18 @@ class Drafts(Repo):
 
     def sendable(self) -> list[Draft]:
         """Approved drafts, without those of an ask that is paused, waits for an address
-        or for a failed first mail: they wait, unchanged, until the ask is released."""
+        or for a failed first mail: they wait, unchanged, until the ask is released.
+
+        In the order they should claim a scarce send (one email a day per mentor, the
+        daily cap): mail bound to a deadline first (an ask with a letter deadline whose
+        letter is not in yet), nearest deadline first; then the earliest due step; then
+        the oldest draft."""
         return [_draft(r) for r in self._db.execute(
             "SELECT d.* FROM drafts d JOIN asks a ON a.id = d.ask_id "
+            "LEFT JOIN steps s ON s.id = d.step_id "
             f"WHERE d.status = 'approved' AND a.state NOT IN ({marks(_HELD_ASKS)}) "
-            "ORDER BY d.created_at, d.id", _HELD_ASKS)]
+            f"ORDER BY {_DEADLINE_BOUND} IS NULL, {_DEADLINE_BOUND}, "
+            "s.due_at IS NULL, s.due_at, d.created_at, d.id", _HELD_ASKS)]
 
     def next_send_after(self) -> datetime | None:
         """The earliest moment a sendable draft waits for."""

@@ -302,6 +302,16 @@ class Pages:
             raise UsageError(f"unknown action {action!r}")
         return await self._act(request, path, work)
 
+    # -- asks -------------------------------------------------------------------------
+
+    async def ask_reviewed(self, request: Request) -> Response:
+        ask_id = int(request.path_params["ask_id"])
+
+        def work(ctx: Ctx, _form: FormData) -> str:
+            review.mark_reviewed(ctx.store, ask_id, ctx.now)
+            return f"Ask {ask_id}: review done."
+        return await self._act(request, "/", work)
+
     # -- mentors ----------------------------------------------------------------------
 
     async def mentors(self, request: Request) -> Response:
@@ -517,6 +527,7 @@ def create_app(site: Site) -> ASGIApp:
         Route("/mentors/{mentor_id:int}/edit", pages.mentor_edit_form, methods=["GET"]),
         Route("/mentors/{mentor_id:int}/edit", pages.mentor_edit, methods=["POST"]),
         Route("/asks/{ask_id:int}", pages.ask, methods=["GET"]),
+        Route("/asks/{ask_id:int}/reviewed", pages.ask_reviewed, methods=["POST"]),
         Route("/applications", pages.applications, methods=["GET"]),
         Route("/calendar.ics", pages.calendar, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=WEB / "static"), name="static"),

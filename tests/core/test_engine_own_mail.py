@@ -74,10 +74,12 @@ ROWS = [
         MessageSent("initial", message_id="<d@x>", at=june(2)), june(2),
         AskState.WAITING_REPLY, {"ChangeState", "ScheduleStep"},
         {"initial": S, "nudge": P, "final_nudge": P, "stop": P}, closed=False),
+    # It went out after the mentor's question, so it answers it: the one follow-up left
+    # restarts from the first rung (a fresh nudge), the final nudge is not planned.
     Row("hand-sent nudge called off by a reply: sent, ladder again", "cold",
         COLD_NUDGE_CALLED_OFF, MessageSent("nudge", message_id="<n@x>", at=june(8, 12)),
         june(8, 12), AskState.WAITING_REPLY, {"ScheduleStep"},
-        {"nudge": S, "final_nudge": P, "stop": P}),
+        {"nudge": P, "final_nudge": C, "stop": P}),
     # -- rejecting: no stranded ask ---------------------------------------------------
     Row("rejecting the first email cancels the ask and its nudges", "cold", COLD_CREATED,
         DraftRejected("initial"), june(1, 11), AskState.CANCELLED,
@@ -185,7 +187,8 @@ def test_a_revived_step_is_a_new_sent_step_beside_the_cancelled_one() -> None:
     after = decide(before, MessageSent("nudge", message_id="<n@x>", at=june(8, 12)),
                    june(8, 12)).ask
     statuses = [s.status for s in after.steps if s.name == "nudge"]
-    assert statuses == [C, S]
+    # ...and the one follow-up the playbook still allows, planned afresh.
+    assert statuses == [C, S, P]
     assert after.unanswered_followups == 1
     assert "<n@x>" in after.thread_message_ids
 

@@ -259,10 +259,11 @@ ROWS = [
         AskState.NO_RESPONSE, {"ChangeState"}, {"stop": DONE}, closed=True),
     Row("cold late question reopens", "cold", COLD_NO_RESPONSE, HumanReply(Intent.QUESTION),
         june(25), AskState.QUESTION, {"ChangeState"}, {}, closed=False),
-    Row("cold answered late question plans nudges again", "cold",
+    # Both follow-ups went out before the question: only the stop is planned again.
+    Row("cold answered late question plans the stop again", "cold",
         [*COLD_NO_RESPONSE, (HumanReply(Intent.QUESTION), june(25))],
         MessageSent(by_user=True, at=june(26)), june(26), AskState.WAITING_REPLY,
-        {"ScheduleStep"}, {"nudge": P, "final_nudge": P}, closed=False),
+        {"ScheduleStep"}, {"nudge": S, "final_nudge": S, "stop": P}, closed=False),
     Row("cold late decline reopens until the thanks is sent", "cold", COLD_NO_RESPONSE,
         HumanReply(Intent.DECLINE), june(25), AskState.DECLINED, {"CreateDraft"},
         {"decline_thanks": D}, closed=False),

@@ -8,11 +8,13 @@ certificate from an authority nobody trusts.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 import trustme
@@ -20,23 +22,49 @@ import trustme
 from maild.adapters.imap import CertificateError, ImapConnection
 from maild.config import Endpoint
 from maild.core.actions import Level
+from maild.core.model import AskState
 from maild.runtime.watcher import FolderWatcher, WatchTiming
 from maild.sandbox.base import LOOPBACK
 from tests.mail.conftest import Make
-from tests.mail.worlds import approved_draft, draft_status, send
+from tests.mail.worlds import add_mentor, approved_draft, draft_status, step_status
 
 
-def test_smtp_certificate_failure_fails_the_draft_and_tells_the_fix(make: Make) -> None:
+def test_smtp_certificate_failure_holds_every_draft_and_tells_the_fix_once(
+        make: Make) -> None:
+    # Session 2's gap: each approved draft failed on its own, with one urgent notice
+    # each, and a failed first email held its ask as send_failed.
     world, notices = make()
-    draft_id = approved_draft(world, 1)
+    for n in (2, 3):
+        add_mentor(world, n)
+    drafts = [approved_draft(world, mentor) for mentor in (1, 2, 3)]
     account = world.account
     world.config = replace(world.config, accounts=(
         replace(account, smtp=replace(account.smtp, ca_file=None)),))
-    assert send(world, draft_id) == "failed"  # not "deferred": retrying cannot help
-    assert draft_status(world, draft_id) == "failed"
+    sender = world.sender()  # the daemon keeps one Sender until a reload
+    report = asyncio.run(sender.send_ready())
+    assert (report.sent, report.failed, report.deferred) == (0, 0, 3)
     assert world.smtp.messages == []
+    hour = world.clock() + timedelta(hours=1)
+    for draft_id in drafts:
+        draft = world.store.read.drafts.get(draft_id)
+        assert draft.status == "approved" and draft.send_after == hour
+        assert step_status(world, draft_id) == "approved"
+    assert {a.state for a in world.store.read.asks.open()} == {AskState.ACTIVE}
     told = [text for level, text in notices.told if level is Level.URGENT]
-    assert told and "could not be verified" in told[0] and "smtp.ca_file" in told[0]
+    assert len(told) == 1 and "could not be verified" in told[0] and "smtp.ca_file" in told[0]
+    assert not [t for _level, t in notices.told if "was not sent" in t]
+    # An hour later it tries again: still refused, held again, not told again.
+    world.clock.advance(hours=1, minutes=1)
+    assert asyncio.run(sender.send_ready()).deferred == 3
+    assert len([t for level, t in notices.told if level is Level.URGENT]) == 1
+    assert world.store.read.drafts.get(drafts[0]).send_after == world.clock() + timedelta(
+        hours=1)
+    # The fix (the authority's certificate as ca_file, then a reload): all three go out
+    # at the next try.
+    world.config = replace(world.config, accounts=(account,))
+    world.clock.advance(hours=1, minutes=1)
+    assert asyncio.run(world.sender().send_ready()).sent == 3
+    assert [draft_status(world, d) for d in drafts] == ["sent"] * 3
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from maild.core.model import DraftStatus, Intent
 from maild.errors import UsageError
 from maild.store.mentors import add_application
 from tests.mail.conftest import Make, World
-from tests.mail.worlds import draft_status, pending_draft, send
+from tests.mail.worlds import add_mentor, draft_status, pending_draft, send
 
 
 def files(tmp: Path) -> tuple[Path, Path]:
@@ -174,3 +174,56 @@ def test_a_draft_left_waiting_is_brought_up_again_once(make: Make) -> None:
     assert [w.id for w in reminded] == [draft_id]
     assert "waited 3+ days for your approval" in shown[-1]
     assert notifier.announce_waiting(world.store, later + timedelta(days=5)) == []
+
+
+def _approved_letter_request(world: World, mentor_id: int, deadline: date) -> int:
+    """A letter ask to ``mentor_id`` with its request drafted and approved; the draft id."""
+    app_id = add_application(world.store, f"Fellowship due {deadline}", deadline, 3, "AHA",
+                             "Lakeside University", "Upload it to the portal.", world.clock())
+    created = world.tracker.create_ask(mentor_id, "letter", world.clock(),
+                                       application_id=app_id, deadline=deadline,
+                                       fields={"work_together": "the HFpEF registry"})
+    world.tracker.run_due(world.clock())
+    [request] = [d.id for d in world.store.read.drafts.with_status(DraftStatus.PENDING)
+                 if d.ask_id == created.ask.id]
+    world.approve(request)
+    return request
+
+
+def _message_ids(world: World) -> list[str]:
+    return [str(m.message["Message-ID"]) for m in world.smtp.messages]
+
+
+def test_one_email_a_day_lets_the_deadline_bound_mail_go_first(make: Make) -> None:
+    # Session 2's gap: the earliest-created draft won the day, so a cold email approved
+    # first pushed a letter request (deadline in February) to the next day.
+    world, notices = make()
+    cold = pending_draft(world, 1)
+    world.approve(cold, paper_question="How did you handle missing data?")
+    world.clock.advance(minutes=5)
+    letter = _approved_letter_request(world, 1, date(2027, 2, 26))
+    report = asyncio.run(world.sender().send_ready())
+    assert (report.sent, report.deferred) == (1, 1)
+    assert _message_ids(world) == [world.store.read.drafts.get(letter).spec.message_id]
+    assert draft_status(world, letter) == "sent" and draft_status(world, cold) == "approved"
+    assert any(f"Draft {cold} " in t and "one email a day to this mentor" in t
+               for _level, t in notices.told)
+
+
+def test_the_daily_cap_serves_the_nearest_deadline_then_the_earliest_due(make: Make) -> None:
+    world, _notices = make(extra="\n[sending]\ndaily_cap = 1\n")
+    for n in (2, 3, 4):
+        add_mentor(world, n)
+    cold = pending_draft(world, 2)
+    world.approve(cold, paper_question="How did you handle missing data?")
+    world.clock.advance(minutes=5)
+    later = _approved_letter_request(world, 3, date(2027, 2, 26))
+    world.clock.advance(minutes=5)
+    nearer = _approved_letter_request(world, 4, date(2027, 1, 29))
+    sent: list[str] = []
+    for _day in range(3):
+        assert asyncio.run(world.sender().send_ready()).sent == 1
+        sent.append(_message_ids(world)[-1])
+        world.clock.advance(days=1, minutes=1)  # the cap counts the last 24 hours
+    by_id = {world.store.read.drafts.get(d).spec.message_id: d for d in (cold, later, nearer)}
+    assert [by_id[m] for m in sent] == [nearer, later, cold]

@@ -9,6 +9,8 @@ orders "sent". Both ask the same questions:
   the rung before, and never sooner than that after the thread's last message; letter
   reminders: ``min_gap_days`` after the thread's last message);
 * at most one mail per mentor per day (in the mentor's time zone);
+* never more follow-ups in an ask than its playbook's ladder has (an answered question
+  restarts the wait, not the budget);
 * nothing after a reply that ends the ladder (only the reaction to it);
 * every promised attachment present;
 * "this will be my last message" only where the mentor never answered;
@@ -184,6 +186,20 @@ def gaps(mails: Sequence[Mail], replies: Sequence[Reply],
     return found
 
 
+def follow_up_budget(mails: Sequence[Mail], rules: Rules = DEFAULT_RULES) -> list[str]:
+    """No ask sends more follow-ups (the ladder's nudge mails) than its playbook has."""
+    found = []
+    for ask, ask_mails in _by_ask(mails).items():
+        pb = rules.playbook(ask_mails[0].playbook)
+        rungs = {r.name for r in pb.steps if r.enabled and r.nudge and r.template}
+        sent = [m for m in ask_mails if m.nudge and m.step in rungs]
+        if len(sent) > len(rungs):
+            found.append(f"ask {ask} sent {len(sent)} follow-ups ("
+                         + ", ".join(_label(m) for m in sent)
+                         + f"); the {pb.name} playbook allows {len(rungs)}")
+    return found
+
+
 def one_a_day(mails: Sequence[Mail]) -> list[str]:
     """At most one mail per mentor per calendar day in the mentor's time zone."""
     days: dict[tuple[str, object], list[Mail]] = defaultdict(list)
@@ -265,6 +281,7 @@ def check_all(mails: Sequence[Mail], replies: Sequence[Reply],
     report.extend(no_followup_before_predecessor(mails, known_before, rules))
     report.extend(gaps(mails, replies, rules))
     report.extend(one_a_day(mails))
+    report.extend(follow_up_budget(mails, rules))
     report.extend(nothing_after_the_end(mails, replies))
     report.extend(attachments_kept(mails))
     report.extend(last_words_only_unanswered(mails, replies))

@@ -24,6 +24,7 @@ from tests.mail.conftest import MENTOR, World
 from tests.mail.worlds import pending_draft
 from tests.ui.conftest import Start, cookie_header
 from tests.ui.season import QUESTION_REPLY, build_season
+from tests.ui.season import send as send_in_thread
 
 NOW = "2026-11-17T10:00:00-05:00"  # the worlds' clock: a Tuesday morning in New York
 
@@ -333,3 +334,58 @@ def test_the_hit_list_add_edit_and_import_with_a_preview(browser: Browser, seaso
 
 def mentors(world: World) -> list[MentorRecord]:
     return world.store.read.mentors.all()
+
+
+UNCLEAR_REPLY = "I forwarded your note to our program coordinator."
+
+
+def test_a_reply_to_review_is_marked_reviewed_in_the_page(browser: Browser, season_world: World,
+                                                          start_ui: Start) -> None:
+    # Session 2's gap: only `maild ask reviewed` could clear the flag.
+    world = season_world
+    draft_id = pending_draft(world, 1)
+    world.approve(draft_id, paper_question="How did you handle missing data?")
+    assert send_in_thread(world, draft_id) == "sent"
+    ask_id = world.store.read.drafts.get(draft_id).ask_id
+    world.clock.advance(hours=2)
+    world.deliver(world.mentor_writes(UNCLEAR_REPLY, subject="Re: Question about your 2025 "
+                                      "paper on HFpEF registries",
+                                      in_reply_to=world.store.read.drafts.get(draft_id)
+                                      .spec.message_id))
+    world.sync()
+    assert world.store.read.asks.get(ask_id).needs_review
+    served = start_ui(world.home, world.clock().isoformat())
+    page = open_page(browser, served.login_url())
+    review = page.locator("#review article", has_text="Dana Rivera")
+    expect(review).to_contain_text(UNCLEAR_REPLY)
+    expect(page.locator("#attention")).to_contain_text("read Dana Rivera's reply")
+    # A plain form: no script on the page, and the session's CSRF token goes with it.
+    assert page.locator("script").count() == 0
+    form = review.locator("form.reviewed")
+    assert form.get_attribute("method") == "post"
+    token = form.locator("input[name=csrf]").get_attribute("value")
+    assert token
+    review.locator(f"#reviewed-{ask_id}").click()
+    expect(page.locator(".flash.ok")).to_have_text(f"Ask {ask_id}: review done.")
+    assert urlsplit(page.url).path == "/"
+    expect(page.locator("#review")).to_contain_text("No reply waits for your reading")
+    expect(page.locator("#attention")).not_to_contain_text("Dana Rivera")
+    assert not world.store.read.asks.get(ask_id).needs_review
+    assert events_of(world, "reviewed") == [ask_id]
+    # Once done, a second post (an old tab) is one clear line, and changes nothing.
+    again = page.request.post(served.base() + f"/asks/{ask_id}/reviewed",
+                              form={"csrf": token})
+    assert again.ok and f"ask {ask_id} does not need review" in again.text()
+    assert events_of(world, "reviewed") == [ask_id]
+    # Without the token the page refuses it.
+    stale = page.request.post(served.base() + f"/asks/{ask_id}/reviewed",
+                              form={"csrf": "stale"})
+    assert stale.status == 403
+    assert "Traceback" not in served.stop()
+
+
+def events_of(world: World, kind: str) -> list[int]:
+    from tests.rawdb import raw
+
+    return [int(r[0]) for r in raw(world.store).execute(
+        "SELECT ask_id FROM events WHERE type = ? ORDER BY id", (kind,))]
