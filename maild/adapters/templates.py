@@ -547,6 +547,10 @@ class TemplateSet:
         self.override_dir = override_dir
         self._loader = _Loader(override_dir)
         self._env = _environment(self._loader)
+        # Parsed trees by template name, with the source they came from: every draft
+        # made asks which fields and variables its template uses, and parsing was most
+        # of the cost of making one. A template the user edits is parsed again.
+        self._trees: dict[str, tuple[str, nodes.Template]] = {}
 
     @classmethod
     def for_home(cls, home: Path) -> TemplateSet:
@@ -645,7 +649,16 @@ class TemplateSet:
         (_, line), _ = _split(_read(found[0], name), str(found[0]), name)
         return line
 
-    # ---- user fields
+    # ---- what a template reads
+
+    def _tree(self, template_name: str) -> nodes.Template:
+        source, file, _ = self._loader.get_source(self._env, template_name)
+        known = self._trees.get(template_name)
+        if known is not None and known[0] == source:
+            return known[1]
+        tree = self._env.parse(source, template_name, file)
+        self._trees[template_name] = (source, tree)
+        return tree
 
     def user_fields(self, name: str) -> tuple[str, ...]:
         """The ``user.*`` fields a template needs, in order of first use (partials included)."""
@@ -658,8 +671,7 @@ class TemplateSet:
                 return
             seen.add(template_name)
             try:
-                source, file, _ = self._loader.get_source(self._env, template_name)
-                tree = self._env.parse(source, template_name, file)
+                tree = self._tree(template_name)
             except jinja2.TemplateSyntaxError as exc:
                 raise _syntax_error(name, exc) from None
             except jinja2.TemplateNotFound as exc:
@@ -699,8 +711,7 @@ class TemplateSet:
                 return False
             seen.add(template_name)
             try:
-                source, file, _ = self._loader.get_source(self._env, template_name)
-                tree = self._env.parse(source, template_name, file)
+                tree = self._tree(template_name)
             except jinja2.TemplateSyntaxError as exc:
                 raise _syntax_error(name, exc) from None
             except jinja2.TemplateNotFound:

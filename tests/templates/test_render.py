@@ -102,6 +102,19 @@ def test_user_fields_include_partials_and_item_syntax(overrides: Path) -> None:
     assert templates.user_fields("update_note") == ("headline", "update_line", "pronouns")
 
 
+def test_an_edited_template_is_read_again(overrides: Path) -> None:
+    """What a template reads is remembered between drafts, but not past an edit."""
+    note = overrides / "update_note.j2"
+    note.write_text("Subject: Update\n\n{{ user.update_line }}\n")
+    templates = TemplateSet(overrides)
+    assert templates.user_fields("update_note") == ("update_line",)
+    assert not templates.uses("update_note", "attachments")
+    note.write_text("Subject: Update\n\n{{ user.headline }}\n"
+                    "{% for a in attachments %}{{ a.filename }}{% endfor %}\n")
+    assert templates.user_fields("update_note") == ("headline",)
+    assert templates.uses("update_note", "attachments")
+
+
 def test_missing_user_field_names_the_field(defaults: TemplateSet) -> None:
     ctx = dataclasses.replace(sample_context(), user={})
     with pytest.raises(TemplateError) as info:
