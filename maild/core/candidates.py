@@ -55,16 +55,43 @@ def next_candidates(
         enumerate(mentors),
         key=lambda im: (im[1].rank is None, im[1].rank or 0, im[0]),
     )
+    by_person = _ByPerson(asks)
     chosen: list[Mentor] = []
     for _, mentor in ranked:
         if len(chosen) == slots:
             break
-        if mentor.excluded or _busy(mentor, asks):
+        if mentor.excluded:
             continue
-        if earlier_contact(mentor.id, mentor.addresses, asks, now, months) is not None:
+        # Only this person's asks can keep them from being asked: looked up, not
+        # searched for among every ask (a hit list of thousands, asked many times).
+        theirs = by_person.of(mentor)
+        if _busy(mentor, theirs):
+            continue
+        if earlier_contact(mentor.id, mentor.addresses, theirs, now, months) is not None:
             continue
         chosen.append(mentor)
     return tuple(chosen)
+
+
+class _ByPerson:
+    """The asks grouped by mentor record and by address, for ``same_person`` lookups."""
+
+    def __init__(self, asks: Sequence[PriorAsk]) -> None:
+        self._by_id: dict[int, list[int]] = {}
+        self._by_address: dict[str, list[int]] = {}
+        self._asks = asks
+        for n, ask in enumerate(asks):
+            self._by_id.setdefault(ask.mentor_id, []).append(n)
+            for address in {a.strip().lower() for a in ask.addresses if a.strip()}:
+                self._by_address.setdefault(address, []).append(n)
+
+    def of(self, mentor: Mentor) -> list[PriorAsk]:
+        """The asks ``same_person`` matches for ``mentor``, in the order given (which
+        of two equally recent contacts is named must not depend on the lookup)."""
+        found = set(self._by_id.get(mentor.id, ()))
+        for address in mentor.addresses:
+            found.update(self._by_address.get(address.strip().lower(), ()))
+        return [self._asks[n] for n in sorted(found)]
 
 
 def _busy(mentor: Mentor, asks: Sequence[PriorAsk]) -> bool:

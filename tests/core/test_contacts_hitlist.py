@@ -5,11 +5,20 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maild.core.candidates import free_slots, next_candidates
-from maild.core.contacts import PriorAsk, check_never_twice, ensure_not_contacted
+from maild.core.contacts import (
+    OUTREACH,
+    PriorAsk,
+    check_never_twice,
+    earlier_contact,
+    ensure_not_contacted,
+    same_person,
+)
 from maild.core.letters import Runway, check_runway, is_letter_writer
-from maild.core.model import Ask, AskState, Mentor
+from maild.core.model import ENDED_STATES, Ask, AskState, Mentor
 from maild.core.refusals import ContactedRecently
 from maild.core.rules import DEFAULT_RULES, rules_from_config
 
@@ -98,3 +107,50 @@ def test_letter_writers_are_those_who_committed() -> None:
     declined = base.__class__(**{**base.__dict__, "agreed_at": NOW,
                                  "state": AskState.DECLINED})
     assert not is_letter_writer(declined)
+
+
+# next_candidates looks each mentor's asks up by record and by address; whatever the
+# lookup, the answer must be the one a search through every ask gives.
+_ADDRESSES = st.sampled_from(["a@x.edu", "A@X.edu ", "b@x.edu", "c@y.org", "d@y.org"])
+_STATES = st.sampled_from([s.value for s in AskState])
+
+
+@st.composite
+def _hit_list(draw: st.DrawFn) -> tuple[list[Mentor], list[PriorAsk]]:
+    mentors = [Mentor(id=i, name=f"M{i}", addresses=tuple(draw(st.sets(_ADDRESSES,
+                                                                        max_size=2))),
+                      rank=draw(st.none() | st.integers(1, 5)), excluded=draw(st.booleans()))
+               for i in range(1, draw(st.integers(1, 6)) + 1)]
+    asks = [PriorAsk(n, draw(st.integers(1, 8)), tuple(draw(st.sets(_ADDRESSES, max_size=2))),
+                     datetime(2026, draw(st.integers(1, 5)), 1, tzinfo=UTC), "me@uni.edu",
+                     draw(st.sampled_from(["cold", "warm", "letter", "meeting"])),
+                     draw(_STATES),
+                     contacted_at=draw(st.none() | st.sampled_from(
+                         [datetime(2025, 10, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)])))
+            for n in range(draw(st.integers(0, 10)))]
+    return mentors, asks
+
+
+def _searching(mentors: list[Mentor], asks: list[PriorAsk]) -> tuple[int, ...]:
+    """The rule read literally: every ask is looked at for every mentor."""
+    over = {s.value for s in ENDED_STATES} | {AskState.AGREED.value}
+    ranked = sorted(enumerate(mentors), key=lambda im: (im[1].rank is None, im[1].rank or 0,
+                                                        im[0]))
+    chosen = []
+    for _, m in ranked:
+        theirs = [a for a in asks if same_person(a, m.id, m.addresses)]
+        busy = any(a.state not in over or (a.playbook in OUTREACH and a.contacted_at)
+                   for a in theirs)
+        if m.excluded or busy or earlier_contact(m.id, m.addresses, asks, NOW, 6):
+            continue
+        chosen.append(m.id)
+    return tuple(chosen)
+
+
+@given(_hit_list())
+@settings(max_examples=300, deadline=None)
+def test_next_candidates_agree_with_a_search_through_every_ask(
+        world: tuple[list[Mentor], list[PriorAsk]]) -> None:
+    mentors, asks = world
+    found = next_candidates(mentors, asks, NOW, DEFAULT_RULES, slots_only=False)
+    assert tuple(m.id for m in found) == _searching(mentors, asks)
