@@ -42,8 +42,8 @@ from maild.core.actions import (
     SuggestCandidates,
     SupersedeSteps,
 )
-from maild.core.candidates import SLOT_STATES, next_candidates
-from maild.core.contacts import ensure_not_contacted
+from maild.core.candidates import SETTLED_STATES, SLOT_STATES, next_candidates
+from maild.core.contacts import OUTREACH, ensure_not_contacted
 from maild.core.engine import decide
 from maild.core.events import EventKind, kind_of
 from maild.core.model import Ask, AskState, Mentor, Step, StepStatus
@@ -400,7 +400,8 @@ class Tracker:
         asked = tx.asks.mentors_asked(ask.application_id) \
             if ask.application_id is not None else set()
         chosen: list[Mentor] = []
-        for records in tx.mentors.ranked(_CANDIDATE_BATCH):
+        for records in tx.mentors.ranked(_CANDIDATE_BATCH, settled=SETTLED_STATES,
+                                         outreach=OUTREACH):
             batch = [core_mentor(r, tz) for r in records if r.id not in asked]
             prior = tx.asks.prior_of([m.id for m in batch],
                                      [a for m in batch for a in m.addresses])

@@ -9,7 +9,11 @@ from maild.core.contacts import OUTREACH, PriorAsk, earlier_contact, same_person
 from maild.core.model import ENDED_STATES, AskState, Mentor
 from maild.core.rules import Rules
 
-_OVER = frozenset(s.value for s in ENDED_STATES) | {AskState.AGREED.value}
+# An ask in one of these states no longer keeps its mentor from being asked (unless it
+# was outreach that reached them: see _busy).
+SETTLED_STATES: frozenset[str] = frozenset(s.value for s in ENDED_STATES) | {
+    AskState.AGREED.value}
+_OVER = SETTLED_STATES
 # A cold ask holds a parallel slot only while it waits for the mentor's first answer:
 # once they wrote (a question, a meeting, a maybe) the outreach has done its job.
 SLOT_STATES: frozenset[AskState] = frozenset({

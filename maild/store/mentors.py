@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, cast
@@ -84,15 +84,32 @@ class Mentors(Repo):
         """All mentors, best-ranked first (unranked last, then by name)."""
         return [m for batch in self.ranked() for m in batch]
 
-    def ranked(self, batch: int = 200) -> Iterator[list[MentorRecord]]:
+    def ranked(self, batch: int = 200, *, settled: Collection[str] | None = None,
+               outreach: Collection[str] = ()) -> Iterator[list[MentorRecord]]:
         """The hit list best-ranked first (unranked last, then by name), ``batch``
         mentors at a time, read through the rank index: a reader that stops early
-        reads only the first batches."""
+        reads only the first batches.
+
+        With ``settled``, a mentor with an ask of their own record in any other state,
+        or an ``outreach`` ask whose first mail went out, is left out here (through the
+        asks' mentor index): on a hit list asked many times, looking for a fresh
+        candidate would otherwise read every mentor and their asks. The caller still
+        applies its whole rule (asks to a shared address, never twice)."""
+        where = ""
+        params: tuple[str, ...] = ()
+        if settled is not None:
+            done, reached = tuple(settled), tuple(outreach)
+            where = (
+                "WHERE NOT EXISTS (SELECT 1 FROM asks a WHERE a.mentor_id = mentors.id AND "
+                f"(a.state NOT IN ({marks(done)}) OR (a.playbook IN ({marks(reached)}) AND "
+                "json_extract(a.data, '$.first_contact_at') IS NOT NULL))) ")
+            params = (*done, *reached)
         offset = 0
         while True:
             rows = self._db.execute(
-                "SELECT * FROM mentors ORDER BY rank IS NULL, rank, name COLLATE NOCASE "
-                "LIMIT ? OFFSET ?", (batch, offset)).fetchall()
+                f"SELECT * FROM mentors {where}"
+                "ORDER BY rank IS NULL, rank, name COLLATE NOCASE "
+                "LIMIT ? OFFSET ?", (*params, batch, offset)).fetchall()
             if not rows:
                 return
             ids = [r["id"] for r in rows]
